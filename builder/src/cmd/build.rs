@@ -1,0 +1,277 @@
+//! `iupack build`: a spec and a key in, a signed package out: `PKG` (run bit set), `PKG.minisig`
+//! (a whole-file signature) and a line in `SHA256SUMS` beside it. The package is re-read and
+//! verified with the stub's own code before it replaces anything.
+
+use crate::{content, keys, spec::Spec};
+use iupack_stub::digest::hash_reader;
+use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, Targets};
+use iupack_stub::package::{Expect, Package};
+use iupack_stub::signature::{key_id, TrustedComment};
+use iupack_stub::write::{self, ComponentFiles};
+use iupack_stub::{fsutil, time, Error};
+use std::fs::{self, File};
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The build spec (TOML).
+    spec: PathBuf,
+    /// The minisign secret key to sign with.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// The package file to write.
+    #[arg(long, value_name = "PKG")]
+    out: PathBuf,
+    /// The stub executable to put at the head of the package (default: `iupack-stub` beside
+    /// `iupack`).
+    #[arg(long, value_name = "PATH")]
+    stub: Option<PathBuf>,
+    /// Replace an existing package.
+    #[arg(long)]
+    force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let sig_path = with_suffix(&a.out, ".minisig");
+    super::check_overwrite(&a.out, a.force)?;
+    super::check_overwrite(&sig_path, a.force)?;
+    let (spec, base) = Spec::load(&a.spec)?;
+    let stub_path = find_stub(a.stub.as_deref())?;
+    let stub = read_stub(&stub_path)?;
+    let (sk, pk) = keys::load_secret(&a.key)?;
+    let pubkey = keys::public_base64(&pk);
+
+    let mut contents = Vec::new();
+    for c in &spec.components {
+        contents.push(content::load(&base.join(&c.content), c.strip_components)?);
+    }
+    let created = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(time::unix_now);
+    let version = spec.package_version();
+    let id = spec
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{}-{version}-{created}", spec.product));
+    let components: Vec<Component> = spec
+        .components
+        .iter()
+        .zip(&contents)
+        .map(|(c, content)| {
+            let full: Vec<_> = content.files.iter().map(|f| f.entry()).collect();
+            Component {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                requires: c.requires.clone(),
+                tree: manifest::files_tree(&full),
+                full: Some(full),
+                deltas: Vec::new(),
+            }
+        })
+        .collect();
+    let m = Manifest {
+        format: manifest::FORMAT,
+        package: PackageInfo {
+            id: id.clone(),
+            created: time::rfc3339(created),
+            version: Some(version.clone()),
+        },
+        product: spec.product.clone(),
+        targets: Targets {
+            product_versions: spec.targets.product_versions.clone(),
+            platforms: spec.targets.platforms.clone(),
+            languages: spec.targets.languages.clone(),
+        },
+        components,
+    };
+    m.validate()
+        .map_err(|e| Error::usage(format!("the package would not be valid: {e}")))?;
+    let manifest_bytes = m.to_json();
+    let comment = TrustedComment {
+        product: spec.product.clone(),
+        id: id.clone(),
+        version: version.to_string(),
+    };
+    let signature = write::sign(
+        &sk,
+        Some(&pk),
+        &manifest_bytes[..],
+        &comment.render(),
+        "iupack package manifest signature",
+    )
+    .map_err(Error::other)?;
+
+    // Write beside the target, verify with the stub's code, then move into place.
+    let tmp = fsutil::temp_beside(&a.out, "building");
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| write_err(&tmp, &e))?;
+        let files: Vec<ComponentFiles<'_>> = spec
+            .components
+            .iter()
+            .zip(&contents)
+            .map(|(c, content)| ComponentFiles {
+                name: &c.name,
+                files: &content.files,
+            })
+            .collect();
+        let file = write::write_package(file, &stub, &manifest_bytes, &signature, &files, created)
+            .map_err(|e| write_err(&tmp, &e))?;
+        set_executable(&file).map_err(|e| write_err(&tmp, &e))?;
+        file.sync_all().map_err(|e| write_err(&tmp, &e))?;
+        drop(file);
+        let pkg = Package::open(&tmp, Expect::Package)?.expect("just written");
+        let mut vp = pkg.verify(std::slice::from_ref(&pubkey), &[], "the signing key")?;
+        vp.verify_content().map_err(|e| {
+            Error::other(format!(
+                "the package did not verify after writing: {}",
+                e.message
+            ))
+            .hint("was the content changed while the package was built? build again")
+        })?;
+        fs::rename(&tmp, &a.out).map_err(|e| write_err(&a.out, &e))
+    })();
+    if let Err(e) = result {
+        fsutil::remove_quietly(&tmp);
+        return Err(e);
+    }
+
+    let file_comment = format!(
+        "iupack-package file={} product={} id={id}",
+        file_name(&a.out),
+        spec.product
+    );
+    let whole_sig = write::sign(
+        &sk,
+        Some(&pk),
+        BufReader::new(File::open(&a.out).map_err(|e| write_err(&a.out, &e))?),
+        &file_comment,
+        "iupack package file signature",
+    )
+    .map_err(Error::other)?;
+    fsutil::atomic_write(&sig_path, whole_sig.as_bytes()).map_err(|e| write_err(&sig_path, &e))?;
+    let (size, sha) = hash_reader(BufReader::new(
+        File::open(&a.out).map_err(|e| write_err(&a.out, &e))?,
+    ))
+    .map_err(|e| write_err(&a.out, &e))?;
+    update_sums(&a.out, &sha)?;
+
+    let summary = serde_json::json!({
+        "package": a.out.display().to_string(),
+        "signature": sig_path.display().to_string(),
+        "id": id,
+        "product": spec.product,
+        "version": version.to_string(),
+        "size": size,
+        "sha256": sha,
+        "stub": stub_path.display().to_string(),
+        "stub_size": stub.len(),
+        "signed_by": key_id(&pubkey),
+        "components": m.components.iter().map(|c| serde_json::json!({
+            "name": c.name, "version": c.version.to_string(),
+            "files": c.full.as_ref().map_or(0, Vec::len), "bytes": c.full_size(), "tree": c.tree,
+        })).collect::<Vec<_>>(),
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary).expect("json"));
+    } else {
+        println!("built {} ({size} bytes, sha256 {sha})", a.out.display());
+        println!(
+            "  package {id}, product {}, signed by key {}",
+            spec.product,
+            key_id(&pubkey).unwrap_or_default()
+        );
+        for c in &m.components {
+            println!(
+                "  {:<14} {:<14} {:>6} files {:>12} bytes (full)",
+                c.name,
+                c.version,
+                c.full.as_ref().map_or(0, Vec::len),
+                c.full_size()
+            );
+        }
+        println!("  stub {} ({} bytes)", stub_path.display(), stub.len());
+        println!("wrote {} and SHA256SUMS", sig_path.display());
+    }
+    Ok(())
+}
+
+fn write_err(path: &Path, e: &std::io::Error) -> Error {
+    Error::other(format!("cannot write {}: {e}", path.display()))
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The stub: `--stub`, else `iupack-stub` beside this program.
+fn find_stub(flag: Option<&Path>) -> Result<PathBuf, Error> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::other(format!("cannot find this program's folder: {e}")))?;
+    let name = format!("iupack-stub{}", std::env::consts::EXE_SUFFIX);
+    let dir = fsutil::parent_of(&exe);
+    for candidate in [dir.join(&name), dir.join("stubs").join(&name)] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    Err(
+        Error::usage(format!("no stub found beside {}", exe.display()))
+            .hint("build it (cargo build -p iupack-stub) or pass --stub PATH"),
+    )
+}
+
+fn read_stub(path: &Path) -> Result<Vec<u8>, Error> {
+    if Package::open(path, Expect::MaybeBare)
+        .map(|p| p.is_some())
+        .unwrap_or(true)
+    {
+        return Err(Error::usage(format!(
+            "{} is not a bare iupack stub (it is a package, or unreadable)",
+            path.display()
+        ))
+        .hint("pass the iupack-stub program itself with --stub"));
+    }
+    fs::read(path)
+        .map_err(|e| Error::usage(format!("cannot read the stub {}: {e}", path.display())))
+}
+
+fn set_executable(f: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o755))?;
+    }
+    #[cfg(not(unix))]
+    let _ = f;
+    Ok(())
+}
+
+/// Adds or replaces this package's line in `SHA256SUMS` beside it (`sha256sum -c` format).
+fn update_sums(pkg: &Path, sha: &str) -> Result<(), Error> {
+    let sums = fsutil::parent_of(pkg).join("SHA256SUMS");
+    let name = file_name(pkg);
+    let old = fs::read_to_string(&sums).unwrap_or_default();
+    let mut text: String = old
+        .lines()
+        .filter(|l| l.split_once("  ").map(|(_, n)| n) != Some(name.as_str()))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    text.push_str(&format!("{sha}  {name}\n"));
+    fsutil::atomic_write(&sums, text.as_bytes()).map_err(|e| write_err(&sums, &e))
+}

@@ -1,0 +1,84 @@
+//! `iupack inspect`: what a package carries, read without trusting it (the signature is not
+//! checked here; `iupack verify` does that).
+
+use iupack_stub::manifest::Manifest;
+use iupack_stub::package::{Expect, Package};
+use iupack_stub::signature::key_id;
+use iupack_stub::Error;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The package file.
+    package: PathBuf,
+    /// Print JSON: the manifest, the signer's key id and the ZIP entries.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let mut pkg = Package::open(&a.package, Expect::Package)?.expect("a package or an error");
+    let m = Manifest::parse(pkg.manifest_bytes())
+        .map_err(|e| Error::damaged(format!("the manifest is not valid: {e}")))?;
+    let signer = pkg
+        .signature_text()
+        .lines()
+        .nth(1)
+        .and_then(key_id)
+        .unwrap_or_default();
+    let claimed = pkg.claimed().ok();
+    let entries = pkg.entries();
+    let file_size = std::fs::metadata(&a.package).map(|m| m.len()).unwrap_or(0);
+    let payload: u64 = entries.iter().map(|e| e.2).sum();
+    if a.json {
+        let v = serde_json::json!({
+            "file": a.package.display().to_string(),
+            "size": file_size,
+            "signature_checked": false,
+            "signed_by": signer,
+            "trusted_comment": claimed.map(|c| c.render()),
+            "manifest": m,
+            "entries": entries.iter().map(|(n, s, c)| serde_json::json!({"name": n, "size": s, "stored": c})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return Ok(());
+    }
+    println!(
+        "{} ({file_size} bytes; not verified: use `iupack verify`)",
+        a.package.display()
+    );
+    println!("  product   {}", m.product);
+    println!("  package   {}", m.package.id);
+    if let Some(v) = &m.package.version {
+        println!("  version   {v}");
+    }
+    println!("  created   {}", m.package.created);
+    println!("  signed by key {signer}");
+    println!(
+        "  targets   product {} · platforms {} · languages {}",
+        m.targets.product_versions,
+        m.targets.platforms.join(", "),
+        m.targets.languages.join(", ")
+    );
+    for c in &m.components {
+        let req: Vec<String> = c.requires.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "  component {} {}: {} files, {} bytes full{}",
+            c.name,
+            c.version,
+            c.full.as_ref().map_or(0, Vec::len),
+            c.full_size(),
+            if req.is_empty() {
+                String::new()
+            } else {
+                format!("; requires {}", req.join(", "))
+            }
+        );
+        println!("            tree {}", c.tree);
+    }
+    println!(
+        "  payload   {} entries, {payload} bytes stored",
+        entries.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! One module per subcommand, each with an `Args` struct and `run()`.
+
+pub mod build;
+pub mod inspect;
+pub mod keygen;
+pub mod verify;
+
+use iupack_stub::{fsutil, Error};
+use std::path::Path;
+
+/// Refuses to replace an existing file unless `--force` was given.
+pub fn check_overwrite(path: &Path, force: bool) -> Result<(), Error> {
+    if !force && fsutil::exists(path) {
+        return Err(Error::usage(format!("{} already exists", path.display()))
+            .hint("choose another path, or pass --force to replace it"));
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Loading minisign secret and public keys for signing; the password comes from
+//! `IUPACK_PASSWORD` or a prompt on the terminal, never from a flag.
+
+use iupack_stub::Error;
+use minisign::{PublicKey, SecretKey, SecretKeyBox};
+use std::io::IsTerminal;
+use std::path::Path;
+
+pub const ENV_PASSWORD: &str = "IUPACK_PASSWORD";
+
+/// The password from the environment, if set.
+pub fn env_password() -> Option<String> {
+    std::env::var(ENV_PASSWORD).ok()
+}
+
+/// True when a password can be asked for.
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Loads a secret key (encrypted or not) and the public key that goes with it.
+pub fn load_secret(path: &Path) -> Result<(SecretKey, PublicKey), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(format!(
+            "cannot read the secret key {}: {e}",
+            path.display()
+        ))
+        .hint("make a key pair with `iupack keygen -o PREFIX`")
+    })?;
+    let sk_box = SecretKeyBox::from_string(&text).map_err(|e| not_a_key(path, &e))?;
+    let sk = match SecretKey::from_unencrypted_box(sk_box.clone()) {
+        Ok(sk) => sk,
+        Err(e) if e.to_string().contains("encrypted") => {
+            let password = match env_password() {
+                Some(p) => Some(p),
+                None if can_prompt() => None,
+                None => return Err(Error::usage(format!(
+                    "the secret key {} is password-protected and there is no terminal to ask on",
+                    path.display()
+                ))
+                .hint(format!("set {ENV_PASSWORD} in the environment"))),
+            };
+            SecretKey::from_box(sk_box, password).map_err(|e| {
+                Error::usage(format!(
+                    "cannot unlock the secret key {}: {e}",
+                    path.display()
+                ))
+                .hint(format!("check the password ({ENV_PASSWORD} or the prompt)"))
+            })?
+        }
+        Err(e) => return Err(not_a_key(path, &e)),
+    };
+    let pk = PublicKey::from_secret_key(&sk).map_err(|e| not_a_key(path, &e))?;
+    Ok((sk, pk))
+}
+
+fn not_a_key(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::usage(format!(
+        "{} is not a minisign secret key: {e}",
+        path.display()
+    ))
+    .hint("pass the `.key` file that `iupack keygen` or `minisign -G` wrote")
+}
+
+/// The base64 line of a public key.
+pub fn public_base64(pk: &PublicKey) -> String {
+    pk.to_base64()
+}

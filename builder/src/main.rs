@@ -1,0 +1,62 @@
+//! `iupack`: the admin's CLI. Makes keys and builds signed self-extracting update packages.
+//! One module per subcommand; errors are printed once here with what to do next.
+
+use clap::{Parser, Subcommand};
+use iupack_stub::Error;
+
+mod cmd;
+mod content;
+mod keys;
+mod spec;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iupack",
+    version,
+    about = "Build signed self-extracting offline update packages"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make a minisign key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
+    Keygen(cmd::keygen::Args),
+    /// Build a signed package from a spec file.
+    Build(cmd::build::Args),
+    /// Show what a package carries (the signature is not checked: use `verify`).
+    Inspect(cmd::inspect::Args),
+    /// Check a package's signature and every content hash, with the stub's own code.
+    Verify(cmd::verify::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Build(a) => cmd::build::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+    };
+    if let Err(e) = result {
+        report(&e);
+        std::process::exit(e.code.code());
+    }
+}
+
+fn report(e: &Error) {
+    eprintln!("iupack: error: {e}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,121 @@
+//! The build spec (DESIGN §7): a TOML file naming the product, its targets and each component's
+//! release content. Relative paths resolve against the spec's folder.
+
+use iupack_stub::manifest::is_valid_name;
+use iupack_stub::version::{Version, VersionReq};
+use iupack_stub::Error;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub product: String,
+    /// The release name of the package; default: the highest component version.
+    #[serde(default)]
+    pub version: Option<Version>,
+    /// The package id; default: PRODUCT-VERSION-CREATED.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub targets: Targets,
+    pub components: Vec<ComponentSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    #[serde(default = "VersionReq::any")]
+    pub product_versions: VersionReq,
+    #[serde(default = "any")]
+    pub platforms: Vec<String>,
+    #[serde(default = "any")]
+    pub languages: Vec<String>,
+}
+
+fn any() -> Vec<String> {
+    vec!["*".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub version: Version,
+    /// A folder, `.zip`, `.tar` or `.tar.gz` holding the release.
+    pub content: PathBuf,
+    /// Leading path components to drop from archive entries (a vendor archive's top folder).
+    #[serde(default)]
+    pub strip_components: usize,
+    #[serde(default = "yes")]
+    pub full: bool,
+    #[serde(default)]
+    pub requires: BTreeMap<String, VersionReq>,
+    #[serde(default)]
+    pub deltas: Vec<toml::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<(Spec, PathBuf), Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::usage(format!("cannot read the spec {}: {e}", path.display())))?;
+        let spec: Spec = toml::from_str(&text).map_err(|e| {
+            Error::usage(format!("the spec {} is not valid: {e}", path.display()))
+                .hint("see the build spec format in the README")
+        })?;
+        spec.check(path)?;
+        let base = iupack_stub::fsutil::parent_of(path);
+        Ok((spec, base))
+    }
+
+    fn check(&self, path: &Path) -> Result<(), Error> {
+        let bad = |m: String| Error::usage(format!("{}: {m}", path.display()));
+        if !is_valid_name(&self.product) {
+            return Err(bad(format!(
+                "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",
+                self.product
+            )));
+        }
+        if self.components.is_empty() {
+            return Err(bad("no [[components]]".into()));
+        }
+        for c in &self.components {
+            if !is_valid_name(&c.name) {
+                return Err(bad(format!(
+                    "component `{}` must be lowercase letters, digits, `.`, `_`, `-`",
+                    c.name
+                )));
+            }
+            if !c.deltas.is_empty() {
+                return Err(bad(format!(
+                    "component `{}` has [[components.deltas]]: differential packages are not supported by this iupack yet",
+                    c.name
+                ))
+                .hint("remove the [[components.deltas]] entries to build a full package"));
+            }
+            if !c.full {
+                return Err(bad(format!(
+                    "component `{}` has full = false, which leaves it with no content",
+                    c.name
+                ))
+                .hint("set full = true (differential content is not supported yet)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The package's release name.
+    pub fn package_version(&self) -> Version {
+        self.version.clone().unwrap_or_else(|| {
+            self.components
+                .iter()
+                .map(|c| c.version.clone())
+                .max()
+                .expect("a spec has components")
+        })
+    }
+}

@@ -1,0 +1,750 @@
+//! The apply engine (DESIGN §6): from a verified package and the inventory to a plan, staged
+//! content, an all-or-nothing commit and a true inventory.
+//!
+//! Order of work: choose whose keys to trust from the inventory → verify → check targets → plan
+//! each component → check `requires` against the state after the update → stage every component
+//! beside its live folder (same file system), each file streamed, size-capped, hashed and synced →
+//! commit: live → kept previous, staged → live, folders synced → inventory written atomically →
+//! old copies beyond `keep_previous` removed. Any failure before the inventory is written undoes
+//! every rename done so far and removes staging, so a refused or failed run leaves the machine
+//! byte-for-byte as it was. This module never prints; the caller reports.
+
+use crate::error::{Error, ExitCode, Result};
+use crate::fsutil::{self, sync_dir};
+use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
+use crate::manifest::Component;
+use crate::package::{Package, VerifiedPackage};
+use crate::report::{ComponentReport, Report};
+use crate::version::Version;
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Whether an older version may replace a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Downgrades {
+    #[default]
+    Refuse,
+    Allow,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    DryRun,
+    Check,
+    List,
+    Verify,
+    Extract(PathBuf),
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Apply => "apply",
+            Mode::DryRun => "dry-run",
+            Mode::Check => "check",
+            Mode::List => "list",
+            Mode::Verify => "verify",
+            Mode::Extract(_) => "extract",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub mode: Mode,
+    pub inventory: PathBuf,
+    pub downgrades: Downgrades,
+    /// Verify with this key instead of the inventory's (`--verify`, `--extract` only).
+    pub pubkey: Option<String>,
+}
+
+/// What the plan does with one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Install full content (a new version, a first install, or an allowed downgrade).
+    Install,
+    /// The machine already has this version.
+    Current,
+    /// The machine has a newer version; left alone.
+    NewerInstalled,
+    /// Older than installed, and downgrades are refused.
+    DowngradeRefused,
+    /// The inventory does not configure this component on this machine.
+    NotConfigured,
+    /// The package carries no content that reaches this version from what is installed.
+    NeedsOther,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Install => "install",
+            Action::Current => "current",
+            Action::NewerInstalled => "newer-installed",
+            Action::DowngradeRefused => "downgrade-refused",
+            Action::NotConfigured => "not-configured",
+            Action::NeedsOther => "needs-other",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub component: Component,
+    pub from: Option<Version>,
+    pub action: Action,
+    /// The live folder (for configured components).
+    pub dir: Option<PathBuf>,
+}
+
+impl Step {
+    fn report(&self, done: bool) -> ComponentReport {
+        let installing = self.action == Action::Install;
+        ComponentReport {
+            name: self.component.name.clone(),
+            from: self.from.as_ref().map(ToString::to_string),
+            to: self.component.version.to_string(),
+            route: installing.then(|| "full".to_string()),
+            action: if installing && done {
+                "installed"
+            } else {
+                self.action.name()
+            }
+            .to_string(),
+            bytes: if installing {
+                self.component.full_size()
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// Runs a package in the given mode, filling `report` as it learns. The returned exit code is the
+/// success code of the mode (0, or 1 for `--check` when the machine needs the package).
+pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode> {
+    let claimed = pkg.claimed()?;
+    report.product = Some(claimed.product.clone());
+    report.package_id = Some(claimed.id.clone());
+
+    if let Some(key) = &opts.pubkey {
+        let mut vp = pkg.verify(std::slice::from_ref(key), &[], "the given public key")?;
+        report.signed_by = Some(vp.key_id.clone());
+        return match &opts.mode {
+            Mode::Verify => verify_all(&mut vp, report),
+            Mode::Extract(dir) => extract(&mut vp, dir, report),
+            _ => Err(Error::usage(
+                "--pubkey goes with --verify or --extract only",
+            )),
+        };
+    }
+
+    let mut inv = InventoryFile::load(&opts.inventory)?;
+    let Some(product) = inv.product(&claimed.product).cloned() else {
+        return Err(Error::not_applicable(format!(
+            "product {} is not installed on this machine (inventory {})",
+            claimed.product,
+            opts.inventory.display()
+        ))
+        .hint("this package is for another product; check that you picked the right file"));
+    };
+    let whose = format!("this machine's inventory ({})", opts.inventory.display());
+    let mut vp = pkg.verify(&product.trusted_keys, &product.revoked_keys, &whose)?;
+    report.signed_by = Some(vp.key_id.clone());
+
+    match &opts.mode {
+        Mode::Verify => return verify_all(&mut vp, report),
+        Mode::Extract(dir) => return extract(&mut vp, dir, report),
+        _ => {}
+    }
+
+    check_targets(&vp, &inv, &product)?;
+    let steps = plan(&vp, &inv, &product, opts.downgrades)?;
+    report.components = steps.iter().map(|s| s.report(false)).collect();
+    let installs: Vec<&Step> = order_installs(&steps)?;
+    let verdict = verdict(&steps, installs.is_empty());
+
+    match &opts.mode {
+        Mode::List => {
+            report.result = "listed".into();
+            report.message = verdict.1.clone();
+            return Ok(ExitCode::Success);
+        }
+        Mode::Check => {
+            return match verdict.0 {
+                Verdict::Proceed | Verdict::Needs => {
+                    report.result = "needed".into();
+                    report.message = "this machine needs the package".into();
+                    Ok(ExitCode::Error)
+                }
+                Verdict::Current => {
+                    report.result = "current".into();
+                    report.message = verdict.1;
+                    Ok(ExitCode::Success)
+                }
+                Verdict::Refused(code) if code == ExitCode::NotApplicable => {
+                    Err(Error::not_applicable(verdict.1))
+                }
+                Verdict::Refused(_) => {
+                    report.result = "current".into();
+                    report.message = verdict.1;
+                    Ok(ExitCode::Success)
+                }
+            };
+        }
+        _ => {}
+    }
+    match verdict.0 {
+        Verdict::Proceed => {}
+        Verdict::Current => {
+            report.result = "current".into();
+            report.message = verdict.1;
+            return Ok(ExitCode::Success);
+        }
+        Verdict::Needs => return Err(Error::new(ExitCode::NeedsOther, verdict.1)),
+        Verdict::Refused(code) => return Err(Error::new(code, verdict.1)),
+    }
+
+    let mut staged = Vec::new();
+    for step in &installs {
+        staged.push(stage(&mut vp, step)?);
+        report.bytes += step.component.full_size();
+    }
+    if opts.mode == Mode::DryRun {
+        report.result = "dry-run".into();
+        report.message = format!(
+            "dry run: {} staged and verified, then discarded; nothing was changed",
+            names(&installs)
+        );
+        return Ok(ExitCode::Success);
+    }
+
+    commit(&mut inv, &product, &vp, &installs, staged)?;
+    report.components = steps
+        .iter()
+        .map(|s| s.report(s.action == Action::Install))
+        .collect();
+    report.result = "applied".into();
+    report.message = format!("installed {}", describe(&installs));
+    Ok(ExitCode::Success)
+}
+
+fn names(steps: &[&Step]) -> String {
+    steps
+        .iter()
+        .map(|s| s.component.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe(steps: &[&Step]) -> String {
+    steps
+        .iter()
+        .map(|s| format!("{} {}", s.component.name, s.component.version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn verify_all(vp: &mut VerifiedPackage, report: &mut Report) -> Result<ExitCode> {
+    let bytes = vp.verify_content()?;
+    report.result = "verified".into();
+    report.message = format!(
+        "signature by key {} and all {bytes} bytes of content verified",
+        vp.key_id
+    );
+    Ok(ExitCode::Success)
+}
+
+fn extract(vp: &mut VerifiedPackage, dir: &Path, report: &mut Report) -> Result<ExitCode> {
+    let created = match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::usage(format!(
+                    "{} is not empty; --extract writes only into a new or empty folder",
+                    dir.display()
+                )));
+            }
+            false
+        }
+        Err(_) => {
+            fs::create_dir_all(dir)
+                .map_err(|e| Error::apply_io(format!("cannot create {}", dir.display()), &e))?;
+            true
+        }
+    };
+    let result = (|| {
+        let mut bytes = 0;
+        for c in vp.manifest.components.clone() {
+            if c.full.is_some() {
+                let root = dir.join(&c.name);
+                fs::create_dir(&root).map_err(|e| {
+                    Error::apply_io(format!("cannot create {}", root.display()), &e)
+                })?;
+                write_tree(vp, &c, &root)?;
+                bytes += c.full_size();
+            }
+        }
+        Ok(bytes)
+    })();
+    match result {
+        Ok(bytes) => {
+            report.bytes = bytes;
+            report.result = "extracted".into();
+            report.message = format!("verified full content written to {}", dir.display());
+            Ok(ExitCode::Success)
+        }
+        Err(e) => {
+            if created {
+                fsutil::remove_quietly(dir);
+            } else if let Ok(entries) = fs::read_dir(dir) {
+                entries
+                    .flatten()
+                    .for_each(|e| fsutil::remove_quietly(&e.path()));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Platform, language and product version must be inside the package's targets.
+fn check_targets(vp: &VerifiedPackage, inv: &InventoryFile, product: &Product) -> Result<()> {
+    let t = &vp.manifest.targets;
+    let platform = inv.platform();
+    if !t.platforms.iter().any(|p| p == "*" || *p == platform) {
+        return Err(Error::not_applicable(format!(
+            "this package is for platform {}, this machine is {platform}",
+            t.platforms.join(", ")
+        ))
+        .hint("use the package built for this platform"));
+    }
+    if !t.languages.iter().any(|l| l == "*") {
+        let lang = product
+            .language
+            .clone()
+            .or_else(|| inv.inventory.machine.language.clone());
+        match lang {
+            Some(l) if t.languages.contains(&l) => {}
+            Some(l) => {
+                return Err(Error::not_applicable(format!(
+                    "this package is for language {}, {} here is {l}",
+                    t.languages.join(", "),
+                    product.id
+                ))
+                .hint("use the package built for this language"))
+            }
+            None => {
+                return Err(Error::not_applicable(format!(
+                    "this package is for language {}, and the inventory names no language for {}",
+                    t.languages.join(", "),
+                    product.id
+                ))
+                .hint("set the product's `language` in the inventory"))
+            }
+        }
+    }
+    if !t.product_versions.matches(&product.version) {
+        return Err(Error::not_applicable(format!(
+            "this package is for {} versions {}, this machine has {}",
+            product.id, t.product_versions, product.version
+        ))
+        .hint("use a package built for this product version"));
+    }
+    Ok(())
+}
+
+/// Decides what to do with each component of the package.
+pub fn plan(
+    vp: &VerifiedPackage,
+    inv: &InventoryFile,
+    product: &Product,
+    downgrades: Downgrades,
+) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    for c in &vp.manifest.components {
+        let Some(installed) = product.components.get(&c.name) else {
+            steps.push(Step {
+                component: c.clone(),
+                from: None,
+                action: Action::NotConfigured,
+                dir: None,
+            });
+            continue;
+        };
+        let dir = component_dir(inv, &c.name, installed)?;
+        let from = installed.version.clone();
+        let mut action = match &from {
+            None => Action::Install,
+            Some(v) if c.version > *v => Action::Install,
+            Some(v) if c.version == *v => Action::Current,
+            Some(_) if downgrades == Downgrades::Allow => Action::Install,
+            Some(_) => Action::DowngradeRefused,
+        };
+        if action == Action::Install && c.full.is_none() {
+            action = Action::NeedsOther;
+        }
+        steps.push(Step {
+            component: c.clone(),
+            from,
+            action,
+            dir: Some(dir),
+        });
+    }
+    check_requires(&steps, product)?;
+    Ok(steps)
+}
+
+fn component_dir(inv: &InventoryFile, name: &str, c: &InstalledComponent) -> Result<PathBuf> {
+    let dir = inv.resolve(&c.path);
+    let plain = !c.path.is_empty()
+        && Path::new(&c.path).components().all(|p| {
+            !matches!(
+                p,
+                std::path::Component::ParentDir | std::path::Component::CurDir
+            )
+        })
+        && dir.file_name().is_some();
+    if !plain {
+        return Err(Error::other(format!(
+            "the inventory's path `{}` for component {name} is not a plain folder path",
+            c.path
+        ))
+        .hint("give each component its own folder, such as \"engine\" or \"/opt/acme/engine\""));
+    }
+    Ok(dir)
+}
+
+/// Every `requires` of a component being installed must hold in the state after the update.
+fn check_requires(steps: &[Step], product: &Product) -> Result<()> {
+    let after = |name: &str| -> Option<Version> {
+        match steps.iter().find(|s| s.component.name == name) {
+            Some(s) if s.action == Action::Install => Some(s.component.version.clone()),
+            _ => product.components.get(name).and_then(|c| c.version.clone()),
+        }
+    };
+    for s in steps.iter().filter(|s| s.action == Action::Install) {
+        for (what, req) in &s.component.requires {
+            let have = if what == "product" {
+                Some(product.version.clone())
+            } else {
+                after(what)
+            };
+            if !have.as_ref().is_some_and(|v| req.matches(v)) {
+                let have = have.map_or_else(|| "none".to_string(), |v| v.to_string());
+                return Err(Error::new(
+                    ExitCode::NeedsOther,
+                    format!(
+                        "{} {} requires {what} {req}, and after this package this machine would have {what} {have}",
+                        s.component.name, s.component.version
+                    ),
+                )
+                .hint(format!("apply a package that brings {what} {req} first")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Installs in `requires` order: what others need goes first.
+fn order_installs(steps: &[Step]) -> Result<Vec<&Step>> {
+    let mut todo: Vec<&Step> = steps
+        .iter()
+        .filter(|s| s.action == Action::Install)
+        .collect();
+    let mut done: Vec<&Step> = Vec::new();
+    while !todo.is_empty() {
+        let ready = todo.iter().position(|s| {
+            s.component
+                .requires
+                .keys()
+                .all(|r| !todo.iter().any(|t| t.component.name == *r))
+        });
+        match ready {
+            Some(i) => done.push(todo.remove(i)),
+            None => {
+                return Err(Error::damaged(format!(
+                    "the components {} require each other in a circle",
+                    names(&todo)
+                )))
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Proceed,
+    Current,
+    Needs,
+    Refused(ExitCode),
+}
+
+fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
+    let find = |a: Action| steps.iter().find(|s| s.action == a);
+    if let Some(s) = find(Action::NeedsOther) {
+        return (
+            Verdict::Needs,
+            format!(
+                "{} {} is installed, and this package has no content that reaches {} from it",
+                s.component.name,
+                s.from
+                    .as_ref()
+                    .map_or("(none)".to_string(), ToString::to_string),
+                s.component.version
+            ),
+        );
+    }
+    if !nothing_to_install {
+        return (Verdict::Proceed, "the package applies".into());
+    }
+    if let Some(s) = find(Action::DowngradeRefused) {
+        return (
+            Verdict::Refused(ExitCode::Downgrade),
+            format!(
+                "{} {} is older than the installed {}; refusing to downgrade (use --allow-downgrade to force)",
+                s.component.name,
+                s.component.version,
+                s.from.as_ref().map_or(String::new(), ToString::to_string)
+            ),
+        );
+    }
+    if steps.iter().all(|s| s.action == Action::NotConfigured) {
+        return (
+            Verdict::Refused(ExitCode::NotApplicable),
+            "none of the package's components is configured in this machine's inventory".into(),
+        );
+    }
+    (Verdict::Current, "already current: nothing to do".into())
+}
+
+/// A component's new tree, staged beside its live folder. Dropping it removes the staging and
+/// any folders made for it.
+#[derive(Debug)]
+struct Staged {
+    dir: PathBuf,
+    stage: PathBuf,
+    side: PathBuf,
+    made: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.armed {
+            fsutil::remove_quietly(&self.stage);
+            for d in self.made.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+        }
+    }
+}
+
+/// Creates `dir` and its missing parents, returning what it made, outermost first.
+fn make_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if fsutil::exists(d) {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        cur = d.parent().filter(|p| !p.as_os_str().is_empty());
+    }
+    missing.reverse();
+    for d in &missing {
+        fs::create_dir(d)?;
+    }
+    Ok(missing)
+}
+
+fn stage(vp: &mut VerifiedPackage, step: &Step) -> Result<Staged> {
+    let dir = step.dir.clone().expect("installs are configured");
+    let side = side_dir(&dir);
+    let mut staged = Staged {
+        stage: side.join(format!("stage-{}", std::process::id())),
+        dir,
+        side,
+        made: Vec::new(),
+        armed: true,
+    };
+    if let Ok(m) = fs::symlink_metadata(&staged.dir) {
+        if !m.is_dir() {
+            return Err(Error::new(
+                ExitCode::ApplyFailed,
+                format!("{} is not a folder", staged.dir.display()),
+            )
+            .hint("move the file away; a component must be a folder of its own"));
+        }
+    }
+    staged.made = make_dirs(&staged.side)
+        .map_err(|e| Error::apply_io(format!("cannot create {}", staged.side.display()), &e))?;
+    fsutil::remove_quietly(&staged.stage);
+    fs::create_dir(&staged.stage)
+        .map_err(|e| Error::apply_io(format!("cannot create {}", staged.stage.display()), &e))?;
+    write_tree(vp, &step.component, &staged.stage)?;
+    Ok(staged)
+}
+
+/// Writes a component's verified full content under `root` (an existing, empty folder): each file
+/// created new, streamed with its hash checked, synced, given its mode; then every folder synced.
+fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()> {
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let files = c.full.clone().unwrap_or_default();
+    for f in &files {
+        for d in f.path.parents() {
+            if dirs.insert(d.to_string()) {
+                let p = root.join(d);
+                fs::create_dir(&p)
+                    .map_err(|e| Error::apply_io(format!("cannot create {}", p.display()), &e))?;
+            }
+        }
+        let target = f.path.under(root);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        vp.copy_full(c, f, &mut out)?;
+        out.flush()
+            .and_then(|()| out.sync_all())
+            .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
+        set_mode(&target, f.mode)?;
+    }
+    for d in dirs.iter().rev() {
+        sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
+    }
+    sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| {
+            Error::apply_io(format!("cannot set the mode of {}", path.display()), &e)
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Renames done so far, undone in reverse on drop unless the commit completed.
+#[derive(Debug, Default)]
+struct Renames {
+    done: Vec<(PathBuf, PathBuf)>,
+    committed: bool,
+}
+
+impl Renames {
+    fn rename(&mut self, from: &Path, to: &Path) -> Result<()> {
+        fs::rename(from, to).map_err(|e| {
+            Error::apply_io(
+                format!("cannot move {} to {}", from.display(), to.display()),
+                &e,
+            )
+        })?;
+        self.done.push((from.to_path_buf(), to.to_path_buf()));
+        Ok(())
+    }
+}
+
+impl Drop for Renames {
+    fn drop(&mut self) {
+        if !self.committed {
+            for (from, to) in self.done.iter().rev() {
+                let _ = fs::rename(to, from);
+                let _ = sync_dir(&fsutil::parent_of(from));
+            }
+        }
+    }
+}
+
+/// A name in `side` for the copy of `version` being replaced, unused so far.
+fn previous_name(side: &Path, version: Option<&Version>) -> String {
+    let base = format!(
+        "previous-{}",
+        version.map_or_else(|| "unversioned".to_string(), ToString::to_string)
+    );
+    let mut name = base.clone();
+    let mut n = 1;
+    while fsutil::exists(&side.join(&name)) {
+        n += 1;
+        name = format!("{base}-{n}");
+    }
+    name
+}
+
+fn commit(
+    inv: &mut InventoryFile,
+    product: &Product,
+    vp: &VerifiedPackage,
+    installs: &[&Step],
+    mut staged: Vec<Staged>,
+) -> Result<()> {
+    let mut renames = Renames::default();
+    let mut new_product = product.clone();
+    let now = crate::time::rfc3339(crate::time::unix_now());
+    let keep = new_product.keep_previous as usize;
+    let mut to_remove = Vec::new();
+
+    for (step, st) in installs.iter().zip(staged.iter_mut()) {
+        let c = &step.component;
+        let entry = new_product
+            .components
+            .get_mut(&c.name)
+            .expect("installs are configured");
+        if fsutil::exists(&st.dir) {
+            let name = previous_name(&st.side, entry.version.as_ref());
+            renames.rename(&st.dir, &st.side.join(&name))?;
+            entry.previous.insert(
+                0,
+                PreviousCopy {
+                    version: entry.version.clone(),
+                    tree: entry.tree.clone(),
+                    dir: name,
+                },
+            );
+        }
+        renames.rename(&st.stage, &st.dir)?;
+        sync_dir(&fsutil::parent_of(&st.dir))
+            .and_then(|()| sync_dir(&st.side))
+            .map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
+        entry.version = Some(c.version.clone());
+        entry.tree = Some(c.tree.clone());
+        entry.package = Some(vp.manifest.package.id.clone());
+        entry.installed = Some(now.clone());
+        while entry.previous.len() > keep {
+            if let Some(old) = entry.previous.pop() {
+                to_remove.push((st.side.clone(), old.dir));
+            }
+        }
+    }
+
+    let old_product = inv.product(&product.id).cloned();
+    if let Some(p) = inv.product_mut(&product.id) {
+        *p = new_product;
+    }
+    if let Err(e) = inv.save() {
+        if let (Some(p), Some(old)) = (inv.product_mut(&product.id), old_product) {
+            *p = old;
+        }
+        return Err(e);
+    }
+    renames.committed = true;
+    for st in &mut staged {
+        st.armed = false;
+    }
+    for (side, dir) in to_remove {
+        fsutil::remove_quietly(&side.join(dir));
+    }
+    for st in &staged {
+        // The side folder goes when it keeps nothing.
+        let _ = fs::remove_dir(&st.side);
+    }
+    Ok(())
+}

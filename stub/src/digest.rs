@@ -1,0 +1,143 @@
+//! SHA-256 in hex, the streaming hash-and-cap reader, and the tree digest (DESIGN §3).
+//!
+//! `tree` = SHA-256 over the lines `path\tmode\tsize\tsha256\n` sorted by path bytes, mode in
+//! decimal: one value names a whole component tree.
+
+use sha2::{Digest, Sha256};
+use std::io::{self, Read};
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// True for a 64-character lowercase hex string.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// One file of a tree as the digest sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeLine<'a> {
+    pub path: &'a str,
+    pub mode: u32,
+    pub size: u64,
+    pub sha256: &'a str,
+}
+
+/// The digest of a whole tree; the order of `files` does not matter.
+pub fn tree_digest<'a>(files: impl IntoIterator<Item = TreeLine<'a>>) -> String {
+    let mut lines: Vec<TreeLine<'a>> = files.into_iter().collect();
+    lines.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(format!("{}\t{}\t{}\t{}\n", l.path, l.mode, l.size, l.sha256).as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+/// Reads at most `limit` bytes from `inner`, hashing all it passes on. Reading past the limit is
+/// an error, so a stream can never deliver more than it declared.
+#[derive(Debug)]
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+    limit: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R, limit: u64) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            limit,
+        }
+    }
+
+    /// Bytes read and their SHA-256 in hex.
+    pub fn finish(self) -> (u64, String) {
+        (self.count, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Ask for one byte beyond the limit so an overlong stream is caught, never truncated.
+        let room = (self.limit - self.count).saturating_add(1);
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if self.count + n as u64 > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than the declared {} bytes", self.limit),
+            ));
+        }
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Hashes a whole stream: (size, sha256 hex).
+pub fn hash_reader(r: impl Read) -> io::Result<(u64, String)> {
+    let mut hr = HashingReader::new(r, u64::MAX - 1);
+    io::copy(&mut hr, &mut io::sink())?;
+    Ok(hr.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_sha256() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tree_digest_is_order_independent_and_sensitive() {
+        let a = TreeLine {
+            path: "a",
+            mode: 420,
+            size: 1,
+            sha256: "x",
+        };
+        let b = TreeLine {
+            path: "b/c",
+            mode: 493,
+            size: 2,
+            sha256: "y",
+        };
+        let d1 = tree_digest(vec![a.clone(), b.clone()]);
+        assert_eq!(d1, tree_digest(vec![b.clone(), a.clone()]));
+        let b2 = TreeLine { mode: 420, ..b };
+        assert_ne!(d1, tree_digest(vec![a, b2]));
+        // The empty tree is the hash of nothing.
+        assert_eq!(tree_digest(Vec::new()), sha256_hex(b""));
+    }
+
+    #[test]
+    fn hashing_reader_caps() {
+        let mut r = HashingReader::new(&b"hello world"[..], 5);
+        let err = io::copy(&mut r, &mut io::sink()).expect_err("over the cap");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut r = HashingReader::new(&b"hello"[..], 5);
+        io::copy(&mut r, &mut io::sink()).expect("exactly the cap");
+        assert_eq!(r.finish().0, 5);
+    }
+}

@@ -1,0 +1,85 @@
+//! Small file-system steps that keep the machine consistent: atomic replace of a file, syncing a
+//! folder after a rename, and quiet clean-up of temp files on failure paths.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Syncs a folder so that renames inside it survive a power cut. A no-op where folders can't be
+/// opened (Windows), where the rename itself is already durable enough for NTFS journaling.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// The folder holding `path` (`.` for a bare name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A temp name beside `path`, unique to this process and call.
+pub fn temp_beside(path: &Path, tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    parent_of(path).join(format!(".{name}.{tag}-{}-{n}", std::process::id()))
+}
+
+/// Writes `data` to `path` atomically: a temp file beside it, synced, renamed over, folder synced.
+/// On failure the old file is untouched and the temp file is removed.
+pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    let tmp = temp_beside(path, "tmp");
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(&parent_of(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Appends one line to a log file in one write, creating the file if needed.
+pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut buf = line.as_bytes().to_vec();
+    buf.push(b'\n');
+    f.write_all(&buf)?;
+    f.sync_all()
+}
+
+/// Removes a file or a whole folder if it exists; errors are ignored (clean-up on failure paths).
+pub fn remove_quietly(path: &Path) {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// True when `path` exists (without following a final symlink).
+pub fn exists(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}

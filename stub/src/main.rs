@@ -1,0 +1,300 @@
+//! `iupack-stub`: the program at the head of every package, and (with no payload attached) the
+//! installed client tool. Parses flags by hand to stay small, runs the apply engine, prints one
+//! result, writes the report and log, and exits with the documented code.
+
+use iupack_stub::apply::{self, Downgrades, Mode, Options};
+use iupack_stub::package::{Expect, Package};
+use iupack_stub::report::Report;
+use iupack_stub::signature::public_key_from_text;
+use iupack_stub::{fsutil, inventory, Error, ExitCode};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const HELP: &str = "\
+Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits: express mode)
+       iupack-stub apply PKG [OPTIONS]   the installed client tool, for a package file
+
+Options:
+  --list              show the package and what it would do on this machine; change nothing
+  --check             detection: exit 0 if this machine has everything the package brings,
+                      1 if it needs the package, 10 if not applicable; prints one word
+  --verify            check the signature and all content; change nothing
+  --dry-run           stage and verify everything, then discard it; change nothing
+  --extract DIR       write the verified full content into DIR (new or empty)
+  --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
+                      the inventory's keys
+  --allow-downgrade   allow replacing a newer installed version with this older one
+  --inventory PATH    the product inventory (default: $IUPACK_INVENTORY, else
+                      /var/lib/iupack/inventory.json; %ProgramData%\\iupack\\inventory.json on Windows)
+  -q, --quiet         print nothing but errors (Windows: /q, /s)
+  --json              print the result as JSON on stdout
+  --report FILE       write the result as JSON to FILE
+  --log FILE          append the result as one JSON line to FILE
+  -h, --help          this help (Windows: /?)
+  -V, --version       the stub's version
+
+Exit codes:
+  0   success: applied, or already current (--check: machine has everything)
+  1   error not covered below (--check: machine needs the package)
+  2   usage error
+  10  not applicable: product not installed, or platform, language or product version outside targets
+  11  needs another package: installed content can't be reached from this package
+  12  refused: older than installed (downgrade), unless --allow-downgrade
+  20  signature invalid, or signed by a key this machine does not trust
+  21  package damaged: truncated, malformed, or content not as the manifest says
+  30  apply failed (disk full, I/O, permissions); machine left as it was
+  31  validate hook rejected the new content; machine left as it was
+  40  another update holds the lock
+";
+
+#[derive(Debug, Default)]
+struct Args {
+    package: Option<PathBuf>,
+    mode: Option<Mode>,
+    quiet: bool,
+    json: bool,
+    inventory: Option<PathBuf>,
+    report: Option<PathBuf>,
+    log: Option<PathBuf>,
+    pubkey: Option<PathBuf>,
+    downgrades: Downgrades,
+    help: bool,
+    version: bool,
+}
+
+fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
+    let mut a = Args::default();
+    let mut it = argv.iter();
+    let mut positional = Vec::new();
+    let set_mode = |a: &mut Args, m: Mode| -> Result<(), Error> {
+        if a.mode.replace(m).is_some() {
+            return Err(Error::usage(
+                "give only one of --list, --check, --verify, --dry-run, --extract",
+            ));
+        }
+        Ok(())
+    };
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| -> Result<PathBuf, Error> {
+            it.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| Error::usage(format!("{name} needs a value")))
+        };
+        match arg.as_str() {
+            "--list" => set_mode(&mut a, Mode::List)?,
+            "--check" => set_mode(&mut a, Mode::Check)?,
+            "--verify" => set_mode(&mut a, Mode::Verify)?,
+            "--dry-run" => set_mode(&mut a, Mode::DryRun)?,
+            "--extract" => {
+                let dir = value("--extract")?;
+                set_mode(&mut a, Mode::Extract(dir))?
+            }
+            "-q" | "--quiet" => a.quiet = true,
+            "/q" | "/s" | "/Q" | "/S" if cfg!(windows) => a.quiet = true,
+            "--json" => a.json = true,
+            "--inventory" => a.inventory = Some(value("--inventory")?),
+            "--report" => a.report = Some(value("--report")?),
+            "--log" => a.log = Some(value("--log")?),
+            "--pubkey" => a.pubkey = Some(value("--pubkey")?),
+            "--allow-downgrade" => a.downgrades = Downgrades::Allow,
+            "-h" | "--help" => a.help = true,
+            "/?" if cfg!(windows) => a.help = true,
+            "-V" | "--version" => a.version = true,
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(Error::usage(format!("unknown option {s}")).hint("see --help"))
+            }
+            s => positional.push(s.to_string()),
+        }
+    }
+    let mut positional = positional.into_iter();
+    if !has_payload {
+        match positional.next().as_deref() {
+            Some("apply") => {}
+            Some(other) => {
+                return Err(Error::usage(format!("unknown command `{other}`"))
+                    .hint("run a package file directly, or: iupack-stub apply PKG"))
+            }
+            None if a.help || a.version => {}
+            None => {
+                return Err(Error::usage("this iupack-stub carries no package")
+                    .hint("run a package file directly, or: iupack-stub apply PKG"))
+            }
+        }
+        a.package = positional.next().map(PathBuf::from);
+        if a.package.is_none() && !(a.help || a.version) {
+            return Err(Error::usage(
+                "apply needs the package file: iupack-stub apply PKG",
+            ));
+        }
+    }
+    if let Some(extra) = positional.next() {
+        return Err(Error::usage(format!("unexpected argument `{extra}`")).hint("see --help"));
+    }
+    if a.pubkey.is_some() && !matches!(a.mode, Some(Mode::Verify | Mode::Extract(_))) {
+        return Err(Error::usage("--pubkey goes with --verify or --extract"));
+    }
+    Ok(a)
+}
+
+fn main() {
+    std::process::exit(real_main());
+}
+
+fn real_main() -> i32 {
+    let started = Instant::now();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+
+    // Our own file: a package when a payload is attached, the client tool when not.
+    let own = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(&Error::other(format!(
+                "cannot find this program's file: {e}"
+            )))
+        }
+    };
+    let own_pkg = match Package::open(&own, Expect::MaybeBare) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut r = Report::new("apply", &own.display().to_string());
+            return finish_error(&e, &mut r, None, None);
+        }
+    };
+    let args = match parse_args(&argv, own_pkg.is_some()) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    if args.help {
+        print!("{HELP}");
+        return 0;
+    }
+    if args.version {
+        println!("iupack-stub {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let mode = args.mode.clone().unwrap_or(Mode::Apply);
+    let pkg_path = args.package.clone().unwrap_or_else(|| own.clone());
+    let mut report = Report::new(mode.name(), &pkg_path.display().to_string());
+
+    let result = (|| {
+        let pkg = match own_pkg {
+            Some(p) => p,
+            None => Package::open(&pkg_path, Expect::Package)?.expect("a package or an error"),
+        };
+        let pubkey = match &args.pubkey {
+            Some(p) => Some(read_pubkey(p)?),
+            None => None,
+        };
+        let opts = Options {
+            mode: mode.clone(),
+            inventory: inventory::default_path(args.inventory.as_deref()),
+            downgrades: args.downgrades,
+            pubkey,
+        };
+        apply::run(pkg, &opts, &mut report)
+    })();
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    match result {
+        Ok(code) => {
+            report.exit_code = code.code();
+            if let Err(e) = write_outputs(&report, args.report.as_deref(), args.log.as_deref()) {
+                return fail(&e);
+            }
+            if args.json {
+                println!("{}", report.to_json_pretty());
+            } else if !args.quiet {
+                print_human(&report, &mode);
+            }
+            report.exit_code
+        }
+        Err(e) => {
+            let code = finish_error(&e, &mut report, args.report.as_deref(), args.log.as_deref());
+            if args.json {
+                println!("{}", report.to_json_pretty());
+            }
+            code
+        }
+    }
+}
+
+fn read_pubkey(path: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
+    public_key_from_text(&text)
+}
+
+/// Records an error in the report, writes report and log, prints the error once (errors are
+/// printed even with --quiet).
+fn finish_error(
+    e: &Error,
+    report: &mut Report,
+    report_path: Option<&Path>,
+    log: Option<&Path>,
+) -> i32 {
+    report.exit_code = e.code.code();
+    report.result = match e.code {
+        ExitCode::NotApplicable => "not-applicable",
+        ExitCode::NeedsOther | ExitCode::Downgrade | ExitCode::Signature | ExitCode::Damaged => {
+            "refused"
+        }
+        _ => "failed",
+    }
+    .into();
+    report.message = e.message.clone();
+    if let Err(we) = write_outputs(report, report_path, log) {
+        eprintln!("iupack-stub: error: {we}");
+    }
+    fail(e)
+}
+
+fn fail(e: &Error) -> i32 {
+    eprintln!("iupack-stub: error: {e}");
+    e.code.code()
+}
+
+fn write_outputs(report: &Report, path: Option<&Path>, log: Option<&Path>) -> Result<(), Error> {
+    if let Some(p) = path {
+        let mut text = report.to_json_pretty();
+        text.push('\n');
+        fsutil::atomic_write(p, text.as_bytes())
+            .map_err(|e| Error::other(format!("cannot write the report {}: {e}", p.display())))?;
+    }
+    if let Some(p) = log {
+        fsutil::append_line(p, &report.to_json_line())
+            .map_err(|e| Error::other(format!("cannot append to the log {}: {e}", p.display())))?;
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 10 << 20 => format!("{} MiB", n >> 20),
+        n if n >= 10 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
+    }
+}
+
+fn print_human(r: &Report, mode: &Mode) {
+    if *mode == Mode::Check {
+        println!("{}", r.result);
+        return;
+    }
+    println!(
+        "{} package {} (signed by key {})",
+        r.product.as_deref().unwrap_or("?"),
+        r.package_id.as_deref().unwrap_or("?"),
+        r.signed_by.as_deref().unwrap_or("?")
+    );
+    for c in &r.components {
+        println!(
+            "  {:<14} {:>14} -> {:<14} {:<5} {:>9}  {}",
+            c.name,
+            c.from.as_deref().unwrap_or("(none)"),
+            c.to,
+            c.route.as_deref().unwrap_or("-"),
+            human_bytes(c.bytes),
+            c.action
+        );
+    }
+    println!("{}", r.message);
+}

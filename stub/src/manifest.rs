@@ -1,0 +1,287 @@
+//! The manifest (format 1, DESIGN §3): the signed statement of what a package carries.
+//!
+//! Parsing is strict: unknown fields, unknown formats, bad names, unsafe paths, duplicate or
+//! colliding paths, odd modes and a `tree` that does not match the listed files are all refused.
+//! Only bytes whose signature has been verified are ever parsed into a `Manifest` for use.
+
+use crate::digest::{is_sha256_hex, tree_digest, TreeLine};
+use crate::relpath::{check_tree_paths, RelPath};
+use crate::version::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The one manifest format this stub understands.
+pub const FORMAT: u32 = 1;
+/// The largest manifest accepted, checked before it is read.
+pub const MAX_MANIFEST_BYTES: u64 = 32 << 20;
+/// ZIP entry names of the manifest and its signature.
+pub const MANIFEST_ENTRY: &str = "iupack/manifest.json";
+pub const SIGNATURE_ENTRY: &str = "iupack/manifest.json.minisig";
+/// File modes a package may set: plain and executable.
+pub const MODE_FILE: u32 = 0o644;
+pub const MODE_EXEC: u32 = 0o755;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: u32,
+    pub package: PackageInfo,
+    pub product: String,
+    pub targets: Targets,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageInfo {
+    pub id: String,
+    pub created: String,
+    /// The release this package is, for people and the trusted comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    pub product_versions: VersionReq,
+    pub platforms: Vec<String>,
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub name: String,
+    pub version: Version,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, VersionReq>,
+    pub tree: String,
+    /// Full content; `None` when the package carries no full content for this component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<Vec<FileEntry>>,
+    /// Differential content. This version of the stub does not apply deltas; it reads them only
+    /// to say so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deltas: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub path: RelPath,
+    pub size: u64,
+    pub sha256: String,
+    pub mode: u32,
+}
+
+impl FileEntry {
+    pub fn tree_line(&self) -> TreeLine<'_> {
+        TreeLine {
+            path: self.path.as_str(),
+            mode: self.mode,
+            size: self.size,
+            sha256: &self.sha256,
+        }
+    }
+}
+
+impl Component {
+    /// The ZIP entry holding one file's full content.
+    pub fn full_entry_name(&self, path: &RelPath) -> String {
+        format!("full/{}/{}", self.name, path)
+    }
+
+    /// Total bytes of full content.
+    pub fn full_size(&self) -> u64 {
+        self.full
+            .as_ref()
+            .map_or(0, |f| f.iter().map(|e| e.size).sum())
+    }
+}
+
+/// True for a product or component name: lowercase ASCII letters, digits, `.`, `_`, `-`, at most
+/// 64 characters, starting with a letter or digit.
+pub fn is_valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// The tree digest of a list of files.
+pub fn files_tree(files: &[FileEntry]) -> String {
+    tree_digest(files.iter().map(FileEntry::tree_line))
+}
+
+impl Manifest {
+    /// Parses and validates manifest bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        #[derive(Deserialize)]
+        struct Peek {
+            format: serde_json::Value,
+        }
+        let peek: Peek = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        if peek.format != serde_json::Value::from(FORMAT) {
+            return Err(format!(
+                "manifest format {} is not supported by this iupack-stub (it reads format {FORMAT})",
+                peek.format
+            ));
+        }
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        m.validate()?;
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        v.push(b'\n');
+        v
+    }
+
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// Every rule a manifest must meet beyond its shape.
+    pub fn validate(&self) -> Result<(), String> {
+        if !is_valid_name(&self.product) {
+            return Err(format!("product name `{}` is not valid", self.product));
+        }
+        if self.package.id.is_empty()
+            || self.package.id.len() > 128
+            || self
+                .package
+                .id
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err("package id must be 1 to 128 printable characters without spaces".into());
+        }
+        if self.components.is_empty() {
+            return Err("the package has no components".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for c in &self.components {
+            if !is_valid_name(&c.name) {
+                return Err(format!("component name `{}` is not valid", c.name));
+            }
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("component `{}` is listed twice", c.name));
+            }
+            if !is_sha256_hex(&c.tree) {
+                return Err(format!("component `{}`: tree is not a SHA-256", c.name));
+            }
+            for req in c.requires.keys() {
+                if req != "product" && !is_valid_name(req) {
+                    return Err(format!("component `{}` requires unknown `{req}`", c.name));
+                }
+            }
+            if let Some(full) = &c.full {
+                validate_files(&c.name, full)?;
+                if files_tree(full) != c.tree {
+                    return Err(format!(
+                        "component `{}`: the listed files do not make the declared tree",
+                        c.name
+                    ));
+                }
+            } else if c.deltas.is_empty() {
+                return Err(format!("component `{}` carries no content", c.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn validate_files(component: &str, files: &[FileEntry]) -> Result<(), String> {
+    for f in files {
+        if !is_sha256_hex(&f.sha256) {
+            return Err(format!("{component}/{}: sha256 is not valid", f.path));
+        }
+        if f.mode != MODE_FILE && f.mode != MODE_EXEC {
+            return Err(format!(
+                "{component}/{}: mode {:o} is not allowed (only 644 and 755)",
+                f.path, f.mode
+            ));
+        }
+    }
+    check_tree_paths(files.iter().map(|f| &f.path)).map_err(|e| format!("{component}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::sha256_hex;
+
+    fn sample() -> Manifest {
+        let files = vec![FileEntry {
+            path: RelPath::parse("bin/scan").expect("valid"),
+            size: 3,
+            sha256: sha256_hex(b"abc"),
+            mode: MODE_EXEC,
+        }];
+        Manifest {
+            format: FORMAT,
+            package: PackageInfo {
+                id: "acme-av-1".into(),
+                created: "2026-11-24T00:00:00Z".into(),
+                version: None,
+            },
+            product: "acme-av".into(),
+            targets: Targets {
+                product_versions: VersionReq::any(),
+                platforms: vec!["*".into()],
+                languages: vec!["*".into()],
+            },
+            components: vec![Component {
+                name: "engine".into(),
+                version: Version::parse("1.0").expect("valid"),
+                requires: BTreeMap::new(),
+                tree: files_tree(&files),
+                full: Some(files),
+                deltas: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let m = sample();
+        let again = Manifest::parse(&m.to_json()).expect("valid manifest");
+        assert_eq!(again.to_json(), m.to_json());
+    }
+
+    #[test]
+    fn refuses_wrong_tree_unknown_fields_and_formats() {
+        let mut m = sample();
+        m.components[0].tree = sha256_hex(b"other");
+        assert!(Manifest::parse(&m.to_json())
+            .expect_err("bad tree")
+            .contains("tree"));
+
+        let text = String::from_utf8(sample().to_json()).expect("utf8");
+        let extra = text.replacen("\"format\": 1,", "\"format\": 1, \"surprise\": 1,", 1);
+        assert!(Manifest::parse(extra.as_bytes()).is_err());
+        let v2 = text.replacen("\"format\": 1,", "\"format\": 2,", 1);
+        assert!(Manifest::parse(v2.as_bytes())
+            .expect_err("v2")
+            .contains("format 2"));
+        let traversal = text.replacen("bin/scan", "../scan", 1);
+        assert!(Manifest::parse(traversal.as_bytes())
+            .expect_err("..")
+            .contains("unsafe path"));
+    }
+
+    #[test]
+    fn refuses_setuid_modes() {
+        let mut m = sample();
+        if let Some(full) = m.components[0].full.as_mut() {
+            full[0].mode = 0o4755;
+        }
+        m.components[0].tree = files_tree(m.components[0].full.as_deref().unwrap_or(&[]));
+        assert!(Manifest::parse(&m.to_json())
+            .expect_err("setuid")
+            .contains("mode"));
+    }
+}

@@ -1,0 +1,272 @@
+//! Opening a package file: finding the ZIP behind the stub, reading the manifest and its signature
+//! with every size checked before anything is read, verifying them, and streaming full content
+//! out of the archive with each file's size and SHA-256 checked as its bytes pass.
+//!
+//! ZIP entry names are only looked up, never used as paths: where a file goes comes from the
+//! verified manifest. Entries the manifest does not name are ignored.
+
+use crate::digest::HashingReader;
+use crate::error::{Error, ExitCode, Result};
+use crate::manifest::{
+    Component, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, SIGNATURE_ENTRY,
+};
+use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use zip::ZipArchive;
+
+/// A package file whose manifest and signature have been read but not yet verified.
+#[derive(Debug)]
+pub struct Package {
+    path: PathBuf,
+    archive: ZipArchive<File>,
+    manifest_bytes: Vec<u8>,
+    sig_text: String,
+}
+
+/// A package whose manifest verified against a trusted key. Only this type reads content.
+#[derive(Debug)]
+pub struct VerifiedPackage {
+    pub manifest: Manifest,
+    pub key_id: String,
+    path: PathBuf,
+    archive: ZipArchive<File>,
+}
+
+/// Where to look for a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The file must be a package (a path the user named).
+    Package,
+    /// The file may be a bare stub (our own executable).
+    MaybeBare,
+}
+
+impl Package {
+    /// Opens a package file. With `Expect::MaybeBare`, a file with no payload gives `Ok(None)`.
+    pub fn open(path: &Path, expect: Expect) -> Result<Option<Package>> {
+        let shown = path.display();
+        let file = File::open(path).map_err(|e| {
+            Error::new(
+                if e.kind() == io::ErrorKind::NotFound {
+                    ExitCode::Usage
+                } else {
+                    ExitCode::Error
+                },
+                format!("cannot open {shown}: {e}"),
+            )
+        })?;
+        let archive = match ZipArchive::new(file) {
+            Ok(a) if a.index_for_name(MANIFEST_ENTRY).is_some() => a,
+            opened => {
+                let has_header = match File::open(path).and_then(find_manifest_header) {
+                    Ok(found) => found,
+                    Err(e) => return Err(Error::other(format!("cannot read {shown}: {e}"))),
+                };
+                if has_header {
+                    let why = match opened {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "its ZIP directory does not list the manifest".into(),
+                    };
+                    return Err(Error::damaged(format!(
+                        "{shown} is a damaged iupack package (truncated or altered): {why}"
+                    )));
+                }
+                if expect == Expect::MaybeBare {
+                    return Ok(None);
+                }
+                return Err(Error::damaged(format!("{shown} is not an iupack package")));
+            }
+        };
+        let mut pkg = Package {
+            path: path.to_path_buf(),
+            archive,
+            manifest_bytes: Vec::new(),
+            sig_text: String::new(),
+        };
+        pkg.manifest_bytes = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES)?;
+        let sig = pkg.read_small(SIGNATURE_ENTRY, MAX_SIGNATURE_BYTES)?;
+        pkg.sig_text = String::from_utf8(sig)
+            .map_err(|_| Error::damaged("the manifest signature is not text"))?;
+        Ok(Some(pkg))
+    }
+
+    /// Reads a whole small entry, refusing it before reading when it claims to be too large.
+    fn read_small(&mut self, name: &str, max: u64) -> Result<Vec<u8>> {
+        let mut f = self
+            .archive
+            .by_name(name)
+            .map_err(|e| Error::damaged(format!("the package lacks {name}: {e}")))?;
+        if f.size() > max {
+            return Err(Error::damaged(format!(
+                "{name} declares {} bytes, more than the {max} allowed",
+                f.size()
+            )));
+        }
+        let mut buf = Vec::with_capacity(f.size() as usize);
+        (&mut f)
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
+        if buf.len() as u64 != f.size() {
+            return Err(Error::damaged(format!(
+                "{name} is not the size its header says"
+            )));
+        }
+        Ok(buf)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The unverified manifest bytes (for `iupack inspect` only).
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    pub fn signature_text(&self) -> &str {
+        &self.sig_text
+    }
+
+    /// What the signature says it is for, unverified: used to choose whose keys to try.
+    pub fn claimed(&self) -> Result<TrustedComment> {
+        signature::peek_comment(&self.sig_text)
+    }
+
+    /// The ZIP entries and their stored sizes (for `iupack inspect`).
+    pub fn entries(&mut self) -> Vec<(String, u64, u64)> {
+        (0..self.archive.len())
+            .filter_map(|i| {
+                let f = self.archive.by_index_raw(i).ok()?;
+                let name = String::from_utf8_lossy(f.name_raw()).into_owned();
+                Some((name, f.size(), f.compressed_size()))
+            })
+            .collect()
+    }
+
+    /// Verifies the manifest against `trusted` keys minus `revoked`, then parses it and checks that
+    /// the signed trusted comment names this very manifest. `whose` names the key owner in errors.
+    pub fn verify(
+        self,
+        trusted: &[String],
+        revoked: &[String],
+        whose: &str,
+    ) -> Result<VerifiedPackage> {
+        let v = signature::verify(
+            &self.manifest_bytes,
+            &self.sig_text,
+            trusted,
+            revoked,
+            whose,
+        )?;
+        let manifest = Manifest::parse(&self.manifest_bytes)
+            .map_err(|e| Error::damaged(format!("the signed manifest is not valid: {e}")))?;
+        if v.comment.product != manifest.product || v.comment.id != manifest.package.id {
+            return Err(Error::signature(format!(
+                "the signature is for package {} of {}, but the manifest is package {} of {}",
+                v.comment.id, v.comment.product, manifest.package.id, manifest.product
+            )));
+        }
+        Ok(VerifiedPackage {
+            manifest,
+            key_id: v.key_id,
+            path: self.path,
+            archive: self.archive,
+        })
+    }
+}
+
+impl VerifiedPackage {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Streams one file's full content into `out`, checking size and SHA-256 on the way. A
+    /// mismatch is `Damaged`; a failure to write is `ApplyFailed`. `out` may hold a prefix of bad
+    /// bytes on error: callers write to staging and throw it away.
+    pub fn copy_full(
+        &mut self,
+        component: &Component,
+        entry: &FileEntry,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let name = component.full_entry_name(&entry.path);
+        let mut zf = self.archive.by_name(&name).map_err(|_| {
+            Error::damaged(format!(
+                "the package lacks {name}, which its manifest lists"
+            ))
+        })?;
+        if zf.size() != entry.size {
+            return Err(Error::damaged(format!(
+                "{name} holds {} bytes but the signed manifest says {}",
+                zf.size(),
+                entry.size
+            )));
+        }
+        let mut hr = HashingReader::new(&mut zf, entry.size);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = hr
+                .read(&mut buf)
+                .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::apply_io(format!("cannot write {}", entry.path), &e))?;
+        }
+        let (n, sha) = hr.finish();
+        if n != entry.size || sha != entry.sha256 {
+            return Err(Error::damaged(format!(
+                "{name} does not match the signed manifest: expected {} bytes with SHA-256 {}, got {n} bytes with {sha}",
+                entry.size, entry.sha256
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks every file of full content against the manifest without writing anything.
+    pub fn verify_content(&mut self) -> Result<u64> {
+        let mut total = 0;
+        for c in self.manifest.components.clone() {
+            for e in c.full.as_deref().unwrap_or(&[]) {
+                self.copy_full(&c, e, &mut io::sink())?;
+                total += e.size;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Looks for the local header of `iupack/manifest.json` anywhere in the file: the mark of a
+/// package whose ZIP directory may be cut off.
+fn find_manifest_header(mut f: File) -> io::Result<bool> {
+    const SIG: &[u8] = b"PK\x03\x04";
+    let name = MANIFEST_ENTRY.as_bytes();
+    let header_len = 30 + name.len();
+    f.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut keep = 0usize;
+    loop {
+        let n = f.read(&mut buf[keep..])?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let end = keep + n;
+        let window = &buf[..end];
+        let mut i = 0;
+        while i + header_len <= end {
+            if &window[i..i + 4] == SIG
+                && window[i + 26..i + 28] == (name.len() as u16).to_le_bytes()
+                && &window[i + 30..i + header_len] == name
+            {
+                return Ok(true);
+            }
+            i += 1;
+        }
+        keep = (header_len - 1).min(end);
+        buf.copy_within(end - keep..end, 0);
+    }
+}

@@ -1,0 +1,59 @@
+//! The machine-readable result of one run: printed with `--json`, written with `--report FILE`
+//! (atomically) and appended as one line with `--log FILE`. Schema: `docs/report.md`.
+
+use serde::Serialize;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    pub schema: u32,
+    /// What was asked: apply, dry-run, check, list, verify, extract.
+    pub mode: String,
+    pub package_file: String,
+    pub package_id: Option<String>,
+    pub product: Option<String>,
+    pub signed_by: Option<String>,
+    pub started: String,
+    pub duration_ms: u64,
+    pub exit_code: i32,
+    /// applied, current, needed, not-applicable, refused, failed, verified, listed, extracted, dry-run
+    pub result: String,
+    pub message: String,
+    pub restart_needed: bool,
+    /// Bytes written to disk by this run.
+    pub bytes: u64,
+    pub components: Vec<ComponentReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentReport {
+    pub name: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// full (or none when nothing is applied).
+    pub route: Option<String>,
+    /// install, installed, current, newer-installed, downgrade-refused, not-configured, needs-other
+    pub action: String,
+    pub bytes: u64,
+}
+
+impl Report {
+    pub fn new(mode: &str, package_file: &str) -> Self {
+        Report {
+            schema: SCHEMA,
+            mode: mode.into(),
+            package_file: package_file.into(),
+            started: crate::time::rfc3339(crate::time::unix_now()),
+            ..Report::default()
+        }
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("report serializes")
+    }
+}
