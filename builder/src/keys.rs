@@ -34,11 +34,13 @@ pub fn load_secret(path: &Path) -> Result<(SecretKey, PublicKey), Error> {
             let password = match env_password() {
                 Some(p) => Some(p),
                 None if can_prompt() => None,
-                None => return Err(Error::usage(format!(
+                None => {
+                    return Err(Error::usage(format!(
                     "the secret key {} is password-protected and there is no terminal to ask on",
                     path.display()
                 ))
-                .hint(format!("set {ENV_PASSWORD} in the environment"))),
+                    .hint(format!("set {ENV_PASSWORD} in the environment")))
+                }
             };
             SecretKey::from_box(sk_box, password).map_err(|e| {
                 Error::usage(format!(

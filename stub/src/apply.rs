@@ -171,7 +171,11 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
     match &opts.mode {
         Mode::List => {
             report.result = "listed".into();
-            report.message = verdict.1.clone();
+            report.message = if verdict.0 == Verdict::Proceed {
+                format!("would install {}", describe(&installs))
+            } else {
+                verdict.1.clone()
+            };
             return Ok(ExitCode::Success);
         }
         Mode::Check => {

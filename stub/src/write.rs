@@ -143,9 +143,9 @@ fn worth_deflating(path: &Path, size: u64) -> io::Result<bool> {
     }
     let mut sample = Vec::new();
     File::open(path)?.take(1 << 20).read_to_end(&mut sample)?;
-    let mut enc = flate2::write::DeflateEncoder::new(io::sink(), flate2::Compression::new(6));
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
     enc.write_all(&sample)?;
-    let packed = enc.total_out() + enc.finish().map(|_| 0).unwrap_or(0);
+    let packed = enc.finish()?.len();
     Ok((packed as f64) < sample.len() as f64 * 0.97)
 }
 
@@ -163,7 +163,9 @@ pub fn write_package<W: Write + Seek>(
     out.write_all(stub)?;
     let mut zip = ZipWriter::new(out);
     let time = dos_time(created_unix);
-    let base = SimpleFileOptions::default().last_modified_time(time);
+    let base = SimpleFileOptions::default()
+        .last_modified_time(time)
+        .compression_method(CompressionMethod::Stored);
     let deflated = base
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(9));

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The iupack demo: build signed packages of the sample product "Acme Antivirus" and apply them to a
+# scratch machine, showing what happens, including what is refused. Usage: samples/demo.sh [DIR]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+work="${1:-$(mktemp -d "${TMPDIR:-/tmp}/iupack-demo.XXXXXX")}"
+mkdir -p "$work"
+cd "$repo"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { # run CMD..., show it and its exit code, never stop the demo
+  printf '$ %s\n' "$*"
+  set +e; "$@"; local rc=$?; set -e
+  printf '(exit %d)\n' "$rc"
+  return 0
+}
+expect() { # expect CODE CMD...: like run, but the demo fails if the exit code differs
+  local want=$1; shift
+  printf '$ %s\n' "$*"
+  set +e; "$@"; local rc=$?; set -e
+  printf '(exit %d, expected %d)\n' "$rc" "$want"
+  [ "$rc" -eq "$want" ] || { echo "demo: unexpected exit code" >&2; exit 1; }
+}
+
+step "Build iupack (release) and the stub (size-optimised)"
+cargo build --locked --release -q -p iupack
+cargo build --locked --profile stub -q -p iupack-stub
+iupack="$repo/target/release/iupack"
+stub="$repo/target/stub/iupack-stub"
+ls -l "$stub"
+
+step "A scratch machine with Acme Antivirus 12.1 installed: engine 3.7.70, definitions 2026.11.20.1, config 1.0"
+machine="$work/machine"
+rm -rf "$machine" && mkdir -p "$machine/acme"
+cp "$here/acme/machine/inventory.json" "$machine/"
+cp -r "$here/acme/releases/engine/3.7.70" "$machine/acme/engine"
+cp -r "$here/acme/releases/definitions/2026.11.20.1" "$machine/acme/defs"
+cp -r "$here/acme/releases/config/1.0" "$machine/acme/config"
+export IUPACK_INVENTORY="$machine/inventory.json"
+echo "inventory: $IUPACK_INVENTORY (trusts only the snakeoil sample key)"
+
+step "The publisher builds two signed packages (sample key: keys/snakeoil.key)"
+pkgs="$work/packages"; mkdir -p "$pkgs"
+for rel in 2026.11.22.1 2026.11.24.1; do
+  "$iupack" build "$here/acme/specs/acme-av-$rel.toml" --key keys/snakeoil.key \
+    --stub "$stub" --out "$pkgs/acme-av-$rel.run" --force
+done
+run "$iupack" inspect "$pkgs/acme-av-2026.11.24.1.run"
+expect 0 "$iupack" verify "$pkgs/acme-av-2026.11.24.1.run" --pubkey keys/snakeoil.pub
+if command -v minisign >/dev/null; then
+  expect 0 minisign -Vm "$pkgs/acme-av-2026.11.24.1.run" -p keys/snakeoil.pub
+fi
+(cd "$pkgs" && expect 0 sha256sum -c SHA256SUMS)
+unzip -l "$pkgs/acme-av-2026.11.24.1.run"
+
+step "On the machine: what would the package do? (--check is the fleet tools' detection rule)"
+expect 1 "$pkgs/acme-av-2026.11.24.1.run" --check
+expect 0 "$pkgs/acme-av-2026.11.24.1.run" --list
+
+step "Apply the daily definitions package, then the full release (express mode)"
+expect 0 "$pkgs/acme-av-2026.11.22.1.run"
+expect 0 "$pkgs/acme-av-2026.11.24.1.run" --report "$work/report.json" --log "$work/iupack.log"
+"$machine/acme/engine/bin/acme-scan" --version
+ACME_DEFS="$machine/acme/defs" "$machine/acme/engine/bin/acme-scan" --test-defs
+for c in engine:engine/3.7.71 defs:definitions/2026.11.24.1 config:config/1.1; do
+  diff -r "$machine/acme/${c%%:*}" "$here/acme/releases/${c#*:}" && echo "acme/${c%%:*} is byte-identical to release ${c#*:}"
+done
+echo "inventory now:"; grep -E '"(version|package)"' "$machine/inventory.json"
+
+step "Run it again: a no-op"
+expect 0 "$pkgs/acme-av-2026.11.24.1.run"
+expect 0 "$pkgs/acme-av-2026.11.24.1.run" --check
+
+step "What is refused, leaving the machine as it was"
+expect 12 "$pkgs/acme-av-2026.11.22.1.run"
+"$iupack" keygen -o "$work/rogue" --no-password --force >/dev/null
+"$iupack" build "$here/acme/specs/acme-av-2026.11.24.1.toml" --key "$work/rogue.key" \
+  --stub "$stub" --out "$work/rogue.run" --force >/dev/null
+expect 20 "$work/rogue.run"
+size=$(stat -c %s "$pkgs/acme-av-2026.11.24.1.run")
+head -c $((size - 5000)) "$pkgs/acme-av-2026.11.24.1.run" > "$work/truncated.run"; chmod +x "$work/truncated.run"
+expect 21 "$work/truncated.run"
+expect 10 "$pkgs/acme-av-2026.11.24.1.run" --inventory "$work/no-such-inventory.json"
+
+step "Done"
+echo "report of the full apply: $work/report.json"
+echo "scratch machine and packages: $work"
