@@ -50,10 +50,25 @@ pub fn load_secret(path: &Path) -> Result<(SecretKey, PublicKey), Error> {
                 .hint(format!("check the password ({ENV_PASSWORD} or the prompt)"))
             })?
         }
-        Err(e) => return Err(not_a_key(path, &e)),
+        Err(e) => match zero_checksum_unencrypted(&text) {
+            Some(sk) => sk,
+            None => return Err(not_a_key(path, &e)),
+        },
     };
     let pk = PublicKey::from_secret_key(&sk).map_err(|e| not_a_key(path, &e))?;
     Ok((sk, pk))
+}
+
+/// minisign 0.11 writes unencrypted (`-W`) secret keys with an all-zero checksum, which the
+/// `minisign` crate refuses as corrupted. Such a key is taken as it is: `minisign::sign` checks
+/// every signature against the public half, so a damaged key still cannot sign.
+fn zero_checksum_unencrypted(text: &str) -> Option<SecretKey> {
+    let raw = iupack_stub::signature::base64_decode(text.lines().nth(1)?)?;
+    let unencrypted = raw.len() == 158 && raw[2..4] == [0, 0];
+    let zero_checksum = raw.get(126..158)?.iter().all(|&b| b == 0);
+    (unencrypted && zero_checksum)
+        .then(|| SecretKey::from_bytes(&raw).ok())
+        .flatten()
 }
 
 fn not_a_key(path: &Path, e: &dyn std::fmt::Display) -> Error {

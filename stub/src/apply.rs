@@ -190,9 +190,7 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
                     report.message = verdict.1;
                     Ok(ExitCode::Success)
                 }
-                Verdict::Refused(code) if code == ExitCode::NotApplicable => {
-                    Err(Error::not_applicable(verdict.1))
-                }
+                Verdict::Refused(ExitCode::NotApplicable) => Err(Error::not_applicable(verdict.1)),
                 Verdict::Refused(_) => {
                     report.result = "current".into();
                     report.message = verdict.1;

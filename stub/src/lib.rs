@@ -29,9 +29,5 @@ pub use error::{Error, ExitCode};
 
 /// The platform name this stub was built for, as used in manifests and inventories.
 pub fn this_platform() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "macos",
-        other => other,
-    };
-    format!("{os}-{}", std::env::consts::ARCH)
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }

@@ -39,6 +39,16 @@ pub struct PackageInfo {
     /// The release this package is, for people and the trusted comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
+    /// The executable head the package was built with: the bytes before the ZIP. Binding it
+    /// into the signed manifest lets `iupack verify` prove the code that runs, not only the data.
+    pub stub: StubInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StubInfo {
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,7 +133,7 @@ impl Manifest {
             format: serde_json::Value,
         }
         let peek: Peek = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-        if peek.format != serde_json::Value::from(FORMAT) {
+        if peek.format != FORMAT {
             return Err(format!(
                 "manifest format {} is not supported by this iupack-stub (it reads format {FORMAT})",
                 peek.format
@@ -158,6 +168,9 @@ impl Manifest {
                 .any(|c| c.is_control() || c.is_whitespace())
         {
             return Err("package id must be 1 to 128 printable characters without spaces".into());
+        }
+        if !is_sha256_hex(&self.package.stub.sha256) {
+            return Err("package.stub.sha256 is not a SHA-256".into());
         }
         if self.components.is_empty() {
             return Err("the package has no components".into());
@@ -227,6 +240,10 @@ mod tests {
                 id: "acme-av-1".into(),
                 created: "2026-11-24T00:00:00Z".into(),
                 version: None,
+                stub: StubInfo {
+                    size: 0,
+                    sha256: sha256_hex(b""),
+                },
             },
             product: "acme-av".into(),
             targets: Targets {

@@ -227,8 +227,30 @@ impl VerifiedPackage {
         Ok(())
     }
 
-    /// Checks every file of full content against the manifest without writing anything.
+    /// Checks that the bytes before the ZIP are the stub the manifest names.
+    pub fn verify_stub(&mut self) -> Result<()> {
+        let start = self
+            .archive
+            .by_name(MANIFEST_ENTRY)
+            .map_err(|e| Error::damaged(format!("cannot locate the manifest: {e}")))?
+            .header_start();
+        let want = &self.manifest.package.stub;
+        let file = File::open(&self.path)
+            .map_err(|e| Error::other(format!("cannot read {}: {e}", self.path.display())))?;
+        let (size, sha) = crate::digest::hash_reader(io::BufReader::new(file.take(start)))
+            .map_err(|e| Error::other(format!("cannot read {}: {e}", self.path.display())))?;
+        if size != want.size || sha != want.sha256 {
+            return Err(Error::damaged(format!(
+                "the executable head of the package is not the stub it was signed with: expected {} bytes with SHA-256 {}, found {size} bytes with {sha}",
+                want.size, want.sha256
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the stub and every file of full content against the manifest, writing nothing.
     pub fn verify_content(&mut self) -> Result<u64> {
+        self.verify_stub()?;
         let mut total = 0;
         for c in self.manifest.components.clone() {
             for e in c.full.as_deref().unwrap_or(&[]) {

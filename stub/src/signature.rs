@@ -63,7 +63,7 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
         } as u32)
     }
     let s = s.trim().as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(s.len() / 4 * 3);
@@ -192,32 +192,6 @@ pub fn verify(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trip_known() {
-        assert_eq!(base64_decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
-        assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
-        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
-        assert!(base64_decode("a*==").is_none());
-        assert!(base64_decode("abc").is_none());
-    }
-
-    #[test]
-    fn trusted_comment_round_trip_and_strictness() {
-        let c = TrustedComment {
-            product: "acme-av".into(),
-            id: "acme-av-1".into(),
-            version: "1.2".into(),
-        };
-        assert_eq!(TrustedComment::parse(&c.render()), Some(c));
-        assert!(TrustedComment::parse("timestamp:1 file:x").is_none());
-        assert!(TrustedComment::parse("iupack product=a product=b id=x version=1").is_none());
-    }
-}
-
 /// Verifies a detached whole-file signature (`PKG.minisig`) of the file at `path` with one key,
 /// streaming the file. Returns the trusted comment.
 pub fn verify_file(path: &std::path::Path, sig_text: &str, key: &str) -> Result<String> {
@@ -256,4 +230,30 @@ pub fn verify_file(path: &std::path::Path, sig_text: &str, key: &str) -> Result<
         ))
     })?;
     Ok(sig.trusted_comment().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip_known() {
+        assert_eq!(base64_decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
+        assert!(base64_decode("a*==").is_none());
+        assert!(base64_decode("abc").is_none());
+    }
+
+    #[test]
+    fn trusted_comment_round_trip_and_strictness() {
+        let c = TrustedComment {
+            product: "acme-av".into(),
+            id: "acme-av-1".into(),
+            version: "1.2".into(),
+        };
+        assert_eq!(TrustedComment::parse(&c.render()), Some(c));
+        assert!(TrustedComment::parse("timestamp:1 file:x").is_none());
+        assert!(TrustedComment::parse("iupack product=a product=b id=x version=1").is_none());
+    }
 }

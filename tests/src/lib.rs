@@ -1,1 +1,339 @@
+//! Helpers for the end-to-end tests: scratch folders, the real `iupack` and `iupack-stub`
+//! binaries of this build, release trees, inventories, and byte-for-byte snapshots of a machine.
+//!
+//! The binaries are the ones `cargo test --workspace` builds beside the test executable.
 
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The folder holding this build's binaries (`target/debug`), built fresh once per test run:
+/// `cargo test -p iupack-tests` alone would otherwise run stale binaries.
+pub fn bin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_bins).clone()
+}
+
+fn build_bins() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--bins",
+            "-p",
+            "iupack",
+            "-p",
+            "iupack-stub",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build for the binaries");
+    assert!(status.success(), "building iupack and iupack-stub failed");
+    for name in ["iupack", "iupack-stub"] {
+        assert!(
+            dir.join(name).is_file(),
+            "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+            dir.join(name).display()
+        );
+    }
+    dir
+}
+
+pub fn iupack() -> Command {
+    Command::new(bin_dir().join("iupack"))
+}
+
+pub fn stub_path() -> PathBuf {
+    bin_dir().join("iupack-stub")
+}
+
+/// Fails the test with a clear message when a tool the test needs is missing.
+pub fn require_tool(name: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "this test needs `{name}`: install it (apt-get install -y {name}); .ci/run does"
+    );
+}
+
+/// The exit code of a finished command (panics on a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Panics with the command's output unless it exited with `want`.
+#[track_caller]
+pub fn assert_code(o: &Output, want: i32) {
+    assert_eq!(
+        code(o),
+        want,
+        "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Every entry below `root`: path → (kind, bytes, mode). Two equal snapshots mean the tree is
+/// byte-for-byte the same, with the same folders and modes.
+pub type Snapshot = BTreeMap<String, (char, Vec<u8>, u32)>;
+
+pub fn snapshot(root: &Path) -> Snapshot {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let rel = p
+            .strip_prefix(root)
+            .expect("below root")
+            .to_string_lossy()
+            .into_owned();
+        let meta = fs::symlink_metadata(&p).expect("metadata");
+        let mode = mode_of(&meta);
+        if meta.is_dir() {
+            out.insert(rel, ('d', Vec::new(), mode));
+            walk(root, &p, out);
+        } else {
+            out.insert(rel, ('f', fs::read(&p).expect("read"), mode));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+#[cfg(not(unix))]
+fn mode_of(_: &fs::Metadata) -> u32 {
+    0
+}
+
+/// Asserts two snapshots are equal, naming the first difference.
+#[track_caller]
+pub fn assert_same(before: &Snapshot, after: &Snapshot) {
+    for (k, v) in before {
+        match after.get(k) {
+            None => panic!("{k} disappeared"),
+            Some(w) if w != v => panic!("{k} changed"),
+            _ => {}
+        }
+    }
+    for k in after.keys() {
+        assert!(before.contains_key(k), "{k} appeared");
+    }
+}
+
+/// A file of a release: path, bytes, executable.
+pub type ReleaseFile<'a> = (&'a str, &'a [u8], bool);
+
+/// A scratch world: a publisher side (keys, releases, specs, packages) and one machine.
+#[derive(Debug)]
+pub struct World {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            dir: tempfile::Builder::new()
+                .prefix("iupack-e2e-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `iupack keygen --no-password`; returns (secret key path, public key base64).
+    pub fn keygen(&self, name: &str) -> (PathBuf, String) {
+        let prefix = self.path(&format!("keys/{name}"));
+        fs::create_dir_all(prefix.parent().expect("parent")).expect("mkdir");
+        let o = iupack()
+            .args(["keygen", "--no-password", "-o"])
+            .arg(&prefix)
+            .output()
+            .expect("run iupack keygen");
+        assert_code(&o, 0);
+        let pubtext = fs::read_to_string(prefix.with_extension("pub")).expect("pub key");
+        let b64 = pubtext.lines().nth(1).expect("key line").trim().to_string();
+        (prefix.with_extension("key"), b64)
+    }
+
+    /// Writes a release tree at `releases/NAME` and returns its path.
+    pub fn release(&self, name: &str, files: &[ReleaseFile<'_>]) -> PathBuf {
+        let root = self.path(&format!("releases/{name}"));
+        for (rel, data, exec) in files {
+            let p = root.join(rel);
+            fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            fs::write(&p, data).expect("write release file");
+            set_mode(&p, if *exec { 0o755 } else { 0o644 });
+        }
+        fs::create_dir_all(&root).expect("mkdir");
+        root
+    }
+
+    /// Writes a spec file and returns its path.
+    pub fn spec(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(&format!("specs/{name}.toml"));
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(&p, text).expect("write spec");
+        p
+    }
+
+    /// Runs `iupack build SPEC --key KEY --out packages/NAME.run`, with this build's stub.
+    pub fn build(&self, spec: &Path, key: &Path, name: &str) -> (Output, PathBuf) {
+        let out = self.path(&format!("packages/{name}.run"));
+        fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
+        let o = iupack()
+            .arg("build")
+            .arg(spec)
+            .arg("--key")
+            .arg(key)
+            .arg("--out")
+            .arg(&out)
+            .arg("--stub")
+            .arg(stub_path())
+            .output()
+            .expect("run iupack build");
+        (o, out)
+    }
+
+    /// Like `build`, but the build must succeed.
+    pub fn package(&self, spec: &Path, key: &Path, name: &str) -> PathBuf {
+        let (o, out) = self.build(spec, key, name);
+        assert_code(&o, 0);
+        out
+    }
+
+    /// The machine root (holds the inventory and the product's folders).
+    pub fn machine(&self) -> PathBuf {
+        self.path("machine")
+    }
+
+    pub fn inventory_path(&self) -> PathBuf {
+        self.machine().join("inventory.json")
+    }
+
+    /// Writes the machine's inventory for product `acme-av` 12.1 (language en, platform of this
+    /// build) trusting `keys`, with `components` as (name, installed version, path).
+    pub fn install_inventory(&self, keys: &[&str], components: &[(&str, Option<&str>, &str)]) {
+        let comps: serde_json::Map<String, serde_json::Value> = components
+            .iter()
+            .map(|(n, v, p)| {
+                let mut c = serde_json::json!({ "path": p });
+                if let Some(v) = v {
+                    c["version"] = serde_json::json!(v);
+                }
+                (n.to_string(), c)
+            })
+            .collect();
+        let inv = serde_json::json!({
+            "format": 1,
+            "machine": { "platform": this_platform(), "language": "en" },
+            "products": [{
+                "id": "acme-av", "name": "Acme Antivirus", "version": "12.1", "language": "en",
+                "trusted_keys": keys, "revoked_keys": [], "components": comps, "keep_previous": 1
+            }]
+        });
+        fs::create_dir_all(self.machine()).expect("mkdir");
+        fs::write(
+            self.inventory_path(),
+            serde_json::to_string_pretty(&inv).expect("json"),
+        )
+        .expect("write inventory");
+    }
+
+    /// Copies a release tree into the machine at `rel`.
+    pub fn install_tree(&self, release: &Path, rel: &str) {
+        copy_dir(release, &self.machine().join(rel));
+    }
+
+    /// Runs a package with the machine's inventory and extra arguments.
+    pub fn run(&self, pkg: &Path, args: &[&str]) -> Output {
+        Command::new(pkg)
+            .args(args)
+            .arg("--inventory")
+            .arg(self.inventory_path())
+            .output()
+            .expect("run package")
+    }
+
+    pub fn inventory(&self) -> serde_json::Value {
+        serde_json::from_slice(&fs::read(self.inventory_path()).expect("inventory"))
+            .expect("inventory JSON")
+    }
+
+    /// The inventory's record of one component.
+    pub fn component(&self, name: &str) -> serde_json::Value {
+        self.inventory()["products"][0]["components"][name].clone()
+    }
+}
+
+pub fn this_platform() -> String {
+    format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+pub fn set_mode(p: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    #[cfg(not(unix))]
+    let _ = (p, mode);
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("mkdir");
+    for e in fs::read_dir(from).expect("read dir").flatten() {
+        let p = e.path();
+        let t = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &t);
+        } else {
+            fs::copy(&p, &t).expect("copy");
+        }
+    }
+}
+
+/// True when the tree at `a` holds exactly the same files, bytes and modes as `b`.
+#[track_caller]
+pub fn assert_tree_eq(a: &Path, b: &Path) {
+    assert_same(&snapshot(b), &snapshot(a));
+}

@@ -3,8 +3,8 @@
 //! verified with the stub's own code before it replaces anything.
 
 use crate::{content, keys, spec::Spec};
-use iupack_stub::digest::hash_reader;
-use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, Targets};
+use iupack_stub::digest::{hash_reader, sha256_hex};
+use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, StubInfo, Targets};
 use iupack_stub::package::{Expect, Package};
 use iupack_stub::signature::{key_id, TrustedComment};
 use iupack_stub::write::{self, ComponentFiles};
@@ -80,6 +80,10 @@ pub fn run(a: Args) -> Result<(), Error> {
             id: id.clone(),
             created: time::rfc3339(created),
             version: Some(version.clone()),
+            stub: StubInfo {
+                size: stub.len() as u64,
+                sha256: sha256_hex(&stub),
+            },
         },
         product: spec.product.clone(),
         targets: Targets {

@@ -1,0 +1,458 @@
+//! The admin's side: keys, builds from every kind of content, and interoperability with the
+//! standard tools (the reference `minisign`, `unzip`), plus `iupack inspect` and `verify`.
+
+use iupack_stub::package::{Expect, Package};
+use iupack_stub::write::{scan_dir, write_package, ComponentFiles};
+use iupack_tests::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn simple_spec(w: &World, name: &str, content: &str, extra: &str) -> PathBuf {
+    w.spec(
+        name,
+        &format!(
+            "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.1\"\ncontent = \"{content}\"\n{extra}"
+        ),
+    )
+}
+
+fn defs_release(w: &World) -> PathBuf {
+    let big: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    w.release(
+        "defs",
+        &[
+            ("main.avdb", &big, false),
+            ("sub/dir/daily.avdb", b"daily\n", false),
+            ("tool.sh", b"#!/bin/sh\n", true),
+        ],
+    )
+}
+
+/// A machine with `definitions` configured but not installed, trusting `pubkey`.
+fn fresh_machine(w: &World, pubkey: &str) {
+    w.install_inventory(&[pubkey], &[("definitions", None, "acme/defs")]);
+}
+
+#[test]
+fn keygen_writes_a_private_secret_key_and_refuses_to_overwrite() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key).expect("key").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let before = fs::read(&key).expect("key");
+    let o = iupack()
+        .args(["keygen", "--no-password", "-o"])
+        .arg(key.with_extension(""))
+        .output()
+        .expect("run");
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("already exists") && stderr(&o).contains("--force"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(&key).expect("key"), before);
+    let o = iupack()
+        .args(["keygen", "--no-password", "--force", "-o"])
+        .arg(key.with_extension(""))
+        .output()
+        .expect("run");
+    assert_code(&o, 0);
+    assert_ne!(fs::read(&key).expect("key"), before);
+}
+
+#[test]
+fn password_protected_keys_sign_with_iupack_password_and_refuse_a_wrong_one() {
+    let w = World::new();
+    let prefix = w.path("pw");
+    let o = iupack()
+        .args(["keygen", "-o"])
+        .arg(&prefix)
+        .env("IUPACK_PASSWORD", "correct horse")
+        .output()
+        .expect("run");
+    assert_code(&o, 0);
+    assert!(fs::read_to_string(prefix.with_extension("key"))
+        .expect("key")
+        .contains("encrypted"));
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    defs_release(&w);
+    let build = |pw: Option<&str>| {
+        let mut c = iupack();
+        c.arg("build")
+            .arg(&spec)
+            .arg("--key")
+            .arg(prefix.with_extension("key"))
+            .arg("--out")
+            .arg(w.path("p.run"))
+            .arg("--stub")
+            .arg(stub_path())
+            .arg("--force")
+            .stdin(Stdio::null());
+        match pw {
+            Some(p) => c.env("IUPACK_PASSWORD", p),
+            None => c.env_remove("IUPACK_PASSWORD"),
+        };
+        c.output().expect("run")
+    };
+    let o = build(Some("wrong"));
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("cannot unlock"), "{}", stderr(&o));
+    let o = build(None);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("IUPACK_PASSWORD"), "{}", stderr(&o));
+    assert_code(&build(Some("correct horse")), 0);
+}
+
+#[test]
+fn minisign_verifies_what_iupack_signs() {
+    require_tool("minisign");
+    require_tool("unzip");
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let pubfile = key.with_extension("pub");
+    defs_release(&w);
+    let pkg = w.package(&simple_spec(&w, "s", "../releases/defs", ""), &key, "p");
+
+    // The whole-file signature.
+    let o = Command::new("minisign")
+        .arg("-Vm")
+        .arg(&pkg)
+        .arg("-p")
+        .arg(&pubfile)
+        .output()
+        .expect("minisign");
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("iupack-package file=p.run product=acme-av"),
+        "{}",
+        stdout(&o)
+    );
+    // The manifest signature, taken out with unzip.
+    let dir = w.path("m");
+    fs::create_dir_all(&dir).expect("mkdir");
+    for (entry, file) in [
+        ("iupack/manifest.json", "manifest.json"),
+        ("iupack/manifest.json.minisig", "manifest.json.minisig"),
+    ] {
+        let o = Command::new("unzip")
+            .arg("-p")
+            .arg(&pkg)
+            .arg(entry)
+            .output()
+            .expect("unzip");
+        assert_code(&o, 0);
+        fs::write(dir.join(file), &o.stdout).expect("write");
+    }
+    let o = Command::new("minisign")
+        .args(["-V", "-H", "-m"])
+        .arg(dir.join("manifest.json"))
+        .arg("-p")
+        .arg(&pubfile)
+        .output()
+        .expect("minisign");
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("iupack product=acme-av id=acme-av-2026.11.24.1-"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn keys_made_by_minisign_build_packages_the_stub_accepts() {
+    require_tool("minisign");
+    let w = World::new();
+    let release = defs_release(&w);
+    for (name, password) in [("nopw", None), ("pw", Some("s3cret pass"))] {
+        let (sk, pk) = (
+            w.path(&format!("{name}.key")),
+            w.path(&format!("{name}.pub")),
+        );
+        let mut c = Command::new("minisign");
+        c.arg("-G").arg("-p").arg(&pk).arg("-s").arg(&sk);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if password.is_none() {
+            c.arg("-W");
+        }
+        let mut child = c.spawn().expect("minisign -G");
+        if let Some(p) = password {
+            use std::io::Write;
+            write!(child.stdin.take().expect("stdin"), "{p}\n{p}\n").expect("password");
+        }
+        assert!(child.wait().expect("wait").success());
+        let b64 = fs::read_to_string(&pk)
+            .expect("pub")
+            .lines()
+            .nth(1)
+            .expect("key")
+            .to_string();
+        fresh_machine(&w, &b64);
+        let spec = simple_spec(&w, name, "../releases/defs", "");
+        let out = w.path(&format!("packages/{name}.run"));
+        fs::create_dir_all(out.parent().expect("p")).expect("mkdir");
+        let mut b = iupack();
+        b.arg("build")
+            .arg(&spec)
+            .arg("--key")
+            .arg(&sk)
+            .arg("--out")
+            .arg(&out)
+            .arg("--stub")
+            .arg(stub_path());
+        if let Some(p) = password {
+            b.env("IUPACK_PASSWORD", p);
+        }
+        assert_code(&b.output().expect("build"), 0);
+        assert_code(&w.run(&out, &[]), 0);
+        assert_tree_eq(&w.machine().join("acme/defs"), &release);
+        fs::remove_dir_all(w.machine()).expect("reset machine");
+    }
+}
+
+#[test]
+fn unzip_lists_the_package_without_warnings() {
+    require_tool("unzip");
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let pkg = w.package(&simple_spec(&w, "s", "../releases/defs", ""), &key, "p");
+    let o = Command::new("unzip")
+        .arg("-l")
+        .arg(&pkg)
+        .output()
+        .expect("unzip");
+    assert_code(&o, 0);
+    let text = stdout(&o) + &stderr(&o);
+    for entry in [
+        "iupack/manifest.json",
+        "iupack/manifest.json.minisig",
+        "full/definitions/main.avdb",
+        "full/definitions/sub/dir/daily.avdb",
+    ] {
+        assert!(text.contains(entry), "{entry} not listed:\n{text}");
+    }
+    assert!(!text.to_lowercase().contains("warning"), "{text}");
+    let o = Command::new("unzip")
+        .arg("-t")
+        .arg(&pkg)
+        .output()
+        .expect("unzip");
+    assert_code(&o, 0);
+}
+
+#[test]
+fn content_from_zip_tar_and_tar_gz_matches_the_folder() {
+    require_tool("zip");
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let release = defs_release(&w);
+    let rel = w.path("releases");
+    let sh = |cmd: &str| {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&rel)
+            .output()
+            .expect("sh");
+        assert_code(&o, 0);
+    };
+    sh("cd defs && zip -qr ../defs.zip . && tar cf ../defs.tar . && tar czf ../defs-top.tar.gz -C .. defs");
+    let mut trees = Vec::new();
+    for (name, content, extra) in [
+        ("dir", "../releases/defs", ""),
+        ("zip", "../releases/defs.zip", ""),
+        ("tar", "../releases/defs.tar", ""),
+        (
+            "targz",
+            "../releases/defs-top.tar.gz",
+            "strip_components = 1\n",
+        ),
+    ] {
+        let pkg = w.package(&simple_spec(&w, name, content, extra), &key, name);
+        let o = iupack()
+            .args(["inspect", "--json"])
+            .arg(&pkg)
+            .output()
+            .expect("inspect");
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+        trees.push(
+            v["manifest"]["components"][0]["tree"]
+                .as_str()
+                .expect("tree")
+                .to_string(),
+        );
+        fresh_machine(&w, &pubkey);
+        assert_code(&w.run(&pkg, &[]), 0);
+        assert_tree_eq(&w.machine().join("acme/defs"), &release);
+        fs::remove_dir_all(w.machine()).expect("reset");
+    }
+    assert!(trees.iter().all(|t| *t == trees[0]), "{trees:?}");
+}
+
+#[test]
+fn build_refuses_overwrite_deltas_links_and_missing_content() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    let pkg = w.package(&spec, &key, "p");
+    let before = fs::read(&pkg).expect("pkg");
+    let (o, _) = w.build(&spec, &key, "p");
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_eq!(fs::read(&pkg).expect("pkg"), before);
+
+    let deltas = simple_spec(
+        &w,
+        "d",
+        "../releases/defs",
+        "[[components.deltas]]\nversion = \"2026.11.23.1\"\ncontent = \"../releases/defs\"\n",
+    );
+    let (o, _) = w.build(&deltas, &key, "d");
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("differential packages are not supported"),
+        "{}",
+        stderr(&o)
+    );
+
+    let missing = simple_spec(&w, "m", "../releases/nope", "");
+    let (o, _) = w.build(&missing, &key, "m");
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("cannot read content"), "{}", stderr(&o));
+
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("/etc/passwd", w.path("releases/defs/link")).expect("symlink");
+        let (o, _) = w.build(&spec, &key, "l");
+        assert_code(&o, 2);
+        assert!(
+            stderr(&o).contains("symlink or special file"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // Nothing half-written is left beside the outputs.
+    let names: Vec<String> = fs::read_dir(w.path("packages"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+}
+
+#[test]
+fn iupack_verify_checks_signature_and_content() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let (_, _) = w.keygen("other");
+    defs_release(&w);
+    let pkg = w.package(&simple_spec(&w, "s", "../releases/defs", ""), &key, "p");
+    let verify = |p: &Path, pubkey: &str| {
+        iupack()
+            .arg("verify")
+            .arg(p)
+            .arg("--pubkey")
+            .arg(w.path(&format!("keys/{pubkey}.pub")))
+            .output()
+            .expect("run")
+    };
+    let o = verify(&pkg, "k");
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+    assert_code(&verify(&pkg, "other"), 20);
+    // One flipped byte in the stub, then in stored content: each is found by the manifest
+    // (21); with the detached signature beside the file, that catches it first (20).
+    let bytes = fs::read(&pkg).expect("pkg");
+    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+    let content_at = stub_len
+        + bytes[stub_len..]
+            .windows(7)
+            .position(|x| x == b"daily\n\0" || x == b"#!/bin/")
+            .expect("stored content");
+    for (at, says) in [
+        (stub_len / 2, "executable head"),
+        (content_at, "full/definitions/"),
+    ] {
+        let mut evil = bytes.clone();
+        evil[at] ^= 1;
+        let bad = w.path("bad.run");
+        fs::write(&bad, &evil).expect("write");
+        let _ = fs::remove_file(w.path("bad.run.minisig"));
+        let o = verify(&bad, "k");
+        assert_code(&o, 21);
+        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        fs::copy(
+            format!("{}.minisig", pkg.display()),
+            w.path("bad.run.minisig"),
+        )
+        .expect("copy sig");
+        let o = verify(&bad, "k");
+        assert_code(&o, 20);
+        assert!(
+            stderr(&o).contains("does not match its signature"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_signature_moved_onto_another_manifest_is_refused_with_20() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let release = defs_release(&w);
+    let a = w.package(&simple_spec(&w, "a", "../releases/defs", ""), &key, "a");
+    let other_id = simple_spec(&w, "b", "../releases/defs", "");
+    let text = fs::read_to_string(&other_id).expect("spec");
+    fs::write(
+        &other_id,
+        text.replacen(
+            "product = \"acme-av\"",
+            "product = \"acme-av\"\nid = \"acme-av-other\"",
+            1,
+        ),
+    )
+    .expect("write spec");
+    let b = w.package(&other_id, &key, "b");
+    let pa = Package::open(&a, Expect::Package)
+        .expect("open")
+        .expect("package");
+    let pb = Package::open(&b, Expect::Package)
+        .expect("open")
+        .expect("package");
+    assert_ne!(pa.manifest_bytes(), pb.manifest_bytes());
+    // Manifest of b, signature of a: a well-formed ZIP with correct CRCs.
+    let files = scan_dir(&release).expect("scan");
+    let mixed = w.path("mixed.run");
+    let out = fs::File::create(&mixed).expect("create");
+    write_package(
+        out,
+        &fs::read(stub_path()).expect("stub"),
+        pb.manifest_bytes(),
+        pa.signature_text(),
+        &[ComponentFiles {
+            name: "definitions",
+            files: &files,
+        }],
+        0,
+    )
+    .expect("write");
+    set_mode(&mixed, 0o755);
+    fresh_machine(&w, &pubkey);
+    let before = snapshot(&w.machine());
+    let o = w.run(&mixed, &[]);
+    assert_code(&o, 20);
+    assert_same(&before, &snapshot(&w.machine()));
+}

@@ -1,0 +1,531 @@
+//! End-to-end: the real `iupack` builds packages, the real packages run against scratch machines,
+//! and the outcome is checked the way a user would: trees byte-identical, inventory updated, and
+//! nothing changed at all when a package is refused.
+
+use iupack_tests::*;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A publisher with a trusted key and two releases of a product, and a machine with release 1.
+struct Acme {
+    w: World,
+    key: PathBuf,
+    pubkey: String,
+    engine1: PathBuf,
+    engine2: PathBuf,
+    defs1: PathBuf,
+    defs2: PathBuf,
+}
+
+fn big_defs(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[i % 4] ^ seed)
+        .collect()
+}
+
+fn spec_v2(extra_targets: &str) -> String {
+    format!(
+        r#"product = "acme-av"
+[targets]
+product_versions = ">=12.0, <13"
+platforms = ["{}"]
+{extra_targets}
+[[components]]
+name = "engine"
+version = "3.7.71"
+content = "../releases/engine-3.7.71"
+[[components]]
+name = "definitions"
+version = "2026.11.24.1"
+content = "../releases/defs-2026.11.24.1"
+requires = {{ engine = ">=3.7.71" }}
+"#,
+        this_platform()
+    )
+}
+
+impl Acme {
+    fn new() -> Acme {
+        let w = World::new();
+        let (key, pubkey) = w.keygen("publisher");
+        let defs_a = big_defs(1, 300_000);
+        let defs_b = big_defs(2, 310_000);
+        let engine1 = w.release(
+            "engine-3.7.70",
+            &[
+                ("bin/scan", b"#!/bin/sh\necho 3.7.70\n", true),
+                ("lib/core.tbl", b"core 70\n", false),
+            ],
+        );
+        let engine2 = w.release(
+            "engine-3.7.71",
+            &[
+                ("bin/scan", b"#!/bin/sh\necho 3.7.71\n", true),
+                ("lib/core.tbl", b"core 71\n", false),
+                ("lib/new.tbl", b"new in 71\n", false),
+            ],
+        );
+        let defs1 = w.release(
+            "defs-2026.11.20.1",
+            &[
+                ("main.avdb", &defs_a, false),
+                ("old.txt", b"gone later", false),
+            ],
+        );
+        let defs2 = w.release(
+            "defs-2026.11.24.1",
+            &[
+                ("main.avdb", &defs_b, false),
+                ("daily/2026-11-24.avdb", b"daily sigs", false),
+            ],
+        );
+        w.install_inventory(
+            &[&pubkey],
+            &[
+                ("engine", Some("3.7.70"), "acme/engine"),
+                ("definitions", Some("2026.11.20.1"), "acme/defs"),
+            ],
+        );
+        w.install_tree(&engine1, "acme/engine");
+        w.install_tree(&defs1, "acme/defs");
+        Acme {
+            w,
+            key,
+            pubkey,
+            engine1,
+            engine2,
+            defs1,
+            defs2,
+        }
+    }
+
+    fn v2_package(&self) -> PathBuf {
+        let spec = self.w.spec("v2", &spec_v2(""));
+        self.w.package(&spec, &self.key, "acme-v2")
+    }
+}
+
+#[test]
+fn full_apply_installs_byte_identical_trees_and_updates_the_inventory() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("installed engine 3.7.71, definitions 2026.11.24.1"),
+        "{}",
+        stdout(&o)
+    );
+
+    assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+    assert_tree_eq(&a.w.machine().join("acme/defs"), &a.defs2);
+    let engine = a.w.component("engine");
+    assert_eq!(engine["version"], "3.7.71");
+    assert_eq!(engine["path"], "acme/engine");
+    assert_eq!(engine["tree"].as_str().map(str::len), Some(64));
+    assert!(engine["package"]
+        .as_str()
+        .is_some_and(|p| p.starts_with("acme-av-2026.11.24.1-")));
+    assert_eq!(a.w.component("definitions")["version"], "2026.11.24.1");
+    // keep_previous = 1: the replaced release is kept beside, byte-identical, and recorded.
+    assert_eq!(engine["previous"][0]["version"], "3.7.70");
+    assert_tree_eq(
+        &a.w.machine().join("acme/.engine.iupack/previous-3.7.70"),
+        &a.engine1,
+    );
+    // The executable bit is carried.
+    let leftovers: Vec<_> = snapshot(&a.w.machine())
+        .into_keys()
+        .filter(|k| k.contains("stage") || k.contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+#[test]
+fn second_run_is_a_no_op_that_exits_0() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    assert_code(&a.w.run(&pkg, &[]), 0);
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("already current"), "{}", stdout(&o));
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn untrusted_key_exits_20_and_changes_nothing() {
+    let a = Acme::new();
+    let (rogue, _) = a.w.keygen("rogue");
+    let spec = a.w.spec("v2", &spec_v2(""));
+    let pkg = a.w.package(&spec, &rogue, "rogue");
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 20);
+    assert!(stderr(&o).contains("does not trust"), "{}", stderr(&o));
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn revoked_key_exits_20() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let mut inv = a.w.inventory();
+    inv["products"][0]["revoked_keys"] = serde_json::json!([a.pubkey]);
+    fs::write(
+        a.w.inventory_path(),
+        serde_json::to_vec(&inv).expect("json"),
+    )
+    .expect("write");
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 20);
+    assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn wrong_product_platform_language_or_version_exits_10_and_changes_nothing() {
+    let a = Acme::new();
+    let cases = [
+        (
+            "other-product",
+            spec_v2("").replace("product = \"acme-av\"", "product = \"other-av\""),
+            "not installed",
+        ),
+        (
+            "other-platform",
+            spec_v2("").replace(&this_platform(), "windows-x86_64"),
+            "platform",
+        ),
+        (
+            "other-language",
+            spec_v2("languages = [\"de\", \"fr\"]"),
+            "language",
+        ),
+        (
+            "other-version",
+            spec_v2("").replace(">=12.0, <13", ">=13"),
+            "versions >=13",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let spec = a.w.spec(name, &text);
+        let pkg = a.w.package(&spec, &a.key, name);
+        let before = snapshot(&a.w.machine());
+        let o = a.w.run(&pkg, &[]);
+        assert_code(&o, 10);
+        assert!(stderr(&o).contains(says), "{name}: {}", stderr(&o));
+        assert_same(&before, &snapshot(&a.w.machine()));
+        let o = a.w.run(&pkg, &["--check"]);
+        assert_code(&o, 10);
+    }
+}
+
+#[test]
+fn older_version_exits_12_unless_downgrade_is_allowed() {
+    let a = Acme::new();
+    assert_code(&a.w.run(&a.v2_package(), &[]), 0);
+    let old = a.w.spec(
+        "v1",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"engine\"\nversion = \"3.7.70\"\ncontent = \"../releases/engine-3.7.70\"\n",
+    );
+    let pkg = a.w.package(&old, &a.key, "old");
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 12);
+    assert!(
+        stderr(&o).contains("older than the installed 3.7.71"),
+        "{}",
+        stderr(&o)
+    );
+    assert_same(&before, &snapshot(&a.w.machine()));
+    // --check says the machine has (newer than) everything.
+    assert_code(&a.w.run(&pkg, &["--check"]), 0);
+
+    let o = a.w.run(&pkg, &["--allow-downgrade"]);
+    assert_code(&o, 0);
+    assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine1);
+    assert_eq!(a.w.component("engine")["version"], "3.7.70");
+}
+
+#[test]
+fn truncated_or_altered_packages_exit_21_and_change_nothing() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let bytes = fs::read(&pkg).expect("read package");
+    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+    let before = snapshot(&a.w.machine());
+    // Cut inside the central directory, inside the content, just after the stub.
+    for (i, cut) in [
+        bytes.len() - 30,
+        bytes.len() - 200,
+        bytes.len() / 2 + stub_len / 2,
+        stub_len + 100,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let damaged = a.w.path(&format!("packages/cut-{i}.run"));
+        fs::write(&damaged, &bytes[..cut]).expect("write");
+        set_mode(&damaged, 0o755);
+        let o = a.w.run(&damaged, &[]);
+        assert_code(&o, 21);
+        assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+        assert_same(&before, &snapshot(&a.w.machine()));
+    }
+}
+
+#[test]
+fn altered_content_exits_21_and_altered_manifest_exits_20() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let bytes = fs::read(&pkg).expect("read package");
+    let before = snapshot(&a.w.machine());
+
+    // A byte inside stored definitions content (incompressible data is stored as is).
+    let defs = fs::read(a.defs2.join("main.avdb")).expect("defs");
+    let at = bytes
+        .windows(64)
+        .position(|w| w == &defs[1000..1064])
+        .expect("stored content found in package");
+    let mut evil = bytes.clone();
+    evil[at + 10] ^= 0x40;
+    let p = a.w.path("packages/evil-content.run");
+    fs::write(&p, &evil).expect("write");
+    set_mode(&p, 0o755);
+    let o = a.w.run(&p, &[]);
+    assert_code(&o, 21);
+    assert_same(&before, &snapshot(&a.w.machine()));
+    assert_code(&a.w.run(&p, &["--verify"]), 21);
+
+    // A byte of the manifest signature (a stored entry after the stub).
+    let needle = b"untrusted comment: iupack package manifest signature";
+    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+    let sig_at = stub_len
+        + bytes[stub_len..]
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("signature entry");
+    let line2 = sig_at
+        + bytes[sig_at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .expect("newline")
+        + 1;
+    let mut evil = bytes.clone();
+    evil[line2 + 20] = if evil[line2 + 20] == b'A' { b'B' } else { b'A' };
+    let p = a.w.path("packages/evil-sig.run");
+    fs::write(&p, &evil).expect("write");
+    set_mode(&p, 0o755);
+    let o = a.w.run(&p, &[]);
+    // The ZIP's CRC catches the flip first (21); without it, the signature would (20).
+    assert!(
+        matches!(code(&o), 20 | 21),
+        "exit {}: {}",
+        code(&o),
+        stderr(&o)
+    );
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn unmet_requires_exits_11_and_changes_nothing() {
+    let a = Acme::new();
+    let spec = a.w.spec(
+        "defs-only",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.1\"\ncontent = \"../releases/defs-2026.11.24.1\"\nrequires = { engine = \">=3.7.71\" }\n",
+    );
+    let pkg = a.w.package(&spec, &a.key, "defs-only");
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&pkg, &[]);
+    assert_code(&o, 11);
+    assert!(
+        stderr(&o).contains("requires engine >=3.7.71, and after this package this machine would have engine 3.7.70"),
+        "{}",
+        stderr(&o)
+    );
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn check_list_verify_dry_run_and_extract_change_nothing() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let before = snapshot(&a.w.machine());
+
+    let o = a.w.run(&pkg, &["--check"]);
+    assert_code(&o, 1);
+    assert_eq!(stdout(&o).trim(), "needed");
+    let o = a.w.run(&pkg, &["--list"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("would install engine 3.7.71, definitions 2026.11.24.1"),
+        "{}",
+        stdout(&o)
+    );
+    assert_code(&a.w.run(&pkg, &["--verify"]), 0);
+    let o = a.w.run(&pkg, &["--dry-run"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("nothing was changed"), "{}", stdout(&o));
+    assert_same(&before, &snapshot(&a.w.machine()));
+
+    let out = a.w.path("extracted");
+    assert_code(
+        &a.w.run(&pkg, &["--extract", out.to_str().expect("utf8")]),
+        0,
+    );
+    assert_tree_eq(&out.join("engine"), &a.engine2);
+    assert_tree_eq(&out.join("definitions"), &a.defs2);
+    assert_same(&before, &snapshot(&a.w.machine()));
+    // Into a non-empty folder: refused.
+    assert_code(
+        &a.w.run(&pkg, &["--extract", out.to_str().expect("utf8")]),
+        2,
+    );
+
+    // After applying, --check says current.
+    assert_code(&a.w.run(&pkg, &[]), 0);
+    let o = a.w.run(&pkg, &["--check"]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o).trim(), "current");
+}
+
+#[test]
+fn json_report_and_log_record_every_run_including_refusals() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let report = a.w.path("report.json");
+    let log = a.w.path("runs.log");
+    let args = [
+        "--report",
+        report.to_str().expect("utf8"),
+        "--log",
+        log.to_str().expect("utf8"),
+    ];
+    let o = a.w.run(&pkg, &[&args[..], &["--json", "-q"]].concat());
+    assert_code(&o, 0);
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("--json prints JSON");
+    let r: serde_json::Value =
+        serde_json::from_slice(&fs::read(&report).expect("report")).expect("JSON");
+    assert_eq!(printed, r);
+    assert_eq!(r["exit_code"], 0);
+    assert_eq!(r["result"], "applied");
+    assert_eq!(r["product"], "acme-av");
+    assert_eq!(r["components"][0]["name"], "engine");
+    assert_eq!(r["components"][0]["from"], "3.7.70");
+    assert_eq!(r["components"][0]["to"], "3.7.71");
+    assert_eq!(r["components"][0]["route"], "full");
+    assert_eq!(r["components"][0]["action"], "installed");
+
+    // A refusal is reported too.
+    let (rogue, _) = a.w.keygen("rogue");
+    let spec = a.w.spec("v2", &spec_v2(""));
+    let bad = a.w.package(&spec, &rogue, "rogue");
+    assert_code(&a.w.run(&bad, &args), 20);
+    let r: serde_json::Value =
+        serde_json::from_slice(&fs::read(&report).expect("report")).expect("JSON");
+    assert_eq!(r["exit_code"], 20);
+    assert_eq!(r["result"], "refused");
+    let lines: Vec<serde_json::Value> = fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["exit_code"], 0);
+    assert_eq!(lines[1]["exit_code"], 20);
+}
+
+#[test]
+fn quiet_prints_nothing_on_success() {
+    let a = Acme::new();
+    let o = a.w.run(&a.v2_package(), &["-q"]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn keep_previous_zero_keeps_nothing_and_first_install_creates_the_folder() {
+    let a = Acme::new();
+    let mut inv = a.w.inventory();
+    inv["products"][0]["keep_previous"] = serde_json::json!(0);
+    // Definitions not installed yet: configured with a path only.
+    inv["products"][0]["components"]["definitions"] =
+        serde_json::json!({ "path": "acme/new/defs" });
+    fs::write(
+        a.w.inventory_path(),
+        serde_json::to_vec(&inv).expect("json"),
+    )
+    .expect("write");
+    assert_code(&a.w.run(&a.v2_package(), &[]), 0);
+    assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+    assert_tree_eq(&a.w.machine().join("acme/new/defs"), &a.defs2);
+    assert!(!a.w.machine().join("acme/.engine.iupack").exists());
+    assert!(a.w.component("engine").get("previous").is_none());
+}
+
+#[test]
+fn a_component_path_that_is_a_file_exits_30_and_changes_nothing() {
+    let a = Acme::new();
+    fs::remove_dir_all(a.w.machine().join("acme/defs")).expect("rm");
+    fs::write(a.w.machine().join("acme/defs"), b"not a folder").expect("write");
+    let before = snapshot(&a.w.machine());
+    let o = a.w.run(&a.v2_package(), &[]);
+    assert_code(&o, 30);
+    assert!(stderr(&o).contains("is not a folder"), "{}", stderr(&o));
+    // The engine was staged first; its staging must be gone as well.
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+#[test]
+fn the_bare_stub_is_the_client_tool() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let o = Command::new(stub_path()).output().expect("run stub");
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("carries no package"), "{}", stderr(&o));
+    let o = Command::new(stub_path())
+        .arg("apply")
+        .arg(&pkg)
+        .arg("--inventory")
+        .arg(a.w.inventory_path())
+        .output()
+        .expect("run stub");
+    assert_code(&o, 0);
+    assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+    // A file that is not a package.
+    let o = Command::new(stub_path())
+        .arg("apply")
+        .arg(a.defs1.join("main.avdb"))
+        .arg("--inventory")
+        .arg(a.w.inventory_path())
+        .output()
+        .expect("run stub");
+    assert_code(&o, 21);
+    assert!(
+        stderr(&o).contains("not an iupack package"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_options_are_usage_errors() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let o = a.w.run(&pkg, &["--frobnicate"]);
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("unknown option --frobnicate"),
+        "{}",
+        stderr(&o)
+    );
+    let o = a.w.run(&pkg, &["--check", "--list"]);
+    assert_code(&o, 2);
+    let o = Command::new(&pkg).arg("--help").output().expect("run");
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("Exit codes:"));
+}
