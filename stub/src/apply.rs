@@ -365,6 +365,7 @@ pub fn plan(
     product: &Product,
     downgrades: Downgrades,
 ) -> Result<Vec<Step>> {
+    check_disjoint(inv, product)?;
     let mut steps = Vec::new();
     for c in &vp.manifest.components {
         let Some(installed) = product.components.get(&c.name) else {
@@ -417,6 +418,29 @@ fn component_dir(inv: &InventoryFile, name: &str, c: &InstalledComponent) -> Res
         .hint("give each component its own folder, such as \"engine\" or \"/opt/acme/engine\""));
     }
     Ok(dir)
+}
+
+/// Each component must own its folder: no two may be the same or one inside the other, or
+/// swapping one would move the other.
+fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
+    let dirs: Vec<(&String, PathBuf)> = product
+        .components
+        .iter()
+        .map(|(n, c)| (n, inv.resolve(&c.path)))
+        .collect();
+    for (i, (a, da)) in dirs.iter().enumerate() {
+        for (b, db) in &dirs[i + 1..] {
+            if da.starts_with(db) || db.starts_with(da) {
+                return Err(Error::other(format!(
+                    "the inventory gives components {a} ({}) and {b} ({}) folders that overlap",
+                    da.display(),
+                    db.display()
+                ))
+                .hint("give each component a folder of its own, side by side"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every `requires` of a component being installed must hold in the state after the update.

@@ -94,6 +94,17 @@ pub fn assert_code(o: &Output, want: i32) {
     );
 }
 
+/// Asserts the exit code and that stderr says `text` (error text is part of the interface).
+#[track_caller]
+pub fn assert_err(o: &Output, want: i32, text: &str) {
+    assert_code(o, want);
+    assert!(
+        stderr(o).contains(text),
+        "stderr lacks {text:?}:\n{}",
+        stderr(o)
+    );
+}
+
 /// Every entry below `root`: path → (kind, bytes, mode). Two equal snapshots mean the tree is
 /// byte-for-byte the same, with the same folders and modes.
 pub type Snapshot = BTreeMap<String, (char, Vec<u8>, u32)>;

@@ -103,11 +103,9 @@ fn password_protected_keys_sign_with_iupack_password_and_refuse_a_wrong_one() {
         c.output().expect("run")
     };
     let o = build(Some("wrong"));
-    assert_code(&o, 2);
-    assert!(stderr(&o).contains("cannot unlock"), "{}", stderr(&o));
+    assert_err(&o, 2, "cannot unlock");
     let o = build(None);
-    assert_code(&o, 2);
-    assert!(stderr(&o).contains("IUPACK_PASSWORD"), "{}", stderr(&o));
+    assert_err(&o, 2, "IUPACK_PASSWORD");
     assert_code(&build(Some("correct horse")), 0);
 }
 
@@ -309,8 +307,7 @@ fn build_refuses_overwrite_deltas_links_and_missing_content() {
     let pkg = w.package(&spec, &key, "p");
     let before = fs::read(&pkg).expect("pkg");
     let (o, _) = w.build(&spec, &key, "p");
-    assert_code(&o, 2);
-    assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    assert_err(&o, 2, "already exists");
     assert_eq!(fs::read(&pkg).expect("pkg"), before);
 
     let deltas = simple_spec(
@@ -320,28 +317,17 @@ fn build_refuses_overwrite_deltas_links_and_missing_content() {
         "[[components.deltas]]\nversion = \"2026.11.23.1\"\ncontent = \"../releases/defs\"\n",
     );
     let (o, _) = w.build(&deltas, &key, "d");
-    assert_code(&o, 2);
-    assert!(
-        stderr(&o).contains("differential packages are not supported"),
-        "{}",
-        stderr(&o)
-    );
+    assert_err(&o, 2, "differential packages are not supported");
 
     let missing = simple_spec(&w, "m", "../releases/nope", "");
     let (o, _) = w.build(&missing, &key, "m");
-    assert_code(&o, 2);
-    assert!(stderr(&o).contains("cannot read content"), "{}", stderr(&o));
+    assert_err(&o, 2, "cannot read content");
 
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink("/etc/passwd", w.path("releases/defs/link")).expect("symlink");
         let (o, _) = w.build(&spec, &key, "l");
-        assert_code(&o, 2);
-        assert!(
-            stderr(&o).contains("symlink or special file"),
-            "{}",
-            stderr(&o)
-        );
+        assert_err(&o, 2, "symlink or special file");
     }
     // Nothing half-written is left beside the outputs.
     let names: Vec<String> = fs::read_dir(w.path("packages"))
@@ -391,20 +377,14 @@ fn iupack_verify_checks_signature_and_content() {
         fs::write(&bad, &evil).expect("write");
         let _ = fs::remove_file(w.path("bad.run.minisig"));
         let o = verify(&bad, "k");
-        assert_code(&o, 21);
-        assert!(stderr(&o).contains(says), "{}", stderr(&o));
+        assert_err(&o, 21, says);
         fs::copy(
             format!("{}.minisig", pkg.display()),
             w.path("bad.run.minisig"),
         )
         .expect("copy sig");
         let o = verify(&bad, "k");
-        assert_code(&o, 20);
-        assert!(
-            stderr(&o).contains("does not match its signature"),
-            "{}",
-            stderr(&o)
-        );
+        assert_err(&o, 20, "does not match its signature");
     }
 }
 
