@@ -51,8 +51,18 @@ pub struct ComponentSpec {
     pub full: bool,
     #[serde(default)]
     pub requires: BTreeMap<String, VersionReq>,
+    /// Earlier releases to carry deltas from.
     #[serde(default)]
-    pub deltas: Vec<toml::Value>,
+    pub deltas: Vec<DeltaSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaSpec {
+    pub version: Version,
+    pub content: PathBuf,
+    #[serde(default)]
+    pub strip_components: usize,
 }
 
 fn yes() -> bool {
@@ -90,19 +100,27 @@ impl Spec {
                     c.name
                 )));
             }
-            if !c.deltas.is_empty() {
+            if !c.full && c.deltas.is_empty() {
                 return Err(bad(format!(
-                    "component `{}` has [[components.deltas]]: differential packages are not supported by this iupack yet",
+                    "component `{}` has full = false and no [[components.deltas]]: it carries nothing",
                     c.name
                 ))
-                .hint("remove the [[components.deltas]] entries to build a full package"));
+                .hint("set full = true, or add deltas from earlier versions"));
             }
-            if !c.full {
-                return Err(bad(format!(
-                    "component `{}` has full = false, which leaves it with no content",
-                    c.name
-                ))
-                .hint("set full = true (differential content is not supported yet)"));
+            let mut seen = std::collections::HashSet::new();
+            for d in &c.deltas {
+                if d.version == c.version {
+                    return Err(bad(format!(
+                        "component `{}` has a delta from its own version {}",
+                        c.name, d.version
+                    )));
+                }
+                if !seen.insert(d.version.to_string()) {
+                    return Err(bad(format!(
+                        "component `{}` lists the delta from {} twice",
+                        c.name, d.version
+                    )));
+                }
             }
         }
         Ok(())

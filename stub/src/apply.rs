@@ -9,12 +9,14 @@
 //! every rename done so far and removes staging, so a refused or failed run leaves the machine
 //! byte-for-byte as it was. This module never prints; the caller reports.
 
+use crate::digest::TreeLine;
 use crate::error::{Error, ExitCode, Result};
 use crate::fsutil::{self, sync_dir};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
-use crate::manifest::Component;
-use crate::package::{Package, VerifiedPackage};
+use crate::manifest::{Component, Delta, DeltaFile, DeltaOp, FileEntry};
+use crate::package::{stream_checked, Package, VerifiedPackage};
 use crate::report::{ComponentReport, Report};
+use crate::scan::{scan_dir, SourceFile};
 use crate::version::Version;
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -92,6 +94,15 @@ impl Action {
     }
 }
 
+/// How an installed component reaches the package's version.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Replace the whole tree with the package's full content.
+    Full,
+    /// Apply `component.deltas[index]` to the installed tree, proven to be its base `files`.
+    Delta { index: usize, base: Vec<SourceFile> },
+}
+
 #[derive(Debug, Clone)]
 pub struct Step {
     pub component: Component,
@@ -99,27 +110,36 @@ pub struct Step {
     pub action: Action,
     /// The live folder (for configured components).
     pub dir: Option<PathBuf>,
+    /// For installs: how.
+    pub route: Option<Route>,
+    /// Why no route was found, for `NeedsOther`.
+    pub note: Option<String>,
 }
 
 impl Step {
     fn report(&self, done: bool) -> ComponentReport {
         let installing = self.action == Action::Install;
+        let c = &self.component;
+        let (route, bytes) = match &self.route {
+            Some(Route::Full) => (Some("full".to_string()), c.full_size()),
+            Some(Route::Delta { index, .. }) => (
+                Some(format!("delta from {}", c.deltas[*index].from)),
+                c.deltas[*index].payload_size(),
+            ),
+            None => (None, 0),
+        };
         ComponentReport {
-            name: self.component.name.clone(),
+            name: c.name.clone(),
             from: self.from.as_ref().map(ToString::to_string),
-            to: self.component.version.to_string(),
-            route: installing.then(|| "full".to_string()),
+            to: c.version.to_string(),
+            route,
             action: if installing && done {
                 "installed"
             } else {
                 self.action.name()
             }
             .to_string(),
-            bytes: if installing {
-                self.component.full_size()
-            } else {
-                0
-            },
+            bytes,
         }
     }
 }
@@ -214,7 +234,7 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
     let mut staged = Vec::new();
     for step in &installs {
         staged.push(stage(&mut vp, step)?);
-        report.bytes += step.component.full_size();
+        report.bytes += step.report(false).bytes;
     }
     if opts.mode == Mode::DryRun {
         report.result = "dry-run".into();
@@ -374,6 +394,8 @@ pub fn plan(
                 from: None,
                 action: Action::NotConfigured,
                 dir: None,
+                route: None,
+                note: None,
             });
             continue;
         };
@@ -386,18 +408,86 @@ pub fn plan(
             Some(_) if downgrades == Downgrades::Allow => Action::Install,
             Some(_) => Action::DowngradeRefused,
         };
-        if action == Action::Install && c.full.is_none() {
-            action = Action::NeedsOther;
+        let (mut route, mut note) = (None, None);
+        if action == Action::Install {
+            match choose_route(c, from.as_ref(), &dir)? {
+                Ok(r) => route = Some(r),
+                Err(why) => {
+                    action = Action::NeedsOther;
+                    note = Some(why);
+                }
+            }
         }
         steps.push(Step {
             component: c.clone(),
             from,
             action,
             dir: Some(dir),
+            route,
+            note,
         });
     }
     check_requires(&steps, product)?;
     Ok(steps)
+}
+
+/// The cheapest way from what is installed to `c.version`: a delta from the installed version
+/// if the tree on disk is exactly its base and it carries fewer bytes than full content, else
+/// full content. `Ok(Err(why))` when the package has no way there.
+fn choose_route(
+    c: &Component,
+    from: Option<&Version>,
+    dir: &Path,
+) -> Result<std::result::Result<Route, String>> {
+    let full_cost = c.full.as_ref().map(|_| c.full_size());
+    let mut modified = false;
+    if let Some(index) = from.and_then(|v| c.deltas.iter().position(|d| d.from == *v)) {
+        let d = &c.deltas[index];
+        if full_cost.is_none_or(|fc| d.payload_size() < fc) {
+            if let Some(base) = installed_tree(dir).filter(|b| tree_of(b) == d.from_tree) {
+                let entries: Vec<FileEntry> = base.iter().map(SourceFile::entry).collect();
+                d.result_of(&entries, &c.tree).map_err(|e| {
+                    Error::damaged(format!("{} delta from {}: {e}", c.name, d.from))
+                })?;
+                return Ok(Ok(Route::Delta { index, base }));
+            }
+            modified = true;
+        }
+    }
+    if full_cost.is_some() {
+        return Ok(Ok(Route::Full));
+    }
+    let installed = from.map_or_else(|| "nothing".to_string(), ToString::to_string);
+    let bases: Vec<String> = c.deltas.iter().map(|d| d.from.to_string()).collect();
+    Ok(Err(if modified {
+        format!(
+            "{} {installed} is installed but its files were changed locally, so the delta to {} can't apply, and the package has no full content",
+            c.name, c.version
+        )
+    } else {
+        format!(
+            "{} {installed} is installed; this package updates {} to {} only from {}, and has no full content",
+            c.name,
+            c.name,
+            c.version,
+            bases.join(", ")
+        )
+    }))
+}
+
+/// The installed tree, hashed; `None` when it is missing or holds anything but regular files.
+fn installed_tree(dir: &Path) -> Option<Vec<SourceFile>> {
+    fs::symlink_metadata(dir).ok().filter(|m| m.is_dir())?;
+    scan_dir(dir).ok()
+}
+
+fn tree_of(files: &[SourceFile]) -> String {
+    crate::digest::tree_digest(files.iter().map(|f| TreeLine {
+        path: f.path.as_str(),
+        mode: f.mode,
+        size: f.size,
+        sha256: &f.sha256,
+    }))
 }
 
 fn component_dir(inv: &InventoryFile, name: &str, c: &InstalledComponent) -> Result<PathBuf> {
@@ -514,14 +604,9 @@ fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
     if let Some(s) = find(Action::NeedsOther) {
         return (
             Verdict::Needs,
-            format!(
-                "{} {} is installed, and this package has no content that reaches {} from it",
-                s.component.name,
-                s.from
-                    .as_ref()
-                    .map_or("(none)".to_string(), ToString::to_string),
-                s.component.version
-            ),
+            s.note.clone().unwrap_or_else(|| {
+                format!("no route to {} {}", s.component.name, s.component.version)
+            }),
         );
     }
     if !nothing_to_install {
@@ -611,16 +696,85 @@ fn stage(vp: &mut VerifiedPackage, step: &Step) -> Result<Staged> {
     fsutil::remove_quietly(&staged.stage);
     fs::create_dir(&staged.stage)
         .map_err(|e| Error::apply_io(format!("cannot create {}", staged.stage.display()), &e))?;
-    write_tree(vp, &step.component, &staged.stage)?;
+    let c = &step.component;
+    match step.route.as_ref().expect("installs have a route") {
+        Route::Full => write_tree(vp, c, &staged.stage)?,
+        Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, &staged.stage)?,
+    }
     Ok(staged)
 }
 
-/// Writes a component's verified full content under `root` (an existing, empty folder): each file
-/// created new, streamed with its hash checked, synced, given its mode; then every folder synced.
+/// Where one file of a new tree comes from.
+enum Source<'a> {
+    /// A ZIP entry holding the bytes whole.
+    Entry(String),
+    /// A ZIP entry holding a patch against a file of the installed tree.
+    Patch {
+        name: String,
+        old: &'a SourceFile,
+        patch_size: u64,
+    },
+    /// A file of the installed tree, kept as it is.
+    Kept(&'a SourceFile),
+}
+
+/// Stages a component's new tree from its installed tree and a delta.
+fn write_delta(
+    vp: &mut VerifiedPackage,
+    c: &Component,
+    d: &Delta,
+    base: &[SourceFile],
+    root: &Path,
+) -> Result<()> {
+    let ops: std::collections::HashMap<&str, &DeltaFile> =
+        d.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut files: Vec<(FileEntry, Source<'_>)> = Vec::new();
+    for b in base {
+        match ops.get(b.path.as_str()) {
+            None => files.push((b.entry(), Source::Kept(b))),
+            Some(f) if f.op == DeltaOp::Patch => {
+                let e = f.new_entry().expect("validated");
+                let name = c.delta_entry_name(&d.from, &f.path);
+                let patch_size = f.patch_size.expect("validated");
+                files.push((
+                    e,
+                    Source::Patch {
+                        name,
+                        old: b,
+                        patch_size,
+                    },
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    for f in d.files.iter().filter(|f| f.op == DeltaOp::Add) {
+        let name = c.delta_entry_name(&d.from, &f.path);
+        files.push((f.new_entry().expect("validated"), Source::Entry(name)));
+    }
+    write_files(vp, root, files)
+}
+
+/// Writes a component's verified full content under `root` (an existing, empty folder).
 fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()> {
+    let files = c
+        .full
+        .iter()
+        .flatten()
+        .map(|f| (f.clone(), Source::Entry(c.full_entry_name(&f.path))))
+        .collect();
+    write_files(vp, root, files)
+}
+
+/// Writes each file under `root` from its source: created new, streamed with its size and hash
+/// checked, synced, given its mode; then every folder synced.
+fn write_files(
+    vp: &mut VerifiedPackage,
+    root: &Path,
+    files: Vec<(FileEntry, Source<'_>)>,
+) -> Result<()> {
     let mut dirs: BTreeSet<String> = BTreeSet::new();
-    let files = c.full.clone().unwrap_or_default();
-    for f in &files {
+    for (f, source) in &files {
         for d in f.path.parents() {
             if dirs.insert(d.to_string()) {
                 let p = root.join(d);
@@ -634,7 +788,24 @@ fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()
             .create_new(true)
             .open(&target)
             .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
-        vp.copy_full(c, f, &mut out)?;
+        match source {
+            Source::Entry(name) => vp.copy_entry(name, f, &mut out)?,
+            Source::Patch {
+                name,
+                old,
+                patch_size,
+            } => {
+                let bytes = read_installed(old)?;
+                vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?;
+            }
+            Source::Kept(old) => {
+                let mut src = fs::File::open(&old.disk).map_err(|e| {
+                    Error::apply_io(format!("cannot read {}", old.disk.display()), &e)
+                })?;
+                stream_checked(&mut src, &old.disk.display().to_string(), f, &mut out)
+                    .map_err(changed_meanwhile)?;
+            }
+        }
         out.flush()
             .and_then(|()| out.sync_all())
             .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
@@ -644,6 +815,34 @@ fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()
         sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
     }
     sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
+}
+
+/// An installed file a patch applies to, read whole and checked again: it may have changed since
+/// the tree was proven.
+fn read_installed(old: &SourceFile) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut src = fs::File::open(&old.disk)
+        .map_err(|e| Error::apply_io(format!("cannot read {}", old.disk.display()), &e))?;
+    stream_checked(
+        &mut src,
+        &old.disk.display().to_string(),
+        &old.entry(),
+        &mut bytes,
+    )
+    .map_err(changed_meanwhile)?;
+    Ok(bytes)
+}
+
+fn changed_meanwhile(e: Error) -> Error {
+    if e.code == ExitCode::Damaged {
+        Error::new(
+            ExitCode::ApplyFailed,
+            format!("an installed file changed during the update: {}", e.message),
+        )
+        .hint("stop whatever is writing to the product's folders, then run the package again")
+    } else {
+        e
+    }
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

@@ -90,6 +90,13 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// The zstd window log a patch from a file of `old` bytes to one of `new` bytes uses: enough to
+/// reach from the end of the output back to the start of the prefix (10 to 31).
+pub fn window_log(old: u64, new: u64) -> u32 {
+    let span = old.saturating_add(new).max(2);
+    (64 - (span - 1).leading_zeros()).clamp(10, 31)
+}
+
 /// Hashes a whole stream: (size, sha256 hex).
 pub fn hash_reader(r: impl Read) -> io::Result<(u64, String)> {
     let mut hr = HashingReader::new(r, u64::MAX - 1);

@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod package;
 pub mod relpath;
 pub mod report;
+pub mod scan;
 pub mod signature;
 pub mod time;
 pub mod version;

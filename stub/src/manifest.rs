@@ -70,10 +70,116 @@ pub struct Component {
     /// Full content; `None` when the package carries no full content for this component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full: Option<Vec<FileEntry>>,
-    /// Differential content. This version of the stub does not apply deltas; it reads them only
-    /// to say so.
+    /// Differential content, one entry per earlier version this package can update from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deltas: Vec<serde_json::Value>,
+    pub deltas: Vec<Delta>,
+}
+
+/// The binary patch format of `patch` files.
+pub const CODEC_ZSTD_PREFIX: &str = "zstd-prefix";
+
+/// How to turn exactly the tree `from_tree` (version `from`) into this component's `tree`.
+/// Files not listed are kept as they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delta {
+    pub from: Version,
+    pub from_tree: String,
+    /// The patch format of `patch` files: `zstd-prefix` (a zstd frame made with the old file as
+    /// a raw prefix).
+    pub codec: String,
+    pub files: Vec<DeltaFile>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeltaOp {
+    /// New bytes, carried whole.
+    Add,
+    /// New bytes made from the old file and a patch.
+    Patch,
+    /// The file is gone in the new version.
+    Remove,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaFile {
+    pub path: RelPath,
+    pub op: DeltaOp,
+    /// `patch`: the old file this patch applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_sha256: Option<String>,
+    /// `patch`: the size of the stored patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_size: Option<u64>,
+    /// `add` and `patch`: the new file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+impl DeltaFile {
+    /// The new file's entry, for `add` and `patch`.
+    pub fn new_entry(&self) -> Option<FileEntry> {
+        Some(FileEntry {
+            path: self.path.clone(),
+            size: self.size?,
+            sha256: self.sha256.clone()?,
+            mode: self.mode?,
+        })
+    }
+}
+
+impl Delta {
+    /// Bytes this route reads from the package (patches and added files).
+    pub fn payload_size(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| match f.op {
+                DeltaOp::Add => f.size.unwrap_or(0),
+                DeltaOp::Patch => f.patch_size.unwrap_or(0),
+                DeltaOp::Remove => 0,
+            })
+            .sum()
+    }
+
+    /// The result of applying this delta to `base` (the files of `from_tree`), or why it can't be.
+    /// The result is checked to be a valid tree that hashes to `tree`.
+    pub fn result_of(&self, base: &[FileEntry], tree: &str) -> Result<Vec<FileEntry>, String> {
+        let mut files: BTreeMap<&str, FileEntry> =
+            base.iter().map(|f| (f.path.as_str(), f.clone())).collect();
+        for f in &self.files {
+            let old = files.remove(f.path.as_str());
+            match (f.op, &old) {
+                (DeltaOp::Remove | DeltaOp::Patch, None) => {
+                    return Err(format!("{} is not in the base", f.path))
+                }
+                (DeltaOp::Patch, Some(o)) if f.from_sha256.as_deref() != Some(&o.sha256) => {
+                    return Err(format!(
+                        "{} in the base is not the file the patch is for",
+                        f.path
+                    ))
+                }
+                _ => {}
+            }
+            if f.op != DeltaOp::Remove {
+                let e = f
+                    .new_entry()
+                    .ok_or_else(|| format!("{}: incomplete entry", f.path))?;
+                files.insert(f.path.as_str(), e);
+            }
+        }
+        let result: Vec<FileEntry> = files.into_values().collect();
+        check_tree_paths(result.iter().map(|f| &f.path))?;
+        if files_tree(&result) != tree {
+            return Err("the delta does not lead to the declared tree".into());
+        }
+        Ok(result)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -100,6 +206,11 @@ impl Component {
     /// The ZIP entry holding one file's full content.
     pub fn full_entry_name(&self, path: &RelPath) -> String {
         format!("full/{}/{}", self.name, path)
+    }
+
+    /// The ZIP entry holding one file's patch or added bytes in the delta from `from`.
+    pub fn delta_entry_name(&self, from: &Version, path: &RelPath) -> String {
+        format!("delta/{}/{}/{}", self.name, from, path)
     }
 
     /// Total bytes of full content.
@@ -202,8 +313,64 @@ impl Manifest {
             } else if c.deltas.is_empty() {
                 return Err(format!("component `{}` carries no content", c.name));
             }
+            let mut froms = std::collections::HashSet::new();
+            for d in &c.deltas {
+                if !froms.insert(d.from.to_string()) {
+                    return Err(format!(
+                        "component `{}`: two deltas from {}",
+                        c.name, d.from
+                    ));
+                }
+                validate_delta(&c.name, d)?;
+            }
         }
         Ok(())
+    }
+}
+
+fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
+    let at = |p: &RelPath| format!("{component} delta from {}: {p}", d.from);
+    if !is_sha256_hex(&d.from_tree) {
+        return Err(format!(
+            "{component} delta from {}: from_tree is not a SHA-256",
+            d.from
+        ));
+    }
+    for f in &d.files {
+        let new_ok = match f.op {
+            DeltaOp::Remove => {
+                f.sha256.is_none()
+                    && f.size.is_none()
+                    && f.mode.is_none()
+                    && f.from_sha256.is_none()
+            }
+            DeltaOp::Add | DeltaOp::Patch => f.new_entry().is_some_and(|e| {
+                is_sha256_hex(&e.sha256) && (e.mode == MODE_FILE || e.mode == MODE_EXEC)
+            }),
+        };
+        let patch_ok = match f.op {
+            DeltaOp::Patch => {
+                f.patch_size.is_some() && f.from_sha256.as_deref().is_some_and(is_sha256_hex)
+            }
+            _ => f.patch_size.is_none() && f.from_sha256.is_none(),
+        };
+        if !new_ok || !patch_ok {
+            return Err(format!(
+                "{}: the fields do not fit op {:?}",
+                at(&f.path),
+                f.op
+            ));
+        }
+    }
+    // Each path once; whether the result is a valid tree is checked against the base it applies to.
+    let mut seen = std::collections::HashSet::new();
+    match d
+        .files
+        .iter()
+        .find(|f| !seen.insert(f.path.as_str().to_lowercase()))
+    {
+        Some(f) => Err(format!("{}: listed twice", at(&f.path))),
+        None => Ok(()),
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::digest::HashingReader;
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::{
-    Component, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, SIGNATURE_ENTRY,
+    Component, DeltaOp, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, SIGNATURE_ENTRY,
 };
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
 use std::fs::File;
@@ -192,12 +192,12 @@ impl VerifiedPackage {
         entry: &FileEntry,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let name = component.full_entry_name(&entry.path);
-        let mut zf = self.archive.by_name(&name).map_err(|_| {
-            Error::damaged(format!(
-                "the package lacks {name}, which its manifest lists"
-            ))
-        })?;
+        self.copy_entry(&component.full_entry_name(&entry.path), entry, out)
+    }
+
+    /// Streams the ZIP entry `name`, which holds `entry`'s bytes whole, into `out`, checked.
+    pub fn copy_entry(&mut self, name: &str, entry: &FileEntry, out: &mut dyn Write) -> Result<()> {
+        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
         if zf.size() != entry.size {
             return Err(Error::damaged(format!(
                 "{name} holds {} bytes but the signed manifest says {}",
@@ -205,26 +205,34 @@ impl VerifiedPackage {
                 entry.size
             )));
         }
-        let mut hr = HashingReader::new(&mut zf, entry.size);
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = hr
-                .read(&mut buf)
-                .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::apply_io(format!("cannot write {}", entry.path), &e))?;
-        }
-        let (n, sha) = hr.finish();
-        if n != entry.size || sha != entry.sha256 {
+        stream_checked(&mut zf, name, entry, out)
+    }
+
+    /// Rebuilds `entry` from the old file's bytes `old` and the patch in the ZIP entry `name`
+    /// (`patch_size` bytes, a zstd frame made with `old` as its prefix), into `out`, checked.
+    pub fn patch_entry(
+        &mut self,
+        name: &str,
+        old: &[u8],
+        patch_size: u64,
+        entry: &FileEntry,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
+        if zf.size() != patch_size {
             return Err(Error::damaged(format!(
-                "{name} does not match the signed manifest: expected {} bytes with SHA-256 {}, got {n} bytes with {sha}",
-                entry.size, entry.sha256
+                "{name} holds {} bytes but the signed manifest says {patch_size}",
+                zf.size()
             )));
         }
-        Ok(())
+        let patch = io::BufReader::new((&mut zf).take(patch_size));
+        // The window never needs to exceed twice the larger file (prefix plus output): a hostile
+        // frame can't make the decoder allocate more.
+        let window_log = crate::digest::window_log(old.len() as u64, entry.size);
+        let mut dec = zstd::stream::read::Decoder::with_ref_prefix(patch, old)
+            .and_then(|mut d| d.window_log_max(window_log).map(|()| d))
+            .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))?;
+        stream_checked(&mut dec, name, entry, out)
     }
 
     /// Checks that the bytes before the ZIP are the stub the manifest names.
@@ -248,7 +256,9 @@ impl VerifiedPackage {
         Ok(())
     }
 
-    /// Checks the stub and every file of full content against the manifest, writing nothing.
+    /// Checks the stub, every file of full content and every added file of each delta against
+    /// the manifest, and that every patch is there with its size, writing nothing. (A patch's
+    /// output can only be checked against its base, which `apply` does.)
     pub fn verify_content(&mut self) -> Result<u64> {
         self.verify_stub()?;
         let mut total = 0;
@@ -257,9 +267,65 @@ impl VerifiedPackage {
                 self.copy_full(&c, e, &mut io::sink())?;
                 total += e.size;
             }
+            for d in &c.deltas {
+                for f in &d.files {
+                    let name = c.delta_entry_name(&d.from, &f.path);
+                    match (f.op, f.new_entry()) {
+                        (DeltaOp::Add, Some(e)) => {
+                            self.copy_entry(&name, &e, &mut io::sink())?;
+                            total += e.size;
+                        }
+                        (DeltaOp::Patch, _) => {
+                            let zf = self.archive.by_name(&name).map_err(|_| missing(&name))?;
+                            if Some(zf.size()) != f.patch_size {
+                                return Err(Error::damaged(format!(
+                                    "{name} is not the size the signed manifest says"
+                                )));
+                            }
+                            total += zf.size();
+                        }
+                        _ => {}
+                    }
+                }
+            }
         }
         Ok(total)
     }
+}
+
+fn missing(name: &str) -> Error {
+    Error::damaged(format!(
+        "the package lacks {name}, which its manifest lists"
+    ))
+}
+
+/// Streams `r` into `out`, refusing more than `entry.size` bytes, then checks size and SHA-256.
+pub(crate) fn stream_checked(
+    r: &mut dyn Read,
+    name: &str,
+    entry: &FileEntry,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut hr = HashingReader::new(r, entry.size);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = hr
+            .read(&mut buf)
+            .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::apply_io(format!("cannot write {}", entry.path), &e))?;
+    }
+    let (n, sha) = hr.finish();
+    if n != entry.size || sha != entry.sha256 {
+        return Err(Error::damaged(format!(
+            "{name} does not match the signed manifest: expected {} bytes with SHA-256 {}, got {n} bytes with {sha}",
+            entry.size, entry.sha256
+        )));
+    }
+    Ok(())
 }
 
 /// Looks for the local header of `iupack/manifest.json` anywhere in the file: the mark of a

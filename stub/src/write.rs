@@ -2,103 +2,17 @@
 //! scanning release content into manifest entries, signing, and writing a package file as
 //! `[stub][ZIP]` with absolute offsets, so `unzip -l` and `7z l` read it without warnings.
 
-use crate::digest::hash_reader;
-use crate::manifest::{FileEntry, MANIFEST_ENTRY, MODE_EXEC, MODE_FILE, SIGNATURE_ENTRY};
-use crate::relpath::{check_tree_paths, RelPath};
+use crate::manifest::{
+    files_tree, Delta, DeltaFile, DeltaOp, CODEC_ZSTD_PREFIX, MANIFEST_ENTRY, SIGNATURE_ENTRY,
+};
+pub use crate::scan::{package_mode, scan_dir, SourceFile};
+use crate::version::Version;
+use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
-
-/// One file of release content on the build machine.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: RelPath,
-    pub disk: PathBuf,
-    pub size: u64,
-    pub sha256: String,
-    pub mode: u32,
-}
-
-impl SourceFile {
-    pub fn entry(&self) -> FileEntry {
-        FileEntry {
-            path: self.path.clone(),
-            size: self.size,
-            sha256: self.sha256.clone(),
-            mode: self.mode,
-        }
-    }
-}
-
-/// The mode a package records for a file: executable if any run bit is set, else plain.
-pub fn package_mode(unix_mode: u32) -> u32 {
-    if unix_mode & 0o111 != 0 {
-        MODE_EXEC
-    } else {
-        MODE_FILE
-    }
-}
-
-/// Every regular file below `root`, hashed, sorted by path. Symlinks, devices and other special
-/// files are refused: a package carries plain files only.
-pub fn scan_dir(root: &Path) -> Result<Vec<SourceFile>, String> {
-    let mut out = Vec::new();
-    walk(root, root, &mut out)?;
-    out.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
-    check_tree_paths(out.iter().map(|f| &f.path))?;
-    Ok(out)
-}
-
-fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), String> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-        let path = entry.path();
-        let meta = fs::symlink_metadata(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if meta.is_dir() {
-            walk(root, &path, out)?;
-        } else if meta.is_file() {
-            let rel = path
-                .strip_prefix(root)
-                .map_err(|_| format!("{} is outside {}", path.display(), root.display()))?;
-            let rel = rel
-                .to_str()
-                .ok_or_else(|| format!("{} is not a UTF-8 name", path.display()))?
-                .replace(std::path::MAIN_SEPARATOR, "/");
-            let rel = RelPath::parse(&rel)?;
-            let f =
-                File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let (size, sha256) = hash_reader(BufReader::with_capacity(1 << 20, f))
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            out.push(SourceFile {
-                path: rel,
-                disk: path,
-                size,
-                sha256,
-                mode: package_mode(unix_mode(&meta)),
-            });
-        } else {
-            return Err(format!(
-                "{} is a symlink or special file; a package carries regular files only",
-                path.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-fn unix_mode(meta: &fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode()
-}
-#[cfg(not(unix))]
-fn unix_mode(_meta: &fs::Metadata) -> u32 {
-    MODE_FILE
-}
 
 /// Signs `data` with a pre-hashed minisign signature and the given trusted comment; returns the
 /// text of a `.minisig` file.
@@ -114,11 +28,152 @@ pub fn sign(
         .map_err(|e| format!("signing failed: {e}"))
 }
 
-/// One component's files for the ZIP.
+/// Where an entry's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// How an entry is stored in the ZIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// Deflate when it saves at least 3%, else store.
+    Auto,
+    /// Already compressed (patches): store as is.
+    Stored,
+}
+
+/// One ZIP entry of a package after the manifest and its signature.
+#[derive(Debug, Clone)]
+pub struct PackageEntry {
+    pub name: String,
+    pub payload: Payload,
+    pub size: u64,
+    pub mode: u32,
+    pub store: Store,
+}
+
+/// The `full/COMPONENT/PATH` entries of a component's files.
+pub fn full_entries(component: &str, files: &[SourceFile]) -> Vec<PackageEntry> {
+    files
+        .iter()
+        .map(|f| PackageEntry {
+            name: format!("full/{component}/{}", f.path),
+            payload: Payload::File(f.disk.clone()),
+            size: f.size,
+            mode: f.mode,
+            store: Store::Auto,
+        })
+        .collect()
+}
+
+/// Makes a `zstd-prefix` patch: a zstd frame of `new` compressed with `old` as a raw prefix,
+/// long-distance matching on, window wide enough to reach back over all of `old`.
+pub fn encode_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    let mut enc = zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), level, old)?;
+    enc.window_log(crate::digest::window_log(
+        old.len() as u64,
+        new.len() as u64,
+    ))?;
+    enc.long_distance_matching(true)?;
+    enc.include_checksum(false)?;
+    enc.include_contentsize(true)?;
+    enc.set_pledged_src_size(Some(new.len() as u64))?;
+    enc.write_all(new)?;
+    enc.finish()
+}
+
+/// A delta from one earlier release and the package entries it needs.
 #[derive(Debug)]
-pub struct ComponentFiles<'a> {
-    pub name: &'a str,
-    pub files: &'a [SourceFile],
+pub struct BuiltDelta {
+    pub delta: Delta,
+    pub entries: Vec<PackageEntry>,
+}
+
+/// The exact file operations that turn `base` (version `from`) into `new`: unchanged files are
+/// kept, new ones added whole, gone ones removed, changed ones patched, or added whole where the
+/// patch would not be smaller than the file.
+pub fn make_delta(
+    component: &str,
+    from: &Version,
+    base: &[SourceFile],
+    new: &[SourceFile],
+    level: i32,
+) -> io::Result<BuiltDelta> {
+    let old: HashMap<&str, &SourceFile> = base.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut files = Vec::new();
+    let mut entries = Vec::new();
+    for f in new {
+        let name = format!("delta/{component}/{from}/{}", f.path);
+        let add = |files: &mut Vec<DeltaFile>, entries: &mut Vec<PackageEntry>| {
+            files.push(DeltaFile {
+                path: f.path.clone(),
+                op: DeltaOp::Add,
+                from_sha256: None,
+                patch_size: None,
+                sha256: Some(f.sha256.clone()),
+                size: Some(f.size),
+                mode: Some(f.mode),
+            });
+            entries.push(PackageEntry {
+                name: name.clone(),
+                payload: Payload::File(f.disk.clone()),
+                size: f.size,
+                mode: f.mode,
+                store: Store::Auto,
+            });
+        };
+        match old.get(f.path.as_str()) {
+            Some(o) if o.sha256 == f.sha256 && o.mode == f.mode => {}
+            Some(o) => {
+                let patch = encode_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, level)?;
+                if (patch.len() as u64) < f.size {
+                    files.push(DeltaFile {
+                        path: f.path.clone(),
+                        op: DeltaOp::Patch,
+                        from_sha256: Some(o.sha256.clone()),
+                        patch_size: Some(patch.len() as u64),
+                        sha256: Some(f.sha256.clone()),
+                        size: Some(f.size),
+                        mode: Some(f.mode),
+                    });
+                    entries.push(PackageEntry {
+                        name,
+                        size: patch.len() as u64,
+                        payload: Payload::Bytes(patch),
+                        mode: f.mode,
+                        store: Store::Stored,
+                    });
+                } else {
+                    add(&mut files, &mut entries);
+                }
+            }
+            None => add(&mut files, &mut entries),
+        }
+    }
+    let kept: std::collections::HashSet<&str> = new.iter().map(|f| f.path.as_str()).collect();
+    for o in base.iter().filter(|o| !kept.contains(o.path.as_str())) {
+        files.push(DeltaFile {
+            path: o.path.clone(),
+            op: DeltaOp::Remove,
+            from_sha256: None,
+            patch_size: None,
+            sha256: None,
+            size: None,
+            mode: None,
+        });
+    }
+    let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
+    Ok(BuiltDelta {
+        delta: Delta {
+            from: from.clone(),
+            from_tree,
+            codec: CODEC_ZSTD_PREFIX.to_string(),
+            files,
+        },
+        entries,
+    })
 }
 
 /// The ZIP timestamp for a Unix time (clamped to the DOS range).
@@ -149,14 +204,14 @@ fn worth_deflating(path: &Path, size: u64) -> io::Result<bool> {
     Ok((packed as f64) < sample.len() as f64 * 0.97)
 }
 
-/// Writes `[stub][ZIP]` to `out` (already holding nothing): the stub's bytes, the manifest and its
-/// signature, then each component's full content. Returns the stub's length.
+/// Writes `[stub][ZIP]` to `out` (empty): the stub's bytes, the manifest and its signature,
+/// then `entries` in order. Returns `out`.
 pub fn write_package<W: Write + Seek>(
     out: W,
     stub: &[u8],
     manifest: &[u8],
     signature: &str,
-    components: &[ComponentFiles<'_>],
+    entries: &[PackageEntry],
     created_unix: u64,
 ) -> io::Result<W> {
     let mut out = out;
@@ -173,25 +228,28 @@ pub fn write_package<W: Write + Seek>(
     zip.write_all(manifest)?;
     zip.start_file(SIGNATURE_ENTRY, base.unix_permissions(0o644))?;
     zip.write_all(signature.as_bytes())?;
-    for c in components {
-        for f in c.files {
-            let opts = if worth_deflating(&f.disk, f.size)? {
-                deflated
-            } else {
-                base
-            };
-            let opts = opts
-                .unix_permissions(f.mode)
-                .large_file(f.size >= 0xFFFF_FFFF);
-            zip.start_file(format!("full/{}/{}", c.name, f.path), opts)?;
-            let mut src = File::open(&f.disk)?;
-            let copied = io::copy(&mut src, &mut zip)?;
-            if copied != f.size {
-                return Err(io::Error::other(format!(
-                    "{} changed while the package was built",
-                    f.disk.display()
-                )));
+    for e in entries {
+        let deflate = match (&e.store, &e.payload) {
+            (Store::Stored, _) => false,
+            (Store::Auto, Payload::File(p)) => worth_deflating(p, e.size)?,
+            (Store::Auto, Payload::Bytes(_)) => true,
+        };
+        let opts = if deflate { deflated } else { base }
+            .unix_permissions(e.mode)
+            .large_file(e.size >= 0xFFFF_FFFF);
+        zip.start_file(e.name.as_str(), opts)?;
+        let copied = match &e.payload {
+            Payload::File(p) => io::copy(&mut File::open(p)?, &mut zip)?,
+            Payload::Bytes(b) => {
+                zip.write_all(b)?;
+                b.len() as u64
             }
+        };
+        if copied != e.size {
+            return Err(io::Error::other(format!(
+                "{} changed while the package was built",
+                e.name
+            )));
         }
     }
     zip.finish().map_err(io::Error::other)

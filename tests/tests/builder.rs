@@ -2,7 +2,7 @@
 //! standard tools (the reference `minisign`, `unzip`), plus `iupack inspect` and `verify`.
 
 use iupack_stub::package::{Expect, Package};
-use iupack_stub::write::{scan_dir, write_package, ComponentFiles};
+use iupack_stub::write::{full_entries, scan_dir, write_package};
 use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -299,7 +299,7 @@ fn content_from_zip_tar_and_tar_gz_matches_the_folder() {
 }
 
 #[test]
-fn build_refuses_overwrite_deltas_links_and_missing_content() {
+fn build_refuses_overwrite_empty_components_links_and_missing_content() {
     let w = World::new();
     let (key, _) = w.keygen("k");
     defs_release(&w);
@@ -314,10 +314,13 @@ fn build_refuses_overwrite_deltas_links_and_missing_content() {
         &w,
         "d",
         "../releases/defs",
-        "[[components.deltas]]\nversion = \"2026.11.23.1\"\ncontent = \"../releases/defs\"\n",
+        "[[components.deltas]]\nversion = \"2026.11.24.1\"\ncontent = \"../releases/defs\"\n",
     );
     let (o, _) = w.build(&deltas, &key, "d");
-    assert_err(&o, 2, "differential packages are not supported");
+    assert_err(&o, 2, "has a delta from its own version 2026.11.24.1");
+    let empty = simple_spec(&w, "e", "../releases/defs", "full = false\n");
+    let (o, _) = w.build(&empty, &key, "e");
+    assert_err(&o, 2, "full = false and no [[components.deltas]]");
 
     let missing = simple_spec(&w, "m", "../releases/nope", "");
     let (o, _) = w.build(&missing, &key, "m");
@@ -422,10 +425,7 @@ fn a_signature_moved_onto_another_manifest_is_refused_with_20() {
         &fs::read(stub_path()).expect("stub"),
         pb.manifest_bytes(),
         pa.signature_text(),
-        &[ComponentFiles {
-            name: "definitions",
-            files: &files,
-        }],
+        &full_entries("definitions", &files),
         0,
     )
     .expect("write");

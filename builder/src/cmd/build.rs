@@ -7,7 +7,7 @@ use iupack_stub::digest::{hash_reader, sha256_hex};
 use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, StubInfo, Targets};
 use iupack_stub::package::{Expect, Package};
 use iupack_stub::signature::{key_id, TrustedComment};
-use iupack_stub::write::{self, ComponentFiles};
+use iupack_stub::write;
 use iupack_stub::{fsutil, time, Error};
 use std::fs::{self, File};
 use std::io::BufReader;
@@ -33,6 +33,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
+    /// zstd level of binary patches (1-22): higher is smaller and slower to build.
+    #[arg(long, value_name = "N", default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+    delta_level: i32,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
@@ -46,8 +49,34 @@ pub fn run(a: Args) -> Result<(), Error> {
     let pubkey = keys::public_base64(&pk);
 
     let mut contents = Vec::new();
+    let mut deltas = Vec::new();
+    let mut entries = Vec::new();
     for c in &spec.components {
-        contents.push(content::load(&base.join(&c.content), c.strip_components)?);
+        let content = content::load(&base.join(&c.content), c.strip_components)?;
+        if c.full {
+            entries.extend(write::full_entries(&c.name, &content.files));
+        }
+        let mut built = Vec::new();
+        for d in &c.deltas {
+            let old = content::load(&base.join(&d.content), d.strip_components)?;
+            let bd = write::make_delta(
+                &c.name,
+                &d.version,
+                &old.files,
+                &content.files,
+                a.delta_level,
+            )
+            .map_err(|e| {
+                Error::other(format!(
+                    "cannot make the delta of {} from {}: {e}",
+                    c.name, d.version
+                ))
+            })?;
+            entries.extend(bd.entries);
+            built.push(bd.delta);
+        }
+        deltas.push(built);
+        contents.push(content);
     }
     let created = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
@@ -62,15 +91,16 @@ pub fn run(a: Args) -> Result<(), Error> {
         .components
         .iter()
         .zip(&contents)
-        .map(|(c, content)| {
+        .zip(deltas)
+        .map(|((c, content), deltas)| {
             let full: Vec<_> = content.files.iter().map(|f| f.entry()).collect();
             Component {
                 name: c.name.clone(),
                 version: c.version.clone(),
                 requires: c.requires.clone(),
                 tree: manifest::files_tree(&full),
-                full: Some(full),
-                deltas: Vec::new(),
+                full: c.full.then_some(full),
+                deltas,
             }
         })
         .collect();
@@ -114,17 +144,9 @@ pub fn run(a: Args) -> Result<(), Error> {
     let tmp = fsutil::temp_beside(&a.out, "building");
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| write_err(&tmp, &e))?;
-        let files: Vec<ComponentFiles<'_>> = spec
-            .components
-            .iter()
-            .zip(&contents)
-            .map(|(c, content)| ComponentFiles {
-                name: &c.name,
-                files: &content.files,
-            })
-            .collect();
-        let file = write::write_package(file, &stub, &manifest_bytes, &signature, &files, created)
-            .map_err(|e| write_err(&tmp, &e))?;
+        let file =
+            write::write_package(file, &stub, &manifest_bytes, &signature, &entries, created)
+                .map_err(|e| write_err(&tmp, &e))?;
         set_executable(&file).map_err(|e| write_err(&tmp, &e))?;
         file.sync_all().map_err(|e| write_err(&tmp, &e))?;
         drop(file);
@@ -176,8 +198,11 @@ pub fn run(a: Args) -> Result<(), Error> {
         "stub_size": stub.len(),
         "signed_by": key_id(&pubkey),
         "components": m.components.iter().map(|c| serde_json::json!({
-            "name": c.name, "version": c.version.to_string(),
-            "files": c.full.as_ref().map_or(0, Vec::len), "bytes": c.full_size(), "tree": c.tree,
+            "name": c.name, "version": c.version.to_string(), "tree": c.tree,
+            "full": c.full.as_ref().map(|f| serde_json::json!({"files": f.len(), "bytes": c.full_size()})),
+            "deltas": c.deltas.iter().map(|d| serde_json::json!({
+                "from": d.from.to_string(), "changed_files": d.files.len(), "payload_bytes": d.payload_size(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     if a.json {
@@ -190,13 +215,25 @@ pub fn run(a: Args) -> Result<(), Error> {
             key_id(&pubkey).unwrap_or_default()
         );
         for c in &m.components {
-            println!(
-                "  {:<14} {:<14} {:>6} files {:>12} bytes (full)",
-                c.name,
-                c.version,
-                c.full.as_ref().map_or(0, Vec::len),
-                c.full_size()
-            );
+            if let Some(full) = &c.full {
+                println!(
+                    "  {:<14} {:<14} full: {} files, {} bytes",
+                    c.name,
+                    c.version,
+                    full.len(),
+                    c.full_size()
+                );
+            }
+            for d in &c.deltas {
+                println!(
+                    "  {:<14} {:<14} delta from {}: {} files changed, {} bytes of patches and new files",
+                    c.name,
+                    c.version,
+                    d.from,
+                    d.files.len(),
+                    d.payload_size()
+                );
+            }
         }
         println!("  stub {} ({} bytes)", stub_path.display(), stub.len());
         println!("wrote {} and SHA256SUMS", sig_path.display());

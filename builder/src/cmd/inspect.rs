@@ -75,6 +75,15 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
         );
         println!("            tree {}", c.tree);
+        for d in &c.deltas {
+            println!(
+                "            delta from {} ({}): {} files changed, {} bytes",
+                d.from,
+                d.codec,
+                d.files.len(),
+                d.payload_size()
+            );
+        }
     }
     println!(
         "  payload   {} entries, {payload} bytes stored",
