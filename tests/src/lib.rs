@@ -229,6 +229,17 @@ impl World {
 
     /// Runs `iupack build SPEC --key KEY --out packages/NAME.run`, with this build's stub.
     pub fn build(&self, spec: &Path, key: &Path, name: &str) -> (Output, PathBuf) {
+        self.build_with(spec, key, name, &[])
+    }
+
+    /// `build` with extra arguments.
+    pub fn build_with(
+        &self,
+        spec: &Path,
+        key: &Path,
+        name: &str,
+        extra: &[&str],
+    ) -> (Output, PathBuf) {
         let out = self.path(&format!("packages/{name}.run"));
         fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
         let o = iupack()
@@ -240,6 +251,7 @@ impl World {
             .arg(&out)
             .arg("--stub")
             .arg(stub_path())
+            .args(extra)
             .output()
             .expect("run iupack build");
         (o, out)

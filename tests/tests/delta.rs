@@ -1,0 +1,359 @@
+//! Differential and cumulative packages, end to end: every kind of file change round-trips
+//! byte for byte, the stub picks the right route for each installed base, and a base it can't
+//! use leaves the machine untouched.
+
+use iupack_tests::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Pseudo-random bytes (xorshift), fast and reproducible.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// `data` with a few edits: bytes changed in place, a run inserted, a run deleted.
+fn edited(data: &[u8], seed: u64) -> Vec<u8> {
+    let mut v = data.to_vec();
+    let n = v.len();
+    for (i, b) in noise(seed, 16).into_iter().enumerate() {
+        let at = (i * n / 16 + 7) % n;
+        v[at] ^= b | 1;
+    }
+    let mid = n / 3;
+    v.splice(mid..mid, noise(seed + 1, 300));
+    let cut = 2 * n / 3;
+    v.drain(cut..cut + 200);
+    v
+}
+
+/// Three releases of "definitions" with every kind of change between them.
+struct Releases {
+    w: World,
+    key: PathBuf,
+    pubkey: String,
+    v1: PathBuf,
+    v2: PathBuf,
+    v3: PathBuf,
+}
+
+fn releases() -> Releases {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let main1 = noise(1, 400_000);
+    let main2 = edited(&main1, 2);
+    let main3 = edited(&main2, 3);
+    let daily = noise(9, 5_000);
+    let v1 = w.release(
+        "defs-1",
+        &[
+            ("main.db", &main1, false),
+            ("same.db", &daily, false),
+            ("gone.txt", b"removed in 2", false),
+            ("empty-then-full", b"", false),
+            ("tool", b"#!/bin/sh\necho tool\n", false),
+            ("sub/deep/x.db", &noise(5, 30_000), false),
+        ],
+    );
+    let v2 = w.release(
+        "defs-2",
+        &[
+            ("main.db", &main2, false),
+            ("same.db", &daily, false),
+            ("empty-then-full", b"now has content", false),
+            ("empty", b"", false),
+            ("tool", b"#!/bin/sh\necho tool\n", true), // only the mode changes
+            ("sub/deep/x.db", &edited(&noise(5, 30_000), 4), false),
+            ("new/added.db", &noise(6, 20_000), false),
+        ],
+    );
+    let v3 = w.release(
+        "defs-3",
+        &[
+            ("main.db", &main3, false),
+            ("same.db", &daily, false),
+            ("empty", b"", false),
+            ("tool", b"#!/bin/sh\necho tool 3\n", true),
+            ("new/added.db", &noise(6, 20_000), false),
+        ],
+    );
+    Releases {
+        w,
+        key,
+        pubkey,
+        v1,
+        v2,
+        v3,
+    }
+}
+
+impl Releases {
+    /// A spec for version 3 with deltas from `bases` (names of releases: 1, 2) and full content
+    /// or not.
+    fn spec(&self, name: &str, full: bool, bases: &[u32]) -> PathBuf {
+        let mut text = format!(
+            "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"3\"\ncontent = \"../releases/defs-3\"\nfull = {full}\n"
+        );
+        for b in bases {
+            text += &format!(
+                "[[components.deltas]]\nversion = \"{b}\"\ncontent = \"../releases/defs-{b}\"\n"
+            );
+        }
+        self.w.spec(name, &text)
+    }
+
+    /// Resets the machine to have release `v` (or a tree and version of our choosing) installed.
+    fn machine_at(&self, version: &str, tree: &Path) {
+        let _ = fs::remove_dir_all(self.w.machine());
+        self.w.install_inventory(
+            &[&self.pubkey],
+            &[("definitions", Some(version), "acme/defs")],
+        );
+        self.w.install_tree(tree, "acme/defs");
+    }
+
+    fn report(&self, pkg: &Path) -> serde_json::Value {
+        let o = self.w.run(pkg, &["--json"]);
+        assert_code(&o, 0);
+        serde_json::from_str(&stdout(&o)).expect("JSON report")
+    }
+}
+
+#[test]
+fn a_delta_only_package_round_trips_every_kind_of_change() {
+    let r = releases();
+    for (from, tree, name) in [("1", &r.v1, "from-1"), ("2", &r.v2, "from-2")] {
+        let pkg = r.w.package(
+            &r.spec(name, false, &[from.parse().expect("n")]),
+            &r.key,
+            name,
+        );
+        r.machine_at(from, tree);
+        let rep = r.report(&pkg);
+        assert_eq!(rep["components"][0]["route"], format!("delta from {from}"));
+        assert_eq!(rep["components"][0]["action"], "installed");
+        assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+        let inv = r.w.component("definitions");
+        assert_eq!(inv["version"], "3");
+        // The kept previous copy is the old release, byte for byte.
+        assert_tree_eq(
+            &r.w.machine()
+                .join(format!("acme/.defs.iupack/previous-{from}")),
+            tree,
+        );
+        // A second run changes nothing.
+        let before = snapshot(&r.w.machine());
+        assert_code(&r.w.run(&pkg, &[]), 0);
+        assert_same(&before, &snapshot(&r.w.machine()));
+    }
+}
+
+#[test]
+fn a_delta_is_much_smaller_than_full_content() {
+    let r = releases();
+    let full = r.w.package(&r.spec("full", true, &[]), &r.key, "full");
+    let delta = r.w.package(&r.spec("delta", false, &[2]), &r.key, "delta");
+    let stub = fs::metadata(stub_path()).expect("stub").len();
+    let payload = |p: &Path| fs::metadata(p).expect("pkg").len() - stub;
+    assert!(
+        payload(&delta) * 10 < payload(&full),
+        "delta payload {} vs full {}",
+        payload(&delta),
+        payload(&full)
+    );
+}
+
+#[test]
+fn a_cumulative_package_takes_the_delta_from_each_base_and_full_content_elsewhere() {
+    let r = releases();
+    let pkg =
+        r.w.package(&r.spec("cumulative", true, &[1, 2]), &r.key, "cumulative");
+    for (from, tree) in [("1", &r.v1), ("2", &r.v2)] {
+        r.machine_at(from, tree);
+        let rep = r.report(&pkg);
+        assert_eq!(
+            rep["components"][0]["route"],
+            format!("delta from {from}"),
+            "{rep}"
+        );
+        assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+    }
+    // A version the package has no delta from, and a known version whose files were changed
+    // locally: both take full content.
+    let unknown =
+        r.w.release("defs-0", &[("main.db", &noise(0, 1000), false)]);
+    r.machine_at("0.9", &unknown);
+    assert_eq!(r.report(&pkg)["components"][0]["route"], "full");
+    assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+
+    r.machine_at("2", &r.v2);
+    fs::write(r.w.machine().join("acme/defs/same.db"), b"edited by hand").expect("write");
+    assert_eq!(r.report(&pkg)["components"][0]["route"], "full");
+    assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+}
+
+#[test]
+fn a_delta_only_package_on_an_unknown_or_modified_base_exits_11_and_changes_nothing() {
+    let r = releases();
+    let pkg = r.w.package(&r.spec("delta", false, &[2]), &r.key, "delta");
+
+    r.machine_at("1", &r.v1);
+    let before = snapshot(&r.w.machine());
+    let o = r.w.run(&pkg, &[]);
+    assert_err(
+        &o,
+        11,
+        "definitions 1 is installed; this package updates definitions to 3 only from 2",
+    );
+    assert_same(&before, &snapshot(&r.w.machine()));
+    assert_code(&r.w.run(&pkg, &["--check"]), 1);
+
+    for (what, change) in [
+        (
+            "edited",
+            Box::new(|d: &Path| fs::write(d.join("main.db"), b"x").expect("w"))
+                as Box<dyn Fn(&Path)>,
+        ),
+        (
+            "extra file",
+            Box::new(|d: &Path| fs::write(d.join("extra"), b"x").expect("w")),
+        ),
+        (
+            "missing file",
+            Box::new(|d: &Path| fs::remove_file(d.join("same.db")).expect("rm")),
+        ),
+        (
+            "mode",
+            Box::new(|d: &Path| set_mode(&d.join("tool"), 0o644)),
+        ),
+    ] {
+        r.machine_at("2", &r.v2);
+        change(&r.w.machine().join("acme/defs"));
+        let before = snapshot(&r.w.machine());
+        let o = r.w.run(&pkg, &[]);
+        assert_code(&o, 11);
+        assert!(
+            stderr(&o).contains("definitions 2 is installed but its files were changed locally"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert_same(&before, &snapshot(&r.w.machine()));
+    }
+}
+
+#[test]
+fn requires_orders_engine_before_definitions() {
+    let r = releases();
+    let engine1 = r.w.release("engine-1", &[("bin/scan", b"engine 1", true)]);
+    r.w.release("engine-2", &[("bin/scan", b"engine 2", true)]);
+    // Definitions are listed first but need the new engine: the engine goes first.
+    let spec = r.w.spec(
+        "both",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n\
+         [[components]]\nname = \"definitions\"\nversion = \"3\"\ncontent = \"../releases/defs-3\"\nfull = false\nrequires = { engine = \">=2\" }\n\
+         [[components.deltas]]\nversion = \"2\"\ncontent = \"../releases/defs-2\"\n\
+         [[components]]\nname = \"engine\"\nversion = \"2\"\ncontent = \"../releases/engine-2\"\n",
+    );
+    let pkg = r.w.package(&spec, &r.key, "both");
+    let _ = fs::remove_dir_all(r.w.machine());
+    r.w.install_inventory(
+        &[&r.pubkey],
+        &[
+            ("definitions", Some("2"), "acme/defs"),
+            ("engine", Some("1"), "acme/engine"),
+        ],
+    );
+    r.w.install_tree(&r.v2, "acme/defs");
+    r.w.install_tree(&engine1, "acme/engine");
+    let o = r.w.run(&pkg, &[]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("installed engine 2, definitions 3"),
+        "{}",
+        stdout(&o)
+    );
+    assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+}
+
+#[test]
+fn verify_and_inspect_cover_deltas() {
+    let r = releases();
+    let pkg =
+        r.w.package(&r.spec("cumulative", true, &[1, 2]), &r.key, "cumulative");
+    let o = iupack()
+        .arg("verify")
+        .arg(&pkg)
+        .arg("--pubkey")
+        .arg(r.key.with_extension("pub"))
+        .output()
+        .expect("run");
+    assert_code(&o, 0);
+    let o = iupack()
+        .args(["inspect", "--json"])
+        .arg(&pkg)
+        .output()
+        .expect("run");
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let deltas = &v["manifest"]["components"][0]["deltas"];
+    assert_eq!(deltas[0]["from"], "1");
+    assert_eq!(deltas[1]["from"], "2");
+    assert_eq!(deltas[0]["codec"], "zstd-prefix");
+    let ops: Vec<(String, String)> = deltas[0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().expect("p").to_string(),
+                f["op"].as_str().expect("op").to_string(),
+            )
+        })
+        .collect();
+    for (path, op) in [
+        ("gone.txt", "remove"),
+        ("main.db", "patch"),
+        ("new/added.db", "add"),
+        ("tool", "patch"),
+    ] {
+        assert!(
+            ops.contains(&(path.to_string(), op.to_string())),
+            "{path} {op} not in {ops:?}"
+        );
+    }
+    assert!(
+        !ops.iter().any(|(p, _)| p == "same.db"),
+        "unchanged files are not listed"
+    );
+}
+
+#[test]
+fn a_100_mb_file_round_trips_through_a_delta() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let old = noise(42, 100 << 20);
+    let new = edited(&old, 43);
+    let v1 = w.release("big-1", &[("huge.bin", &old, false)]);
+    let v2 = w.release("big-2", &[("huge.bin", &new, false)]);
+    drop((old, new));
+    let spec = w.spec(
+        "big",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2\"\ncontent = \"../releases/big-2\"\nfull = false\n[[components.deltas]]\nversion = \"1\"\ncontent = \"../releases/big-1\"\n",
+    );
+    let (o, pkg) = w.build_with(&spec, &key, "big", &["--delta-level", "3"]);
+    assert_code(&o, 0);
+    let payload =
+        fs::metadata(&pkg).expect("pkg").len() - fs::metadata(stub_path()).expect("stub").len();
+    assert!(payload < 200_000, "payload {payload}");
+    w.install_inventory(&[&pubkey], &[("definitions", Some("1"), "acme/defs")]);
+    w.install_tree(&v1, "acme/defs");
+    assert_code(&w.run(&pkg, &[]), 0);
+    assert_tree_eq(&w.machine().join("acme/defs"), &v2);
+}
