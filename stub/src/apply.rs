@@ -13,14 +13,18 @@ use crate::digest::TreeLine;
 use crate::error::{Error, ExitCode, Result};
 use crate::fsutil::{self, sync_dir};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
-use crate::manifest::{Component, Delta, DeltaFile, DeltaOp, FileEntry};
+use crate::manifest::{
+    Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE,
+};
 use crate::package::{stream_checked, Package, VerifiedPackage};
+use crate::relpath::RelPath;
 use crate::report::{ComponentReport, Report};
 use crate::scan::{scan_dir, SourceFile};
+use crate::treestream;
 use crate::version::Version;
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Whether an older version may replace a newer one.
@@ -441,17 +445,25 @@ fn choose_route(
 ) -> Result<std::result::Result<Route, String>> {
     let full_cost = c.full.as_ref().map(|_| c.full_size());
     let mut modified = false;
-    if let Some(index) = from.and_then(|v| c.deltas.iter().position(|d| d.from == *v)) {
+    let usable = |d: &Delta| d.codec == CODEC_ZSTD_PREFIX || d.codec == CODEC_ZSTD_TREE;
+    if let Some(index) = from.and_then(|v| c.deltas.iter().position(|d| d.from == *v && usable(d)))
+    {
         let d = &c.deltas[index];
         if full_cost.is_none_or(|fc| d.payload_size() < fc) {
             if let Some(base) = installed_tree(dir).filter(|b| tree_of(b) == d.from_tree) {
-                let entries: Vec<FileEntry> = base.iter().map(SourceFile::entry).collect();
-                d.result_of(&entries, &c.tree).map_err(|e| {
-                    Error::damaged(format!("{} delta from {}: {e}", c.name, d.from))
-                })?;
-                return Ok(Ok(Route::Delta { index, base }));
+                if d.codec == CODEC_ZSTD_PREFIX {
+                    let entries: Vec<FileEntry> = base.iter().map(SourceFile::entry).collect();
+                    d.result_of(&entries, &c.tree).map_err(|e| {
+                        Error::damaged(format!("{} delta from {}: {e}", c.name, d.from))
+                    })?;
+                }
+                let in_memory = treestream::stream_size(&base) + d.stream_size.unwrap_or(0);
+                if d.codec == CODEC_ZSTD_PREFIX || in_memory <= treestream::MAX_TREE_BYTES {
+                    return Ok(Ok(Route::Delta { index, base }));
+                }
+            } else {
+                modified = true;
             }
-            modified = true;
         }
     }
     if full_cost.is_some() {
@@ -699,6 +711,9 @@ fn stage(vp: &mut VerifiedPackage, step: &Step) -> Result<Staged> {
     let c = &step.component;
     match step.route.as_ref().expect("installs have a route") {
         Route::Full => write_tree(vp, c, &staged.stage)?,
+        Route::Delta { index, base } if c.deltas[*index].codec == CODEC_ZSTD_TREE => {
+            write_tree_delta(vp, c, &c.deltas[*index], base, &staged.stage)?
+        }
         Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, &staged.stage)?,
     }
     Ok(staged)
@@ -755,6 +770,109 @@ fn write_delta(
     write_files(vp, root, files)
 }
 
+/// Stages a component's new tree from its installed tree and a whole-tree patch: the patch is
+/// read whole and its signed hash checked before it is decoded; the stream's listing is validated
+/// before any file is written; the written tree must hash to the signed `tree`.
+fn write_tree_delta(
+    vp: &mut VerifiedPackage,
+    c: &Component,
+    d: &Delta,
+    base: &[SourceFile],
+    root: &Path,
+) -> Result<()> {
+    let (Some(patch_size), Some(patch_sha), Some(stream_size)) =
+        (d.patch_size, d.patch_sha256.as_deref(), d.stream_size)
+    else {
+        return Err(Error::damaged("a zstd-tree delta lacks its patch fields"));
+    };
+    let patch = vp.read_entry_checked(&c.tree_delta_entry_name(&d.from), patch_size, patch_sha)?;
+    let old = treestream::serialise(base)
+        .map_err(|e| Error::apply_io("cannot read the installed files", &e))?;
+    let window_log = crate::digest::window_log(old.len() as u64, stream_size);
+    let dec = zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &old)
+        .and_then(|mut dec| dec.window_log_max(window_log).map(|()| dec))
+        .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))?;
+    let mut stream = std::io::BufReader::new(dec.take(stream_size + 1));
+    let listed = treestream::read_listing(&mut stream, stream_size)?;
+    let mut dirs = BTreeSet::new();
+    let mut written = Vec::with_capacity(listed.len());
+    for f in &listed {
+        let target = create_file_in(root, &f.path, &mut dirs)?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        let mut hr = crate::digest::HashingReader::new((&mut stream).take(f.size), f.size);
+        let n = std::io::copy(&mut hr, &mut out).map_err(|e| {
+            Error::damaged(format!(
+                "the whole-tree patch of {} does not decode: {e}",
+                c.name
+            ))
+        })?;
+        let (_, sha256) = hr.finish();
+        if n != f.size {
+            return Err(Error::damaged(format!(
+                "the tree stream of {} ends early",
+                c.name
+            )));
+        }
+        finish_file(&mut out, &target, f.mode)?;
+        written.push(FileEntry {
+            path: f.path.clone(),
+            size: f.size,
+            sha256,
+            mode: f.mode,
+        });
+    }
+    let mut rest = [0u8; 1];
+    if stream
+        .read(&mut rest)
+        .map_err(|e| Error::damaged(e.to_string()))?
+        != 0
+    {
+        return Err(Error::damaged(format!(
+            "the tree stream of {} is longer than declared",
+            c.name
+        )));
+    }
+    if crate::manifest::files_tree(&written) != c.tree {
+        return Err(Error::damaged(format!(
+            "the whole-tree patch of {} {} did not rebuild the signed tree",
+            c.name, c.version
+        )));
+    }
+    sync_dirs(root, &dirs)
+}
+
+/// Creates the folders `path` needs below `root` (once each) and returns the file's full path.
+fn create_file_in(root: &Path, path: &RelPath, dirs: &mut BTreeSet<String>) -> Result<PathBuf> {
+    for d in path.parents() {
+        if dirs.insert(d.to_string()) {
+            let p = root.join(d);
+            fs::create_dir(&p)
+                .map_err(|e| Error::apply_io(format!("cannot create {}", p.display()), &e))?;
+        }
+    }
+    Ok(path.under(root))
+}
+
+/// Flushes and syncs a written file and gives it its mode.
+fn finish_file(out: &mut fs::File, target: &Path, mode: u32) -> Result<()> {
+    out.flush()
+        .and_then(|()| out.sync_all())
+        .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
+    set_mode(target, mode)
+}
+
+/// Syncs every folder made below `root`, deepest first, then `root`.
+fn sync_dirs(root: &Path, dirs: &BTreeSet<String>) -> Result<()> {
+    for d in dirs.iter().rev() {
+        sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
+    }
+    sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
+}
+
 /// Writes a component's verified full content under `root` (an existing, empty folder).
 fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()> {
     let files = c
@@ -775,14 +893,7 @@ fn write_files(
 ) -> Result<()> {
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     for (f, source) in &files {
-        for d in f.path.parents() {
-            if dirs.insert(d.to_string()) {
-                let p = root.join(d);
-                fs::create_dir(&p)
-                    .map_err(|e| Error::apply_io(format!("cannot create {}", p.display()), &e))?;
-            }
-        }
-        let target = f.path.under(root);
+        let target = create_file_in(root, &f.path, &mut dirs)?;
         let mut out = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -806,15 +917,9 @@ fn write_files(
                     .map_err(changed_meanwhile)?;
             }
         }
-        out.flush()
-            .and_then(|()| out.sync_all())
-            .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
-        set_mode(&target, f.mode)?;
+        finish_file(&mut out, &target, f.mode)?;
     }
-    for d in dirs.iter().rev() {
-        sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
-    }
-    sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
+    sync_dirs(root, &dirs)
 }
 
 /// An installed file a patch applies to, read whole and checked again: it may have changed since

@@ -21,6 +21,7 @@ pub mod report;
 pub mod scan;
 pub mod signature;
 pub mod time;
+pub mod treestream;
 pub mod version;
 
 #[cfg(feature = "write")]

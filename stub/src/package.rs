@@ -8,8 +8,10 @@
 use crate::digest::HashingReader;
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::{
-    Component, DeltaOp, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, SIGNATURE_ENTRY,
+    Component, DeltaOp, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, MODE_FILE,
+    SIGNATURE_ENTRY,
 };
+use crate::relpath::RelPath;
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -235,6 +237,20 @@ impl VerifiedPackage {
         stream_checked(&mut dec, name, entry, out)
     }
 
+    /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
+    pub fn read_entry_checked(&mut self, name: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
+        let path = RelPath::parse("entry").expect("valid");
+        let entry = FileEntry {
+            path,
+            size,
+            sha256: sha256.to_string(),
+            mode: MODE_FILE,
+        };
+        let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
+        self.copy_entry(name, &entry, &mut bytes)?;
+        Ok(bytes)
+    }
+
     /// Checks that the bytes before the ZIP are the stub the manifest names.
     pub fn verify_stub(&mut self) -> Result<()> {
         let start = self
@@ -256,9 +272,10 @@ impl VerifiedPackage {
         Ok(())
     }
 
-    /// Checks the stub, every file of full content and every added file of each delta against
-    /// the manifest, and that every patch is there with its size, writing nothing. (A patch's
-    /// output can only be checked against its base, which `apply` does.)
+    /// Checks the stub, every file of full content, every added file and whole-tree patch of each
+    /// delta against the manifest, and that every per-file patch is there with its size, writing
+    /// nothing. (A per-file patch's output can only be checked against its base, which `apply`
+    /// does.)
     pub fn verify_content(&mut self) -> Result<u64> {
         self.verify_stub()?;
         let mut total = 0;
@@ -268,6 +285,18 @@ impl VerifiedPackage {
                 total += e.size;
             }
             for d in &c.deltas {
+                if let (Some(size), Some(sha)) = (d.patch_size, &d.patch_sha256) {
+                    let name = c.tree_delta_entry_name(&d.from);
+                    let path = RelPath::parse("patch").expect("valid");
+                    let e = FileEntry {
+                        path,
+                        size,
+                        sha256: sha.clone(),
+                        mode: MODE_FILE,
+                    };
+                    self.copy_entry(&name, &e, &mut io::sink())?;
+                    total += size;
+                }
                 for f in &d.files {
                     let name = c.delta_entry_name(&d.from, &f.path);
                     match (f.op, f.new_entry()) {

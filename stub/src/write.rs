@@ -2,10 +2,13 @@
 //! scanning release content into manifest entries, signing, and writing a package file as
 //! `[stub][ZIP]` with absolute offsets, so `unzip -l` and `7z l` read it without warnings.
 
+use crate::digest::sha256_hex;
 use crate::manifest::{
-    files_tree, Delta, DeltaFile, DeltaOp, CODEC_ZSTD_PREFIX, MANIFEST_ENTRY, SIGNATURE_ENTRY,
+    files_tree, Delta, DeltaFile, DeltaOp, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE, MANIFEST_ENTRY,
+    SIGNATURE_ENTRY,
 };
 pub use crate::scan::{package_mode, scan_dir, SourceFile};
+use crate::treestream;
 use crate::version::Version;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -171,9 +174,98 @@ pub fn make_delta(
             from_tree,
             codec: CODEC_ZSTD_PREFIX.to_string(),
             files,
+            patch_size: None,
+            patch_sha256: None,
+            stream_size: None,
         },
         entries,
     })
+}
+
+/// The `zstd-tree` delta: one patch of the whole new tree stream against the base tree stream.
+/// `None` when the two trees together are too large for the stub to hold the base in memory.
+pub fn make_tree_delta(
+    component: &str,
+    from: &Version,
+    base: &[SourceFile],
+    new: &[SourceFile],
+    level: i32,
+) -> io::Result<Option<BuiltDelta>> {
+    if treestream::stream_size(base) + treestream::stream_size(new) > treestream::MAX_TREE_BYTES {
+        return Ok(None);
+    }
+    let old = treestream::serialise(base)?;
+    let stream = treestream::serialise(new)?;
+    let patch = encode_patch(&old, &stream, level)?;
+    let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
+    Ok(Some(BuiltDelta {
+        delta: Delta {
+            from: from.clone(),
+            from_tree,
+            codec: CODEC_ZSTD_TREE.to_string(),
+            files: Vec::new(),
+            patch_size: Some(patch.len() as u64),
+            patch_sha256: Some(sha256_hex(&patch)),
+            stream_size: Some(stream.len() as u64),
+        },
+        entries: vec![PackageEntry {
+            name: format!("delta/{component}/{from}.tree.zst"),
+            size: patch.len() as u64,
+            payload: Payload::Bytes(patch),
+            mode: 0o644,
+            store: Store::Stored,
+        }],
+    }))
+}
+
+/// What a delta costs in the package: its entries (stored size, or the file size for files that
+/// may be deflated), its ZIP headers, and its manifest text (hashes do not compress much).
+fn delta_cost(bd: &BuiltDelta) -> u64 {
+    let entries: u64 = bd
+        .entries
+        .iter()
+        .map(|e| e.size + 76 + 2 * e.name.len() as u64)
+        .sum();
+    let manifest = serde_json::to_vec(&bd.delta).map_or(0, |v| v.len() as u64);
+    entries + manifest * 6 / 10
+}
+
+/// Which delta codec the builder uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CodecChoice {
+    /// Build both where more than one file changed, keep the smaller.
+    #[default]
+    Auto,
+    /// Per-file patches (`zstd-prefix`).
+    File,
+    /// One whole-tree patch (`zstd-tree`), where the trees fit in memory.
+    Tree,
+}
+
+/// The delta from `base` to `new` with the codec chosen: with `Auto`, the smaller of the
+/// per-file delta and, where more than one file changed, the whole-tree delta, measured: each is
+/// built and the one that costs fewer package bytes is kept.
+pub fn best_delta(
+    component: &str,
+    from: &Version,
+    base: &[SourceFile],
+    new: &[SourceFile],
+    level: i32,
+    choice: CodecChoice,
+) -> io::Result<BuiltDelta> {
+    if choice == CodecChoice::Tree {
+        if let Some(tree) = make_tree_delta(component, from, base, new, level)? {
+            return Ok(tree);
+        }
+    }
+    let per_file = make_delta(component, from, base, new, level)?;
+    if choice != CodecChoice::Auto || per_file.delta.files.len() <= 1 {
+        return Ok(per_file);
+    }
+    match make_tree_delta(component, from, base, new, level)? {
+        Some(tree) if delta_cost(&tree) < delta_cost(&per_file) => Ok(tree),
+        _ => Ok(per_file),
+    }
 }
 
 /// The ZIP timestamp for a Unix time (clamped to the DOS range).

@@ -126,32 +126,51 @@ impl Releases {
     }
 }
 
+/// Builds a package with the given delta codec.
+fn package_with(r: &Releases, spec: &Path, name: &str, codec: &str) -> PathBuf {
+    let (o, pkg) =
+        r.w.build_with(spec, &r.key, name, &["--delta-codec", codec]);
+    assert_code(&o, 0);
+    pkg
+}
+
 #[test]
-fn a_delta_only_package_round_trips_every_kind_of_change() {
+fn a_delta_only_package_round_trips_every_kind_of_change_with_either_codec() {
     let r = releases();
-    for (from, tree, name) in [("1", &r.v1, "from-1"), ("2", &r.v2, "from-2")] {
-        let pkg = r.w.package(
-            &r.spec(name, false, &[from.parse().expect("n")]),
-            &r.key,
-            name,
-        );
-        r.machine_at(from, tree);
-        let rep = r.report(&pkg);
-        assert_eq!(rep["components"][0]["route"], format!("delta from {from}"));
-        assert_eq!(rep["components"][0]["action"], "installed");
-        assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
-        let inv = r.w.component("definitions");
-        assert_eq!(inv["version"], "3");
-        // The kept previous copy is the old release, byte for byte.
-        assert_tree_eq(
-            &r.w.machine()
-                .join(format!("acme/.defs.iupack/previous-{from}")),
-            tree,
-        );
-        // A second run changes nothing.
-        let before = snapshot(&r.w.machine());
-        assert_code(&r.w.run(&pkg, &[]), 0);
-        assert_same(&before, &snapshot(&r.w.machine()));
+    for codec in ["file", "tree"] {
+        for (from, tree) in [("1", &r.v1), ("2", &r.v2)] {
+            let name = format!("{codec}-from-{from}");
+            let spec = r.spec(&name, false, &[from.parse().expect("n")]);
+            let pkg = package_with(&r, &spec, &name, codec);
+            let o = iupack()
+                .args(["inspect", "--json"])
+                .arg(&pkg)
+                .output()
+                .expect("run");
+            let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+            let want = if codec == "file" {
+                "zstd-prefix"
+            } else {
+                "zstd-tree"
+            };
+            assert_eq!(v["manifest"]["components"][0]["deltas"][0]["codec"], want);
+
+            r.machine_at(from, tree);
+            let rep = r.report(&pkg);
+            assert_eq!(rep["components"][0]["route"], format!("delta from {from}"));
+            assert_eq!(rep["components"][0]["action"], "installed");
+            assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+            assert_eq!(r.w.component("definitions")["version"], "3");
+            // The kept previous copy is the old release, byte for byte.
+            let kept =
+                r.w.machine()
+                    .join(format!("acme/.defs.iupack/previous-{from}"));
+            assert_tree_eq(&kept, tree);
+            // A second run changes nothing.
+            let before = snapshot(&r.w.machine());
+            assert_code(&r.w.run(&pkg, &[]), 0);
+            assert_same(&before, &snapshot(&r.w.machine()));
+        }
     }
 }
 
@@ -285,8 +304,12 @@ fn requires_orders_engine_before_definitions() {
 #[test]
 fn verify_and_inspect_cover_deltas() {
     let r = releases();
-    let pkg =
-        r.w.package(&r.spec("cumulative", true, &[1, 2]), &r.key, "cumulative");
+    let pkg = package_with(
+        &r,
+        &r.spec("cumulative", true, &[1, 2]),
+        "cumulative",
+        "file",
+    );
     let o = iupack()
         .arg("verify")
         .arg(&pkg)

@@ -36,6 +36,26 @@ pub struct Args {
     /// zstd level of binary patches (1-22): higher is smaller and slower to build.
     #[arg(long, value_name = "N", default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
     delta_level: i32,
+    /// Delta codec: per-file patches, one whole-tree patch, or whichever is smaller (auto).
+    #[arg(long, value_name = "CODEC", default_value = "auto")]
+    delta_codec: Codec,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Codec {
+    Auto,
+    File,
+    Tree,
+}
+
+impl From<Codec> for write::CodecChoice {
+    fn from(c: Codec) -> Self {
+        match c {
+            Codec::Auto => write::CodecChoice::Auto,
+            Codec::File => write::CodecChoice::File,
+            Codec::Tree => write::CodecChoice::Tree,
+        }
+    }
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
@@ -59,12 +79,13 @@ pub fn run(a: Args) -> Result<(), Error> {
         let mut built = Vec::new();
         for d in &c.deltas {
             let old = content::load(&base.join(&d.content), d.strip_components)?;
-            let bd = write::make_delta(
+            let bd = write::best_delta(
                 &c.name,
                 &d.version,
                 &old.files,
                 &content.files,
                 a.delta_level,
+                a.delta_codec.into(),
             )
             .map_err(|e| {
                 Error::other(format!(
