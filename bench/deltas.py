@@ -19,7 +19,7 @@ IUPACK = os.path.join(REPO, "target/release/iupack")
 STUB = os.path.join(REPO, "target/stub/iupack-stub")
 KEY = os.path.join(REPO, "keys/snakeoil.key")
 PUB = open(os.path.join(REPO, "keys/snakeoil.pub")).read().split("\n")[1].strip()
-LEVEL = int(os.environ.get("IUPACK_DELTA_LEVEL", "19"))
+LEVEL = int(os.environ.get("IUPACK_DELTA_LEVEL", "22"))
 ONLY = set(sys.argv[1:])
 
 

@@ -40,7 +40,7 @@ cp -r "$here/acme/releases/config/1.0" "$machine/acme/config"
 export IUPACK_INVENTORY="$machine/inventory.json"
 echo "inventory: $IUPACK_INVENTORY (trusts only the snakeoil sample key)"
 
-step "The publisher builds two signed packages (sample key: keys/snakeoil.key)"
+step "The publisher builds two signed packages (sample key: keys/snakeoil.key); 2026.11.24.1 is cumulative"
 pkgs="$work/packages"; mkdir -p "$pkgs"
 for rel in 2026.11.22.1 2026.11.24.1; do
   "$iupack" build "$here/acme/specs/acme-av-$rel.toml" --key keys/snakeoil.key \
@@ -58,7 +58,7 @@ step "On the machine: what would the package do? (--check is the fleet tools' de
 expect 1 "$pkgs/acme-av-2026.11.24.1.run" --check
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" --list
 
-step "Apply the daily definitions package, then the full release (express mode)"
+step "Apply the daily definitions package, then the cumulative release: each component takes the cheapest route"
 expect 0 "$pkgs/acme-av-2026.11.22.1.run"
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" --report "$work/report.json" --log "$work/iupack.log"
 "$machine/acme/engine/bin/acme-scan" --version

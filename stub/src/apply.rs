@@ -796,6 +796,7 @@ fn write_tree_delta(
     let listed = treestream::read_listing(&mut stream, stream_size)?;
     let mut dirs = BTreeSet::new();
     let mut written = Vec::with_capacity(listed.len());
+    let mut targets = Vec::with_capacity(listed.len());
     for f in &listed {
         let target = create_file_in(root, &f.path, &mut dirs)?;
         let mut out = OpenOptions::new()
@@ -818,6 +819,7 @@ fn write_tree_delta(
             )));
         }
         finish_file(&mut out, &target, f.mode)?;
+        targets.push(target);
         written.push(FileEntry {
             path: f.path.clone(),
             size: f.size,
@@ -842,7 +844,7 @@ fn write_tree_delta(
             c.name, c.version
         )));
     }
-    sync_dirs(root, &dirs)
+    sync_tree(root, &targets, &dirs)
 }
 
 /// Creates the folders `path` needs below `root` (once each) and returns the file's full path.
@@ -857,16 +859,22 @@ fn create_file_in(root: &Path, path: &RelPath, dirs: &mut BTreeSet<String>) -> R
     Ok(path.under(root))
 }
 
-/// Flushes and syncs a written file and gives it its mode.
+/// Flushes a written file and gives it its mode; `sync_tree` syncs it later.
 fn finish_file(out: &mut fs::File, target: &Path, mode: u32) -> Result<()> {
     out.flush()
-        .and_then(|()| out.sync_all())
         .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
     set_mode(target, mode)
 }
 
-/// Syncs every folder made below `root`, deepest first, then `root`.
-fn sync_dirs(root: &Path, dirs: &BTreeSet<String>) -> Result<()> {
+/// Syncs every written file, then every folder made below `root` (deepest first), then `root`.
+/// Files are synced after all are written, not one by one as they are written: the first sync
+/// commits the file system's journal with the data of all of them, so the rest cost little.
+fn sync_tree(root: &Path, files: &[PathBuf], dirs: &BTreeSet<String>) -> Result<()> {
+    for f in files {
+        fs::File::open(f)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::apply_io(format!("cannot sync {}", f.display()), &e))?;
+    }
     for d in dirs.iter().rev() {
         sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
     }
@@ -892,6 +900,7 @@ fn write_files(
     files: Vec<(FileEntry, Source<'_>)>,
 ) -> Result<()> {
     let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut targets = Vec::with_capacity(files.len());
     for (f, source) in &files {
         let target = create_file_in(root, &f.path, &mut dirs)?;
         let mut out = OpenOptions::new()
@@ -918,8 +927,9 @@ fn write_files(
             }
         }
         finish_file(&mut out, &target, f.mode)?;
+        targets.push(target);
     }
-    sync_dirs(root, &dirs)
+    sync_tree(root, &targets, &dirs)
 }
 
 /// An installed file a patch applies to, read whole and checked again: it may have changed since

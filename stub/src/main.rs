@@ -287,7 +287,7 @@ fn print_human(r: &Report, mode: &Mode) {
     );
     for c in &r.components {
         println!(
-            "  {:<14} {:>14} -> {:<14} {:<5} {:>9}  {}",
+            "  {:<14} {:>14} -> {:<14} {:<24} {:>9}  {}",
             c.name,
             c.from.as_deref().unwrap_or("(none)"),
             c.to,

@@ -146,6 +146,21 @@ impl DeltaFile {
 }
 
 impl Delta {
+    /// One line for people: the codec, what changes, and the bytes carried.
+    pub fn describe(&self) -> String {
+        if self.codec == CODEC_ZSTD_TREE {
+            return format!("whole-tree patch, {} bytes", self.payload_size());
+        }
+        let count = |op| self.files.iter().filter(|f| f.op == op).count();
+        format!(
+            "{} patched, {} added, {} removed, {} bytes",
+            count(DeltaOp::Patch),
+            count(DeltaOp::Add),
+            count(DeltaOp::Remove),
+            self.payload_size()
+        )
+    }
+
     /// Bytes this route reads from the package (patches and added files).
     pub fn payload_size(&self) -> u64 {
         self.patch_size.unwrap_or(0)

@@ -239,15 +239,8 @@ impl VerifiedPackage {
 
     /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
     pub fn read_entry_checked(&mut self, name: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
-        let path = RelPath::parse("entry").expect("valid");
-        let entry = FileEntry {
-            path,
-            size,
-            sha256: sha256.to_string(),
-            mode: MODE_FILE,
-        };
         let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
-        self.copy_entry(name, &entry, &mut bytes)?;
+        self.copy_entry(name, &blob(size, sha256), &mut bytes)?;
         Ok(bytes)
     }
 
@@ -287,14 +280,7 @@ impl VerifiedPackage {
             for d in &c.deltas {
                 if let (Some(size), Some(sha)) = (d.patch_size, &d.patch_sha256) {
                     let name = c.tree_delta_entry_name(&d.from);
-                    let path = RelPath::parse("patch").expect("valid");
-                    let e = FileEntry {
-                        path,
-                        size,
-                        sha256: sha.clone(),
-                        mode: MODE_FILE,
-                    };
-                    self.copy_entry(&name, &e, &mut io::sink())?;
+                    self.copy_entry(&name, &blob(size, sha), &mut io::sink())?;
                     total += size;
                 }
                 for f in &d.files {
@@ -319,6 +305,16 @@ impl VerifiedPackage {
             }
         }
         Ok(total)
+    }
+}
+
+/// The expectation for an entry that is not a file of the tree (a whole-tree patch): size and hash.
+fn blob(size: u64, sha256: &str) -> FileEntry {
+    FileEntry {
+        path: RelPath::parse("blob").expect("a valid path"),
+        size,
+        sha256: sha256.to_string(),
+        mode: MODE_FILE,
     }
 }
 

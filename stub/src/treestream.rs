@@ -12,9 +12,10 @@ use crate::relpath::{check_tree_paths, RelPath};
 use crate::scan::SourceFile;
 use std::io::{self, BufRead, Read};
 
-/// The largest total (base + new tree) the tree codec is used for: the stub holds the base stream
-/// in memory while patching.
-pub const MAX_TREE_BYTES: u64 = 512 << 20;
+/// The largest total (base + new tree stream) the tree codec is used for. The stub holds the base
+/// stream and a window as large as the new stream while patching; under this bound a delta apply
+/// stays within its memory budget (2.5 × the largest file + 64 MiB) whatever the files' sizes.
+pub const MAX_TREE_BYTES: u64 = 48 << 20;
 
 /// The listing part of a tree stream for these files (sorted by path).
 fn listing(files: &[&SourceFile]) -> Vec<u8> {

@@ -309,12 +309,12 @@ impl World {
 
     /// Runs a package with the machine's inventory and extra arguments.
     pub fn run(&self, pkg: &Path, args: &[&str]) -> Output {
-        Command::new(pkg)
-            .args(args)
-            .arg("--inventory")
-            .arg(self.inventory_path())
-            .output()
-            .expect("run package")
+        output(
+            Command::new(pkg)
+                .args(args)
+                .arg("--inventory")
+                .arg(self.inventory_path()),
+        )
     }
 
     pub fn inventory(&self) -> serde_json::Value {
@@ -326,6 +326,21 @@ impl World {
     pub fn component(&self, name: &str) -> serde_json::Value {
         self.inventory()["products"][0]["components"][name].clone()
     }
+}
+
+/// Runs a command to completion. A package file written a moment ago can fail to start with
+/// ETXTBSY while another test thread forks (its child briefly holds the writer's descriptor):
+/// that one error is retried.
+pub fn output(cmd: &mut Command) -> Output {
+    for _ in 0..50 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other.expect("run command"),
+        }
+    }
+    panic!("{cmd:?} stayed busy (ETXTBSY)");
 }
 
 pub fn this_platform() -> String {

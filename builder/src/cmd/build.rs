@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// zstd level of binary patches (1-22): higher is smaller and slower to build.
-    #[arg(long, value_name = "N", default_value_t = 19, value_parser = clap::value_parser!(i32).range(1..=22))]
+    #[arg(long, value_name = "N", default_value_t = 22, value_parser = clap::value_parser!(i32).range(1..=22))]
     delta_level: i32,
     /// Delta codec: per-file patches, one whole-tree patch, or whichever is smaller (auto).
     #[arg(long, value_name = "CODEC", default_value = "auto")]
@@ -247,12 +247,11 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
             for d in &c.deltas {
                 println!(
-                    "  {:<14} {:<14} delta from {}: {} files changed, {} bytes of patches and new files",
+                    "  {:<14} {:<14} delta from {}: {}",
                     c.name,
                     c.version,
                     d.from,
-                    d.files.len(),
-                    d.payload_size()
+                    d.describe()
                 );
             }
         }

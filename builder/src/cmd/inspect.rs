@@ -77,11 +77,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         println!("            tree {}", c.tree);
         for d in &c.deltas {
             println!(
-                "            delta from {} ({}): {} files changed, {} bytes",
+                "            delta from {} ({}): {}",
                 d.from,
                 d.codec,
-                d.files.len(),
-                d.payload_size()
+                d.describe()
             );
         }
     }
