@@ -380,3 +380,103 @@ fn a_100_mb_file_round_trips_through_a_delta() {
     assert_code(&w.run(&pkg, &[]), 0);
     assert_tree_eq(&w.machine().join("acme/defs"), &v2);
 }
+
+/// Flips one byte of the ZIP entry `name` in a copy of `pkg` (found by its local header).
+fn flip_in_entry(w: &World, pkg: &Path, name: &str, out: &str) -> PathBuf {
+    let mut bytes = fs::read(pkg).expect("package");
+    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+    let needle = name.as_bytes();
+    let at = stub_len
+        + bytes[stub_len..]
+            .windows(needle.len())
+            .position(|x| x == needle)
+            .expect("entry name in a local header");
+    // The data starts right after the name (no extra field is written); flip a byte inside it.
+    bytes[at + needle.len() + 5] ^= 0x20;
+    let p = w.path(&format!("packages/{out}.run"));
+    fs::write(&p, &bytes).expect("write");
+    set_mode(&p, 0o755);
+    p
+}
+
+#[test]
+fn a_tampered_patch_is_refused_with_21_and_changes_nothing() {
+    let r = releases();
+    for (codec, entry) in [
+        ("tree", "delta/definitions/2.tree.zst"),
+        ("file", "delta/definitions/2/main.db"),
+    ] {
+        let spec = r.spec(&format!("t-{codec}"), false, &[2]);
+        let pkg = package_with(&r, &spec, &format!("t-{codec}"), codec);
+        let bad = flip_in_entry(&r.w, &pkg, entry, &format!("bad-{codec}"));
+        r.machine_at("2", &r.v2);
+        let before = snapshot(&r.w.machine());
+        let o = r.w.run(&bad, &[]);
+        assert_code(&o, 21);
+        assert_same(&before, &snapshot(&r.w.machine()));
+        if codec == "tree" {
+            // The whole-tree patch is covered by the signed manifest: --verify finds it too.
+            assert_code(&r.w.run(&bad, &["--verify"]), 21);
+        }
+    }
+}
+
+#[test]
+fn a_signed_tree_patch_that_rebuilds_another_tree_is_refused() {
+    use iupack_stub::manifest::Manifest;
+    use iupack_stub::package::{Expect, Package};
+    use iupack_stub::write::{
+        encode_patch, scan_dir, sign, write_package, PackageEntry, Payload, Store,
+    };
+    // A compromised build machine signs a correct-looking tree delta whose stream writes a file
+    // the signed tree does not have. The stub must refuse before anything is swapped.
+    let r = releases();
+    let good = package_with(&r, &r.spec("good", false, &[2]), "good", "tree");
+    let p = Package::open(&good, Expect::Package)
+        .expect("open")
+        .expect("package");
+    let mut m = Manifest::parse(p.manifest_bytes()).expect("manifest");
+    let base = iupack_stub::treestream::serialise(&scan_dir(&r.v2).expect("scan")).expect("stream");
+    let evil_stream = b"evil.sh\t755\t5\n\nboom!".to_vec();
+    let patch = encode_patch(&base, &evil_stream, 3).expect("encode");
+    let d = &mut m.components[0].deltas[0];
+    d.patch_size = Some(patch.len() as u64);
+    d.patch_sha256 = Some(iupack_stub::digest::sha256_hex(&patch));
+    d.stream_size = Some(evil_stream.len() as u64);
+    let manifest = m.to_json();
+    let sk = minisign_key(&r.key);
+    let comment = format!("iupack product=acme-av id={} version=3", m.package.id);
+    let sig = sign(&sk, None, &manifest[..], &comment, "evil").expect("sign");
+    let evil = r.w.path("packages/evil.run");
+    let entries = vec![PackageEntry {
+        name: "delta/definitions/2.tree.zst".into(),
+        size: patch.len() as u64,
+        payload: Payload::Bytes(patch),
+        mode: 0o644,
+        store: Store::Stored,
+    }];
+    write_package(
+        fs::File::create(&evil).expect("create"),
+        &fs::read(stub_path()).expect("stub"),
+        &manifest,
+        &sig,
+        &entries,
+        0,
+    )
+    .expect("write");
+    set_mode(&evil, 0o755);
+    r.machine_at("2", &r.v2);
+    let before = snapshot(&r.w.machine());
+    let o = r.w.run(&evil, &[]);
+    assert_err(&o, 21, "did not rebuild the signed tree");
+    assert_same(&before, &snapshot(&r.w.machine()));
+}
+
+/// The secret key of a test key pair (written unencrypted by `iupack keygen --no-password`).
+fn minisign_key(path: &Path) -> minisign::SecretKey {
+    let text = fs::read_to_string(path).expect("key");
+    minisign::SecretKey::from_unencrypted_box(
+        minisign::SecretKeyBox::from_string(&text).expect("box"),
+    )
+    .expect("key")
+}
