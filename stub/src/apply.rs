@@ -14,7 +14,8 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsutil::{self, sync_dir};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
 use crate::manifest::{
-    Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE,
+    Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_XZ, CODEC_ZSTD_PREFIX,
+    CODEC_ZSTD_TREE,
 };
 use crate::package::{stream_checked, Package, VerifiedPackage};
 use crate::relpath::RelPath;
@@ -445,9 +446,11 @@ fn choose_route(
 ) -> Result<std::result::Result<Route, String>> {
     let full_cost = c.full.as_ref().map(|_| c.full_size());
     let mut modified = false;
-    let usable = |d: &Delta| d.codec == CODEC_ZSTD_PREFIX || d.codec == CODEC_ZSTD_TREE;
-    if let Some(index) = from.and_then(|v| c.deltas.iter().position(|d| d.from == *v && usable(d)))
-    {
+    if let Some(index) = from.and_then(|v| {
+        c.deltas
+            .iter()
+            .position(|d| d.from == *v && d.is_supported())
+    }) {
         let d = &c.deltas[index];
         if full_cost.is_none_or(|fc| d.payload_size() < fc) {
             if let Some(base) = installed_tree(dir).filter(|b| tree_of(b) == d.from_tree) {
@@ -728,6 +731,7 @@ enum Source<'a> {
         name: String,
         old: &'a SourceFile,
         patch_size: u64,
+        bsdiff: bool,
     },
     /// A file of the installed tree, kept as it is.
     Kept(&'a SourceFile),
@@ -757,6 +761,7 @@ fn write_delta(
                         name,
                         old: b,
                         patch_size,
+                        bsdiff: f.codec.as_deref() == Some(CODEC_BSDIFF_XZ),
                     },
                 ));
             }
@@ -914,9 +919,14 @@ fn write_files(
                 name,
                 old,
                 patch_size,
+                bsdiff,
             } => {
                 let bytes = read_installed(old)?;
-                vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?;
+                if *bsdiff {
+                    vp.bsdiff_entry(name, &bytes, *patch_size, f, &mut out)?;
+                } else {
+                    vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?;
+                }
             }
             Source::Kept(old) => {
                 let mut src = fs::File::open(&old.disk).map_err(|e| {

@@ -97,6 +97,49 @@ pub fn window_log(old: u64, new: u64) -> u32 {
     (64 - (span - 1).leading_zeros()).clamp(10, 31)
 }
 
+/// Writes through to `inner`, hashing and counting, refusing more than `limit` bytes.
+#[derive(Debug)]
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+    limit: u64,
+}
+
+impl<W: io::Write> HashingWriter<W> {
+    pub fn new(inner: W, limit: u64) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+            limit,
+        }
+    }
+
+    /// Bytes written and their SHA-256 in hex.
+    pub fn finish(self) -> (u64, String) {
+        (self.count, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: io::Write> io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.count + buf.len() as u64 > self.limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than the declared {} bytes", self.limit),
+            ));
+        }
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Hashes a whole stream: (size, sha256 hex).
 pub fn hash_reader(r: impl Read) -> io::Result<(u64, String)> {
     let mut hr = HashingReader::new(r, u64::MAX - 1);

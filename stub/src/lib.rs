@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod apply;
+pub mod bsdx;
 pub mod digest;
 pub mod error;
 pub mod fsutil;

@@ -75,8 +75,11 @@ pub struct Component {
     pub deltas: Vec<Delta>,
 }
 
-/// Per-file patches: each `patch` file is a zstd frame made with the old file as a raw prefix.
+/// Per-file patches: each `patch` file is a zstd frame made with the old file as a raw prefix,
+/// unless the file names another patch format in its own `codec`.
 pub const CODEC_ZSTD_PREFIX: &str = "zstd-prefix";
+/// A per-file patch format: bsdiff's approximate matches, streams coded by xz (see `bsdx`).
+pub const CODEC_BSDIFF_XZ: &str = "bsdiff-xz";
 /// One patch for the whole tree: a zstd frame of the new tree stream made with the base tree
 /// stream as a raw prefix (see `treestream`); `files` is empty.
 pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
@@ -124,6 +127,9 @@ pub struct DeltaFile {
     /// `patch`: the size of the stored patch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_size: Option<u64>,
+    /// `patch`: its format when it is not the delta's (`bsdiff-xz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
     /// `add` and `patch`: the new file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
@@ -146,6 +152,18 @@ impl DeltaFile {
 }
 
 impl Delta {
+    /// True when this stub can apply every patch of the delta.
+    pub fn is_supported(&self) -> bool {
+        match self.codec.as_str() {
+            CODEC_ZSTD_TREE => true,
+            CODEC_ZSTD_PREFIX => self
+                .files
+                .iter()
+                .all(|f| f.codec.is_none() || f.codec.as_deref() == Some(CODEC_BSDIFF_XZ)),
+            _ => false,
+        }
+    }
+
     /// One line for people: the codec, what changes, and the bytes carried.
     pub fn describe(&self) -> String {
         if self.codec == CODEC_ZSTD_TREE {
@@ -402,7 +420,7 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
             DeltaOp::Patch => {
                 f.patch_size.is_some() && f.from_sha256.as_deref().is_some_and(is_sha256_hex)
             }
-            _ => f.patch_size.is_none() && f.from_sha256.is_none(),
+            _ => f.patch_size.is_none() && f.from_sha256.is_none() && f.codec.is_none(),
         };
         if !new_ok || !patch_ok {
             return Err(format!(

@@ -237,6 +237,40 @@ impl VerifiedPackage {
         stream_checked(&mut dec, name, entry, out)
     }
 
+    /// Rebuilds `entry` from the old file's bytes and the `bsdiff-xz` patch in the ZIP entry
+    /// `name` (`patch_size` bytes), into `out`, checked.
+    pub fn bsdiff_entry(
+        &mut self,
+        name: &str,
+        old: &[u8],
+        patch_size: u64,
+        entry: &FileEntry,
+        out: &mut dyn Write,
+    ) -> Result<()> {
+        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
+        if zf.size() != patch_size {
+            return Err(Error::damaged(format!(
+                "{name} holds {} bytes but the signed manifest says {patch_size}",
+                zf.size()
+            )));
+        }
+        let mut patch = Vec::with_capacity(patch_size.min(1 << 30) as usize);
+        (&mut zf)
+            .take(patch_size)
+            .read_to_end(&mut patch)
+            .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
+        let mut hw = crate::digest::HashingWriter::new(out, entry.size);
+        crate::bsdx::apply(old, &patch, entry.size, &mut hw)?;
+        let (n, sha) = hw.finish();
+        if n != entry.size || sha != entry.sha256 {
+            return Err(Error::damaged(format!(
+                "{name} does not rebuild the file the signed manifest names ({} bytes, SHA-256 {})",
+                entry.size, entry.sha256
+            )));
+        }
+        Ok(())
+    }
+
     /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
     pub fn read_entry_checked(&mut self, name: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);

@@ -87,6 +87,33 @@ pub fn encode_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<Vec<u8>> {
     enc.finish()
 }
 
+/// Files at least this large also get a `bsdiff-xz` patch, and the smaller patch is kept.
+const BSDIFF_MIN_BYTES: usize = 16 << 10;
+
+/// The smaller of the zstd patch and (for files of 16 KiB or more) the `bsdiff-xz` patch, made
+/// side by side on two threads; the codec is `None` for zstd (the delta's default).
+fn smallest_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<(Vec<u8>, Option<String>)> {
+    if new.len() < BSDIFF_MIN_BYTES {
+        return Ok((encode_patch(old, new, level)?, None));
+    }
+    let (zstd, bsdx) = std::thread::scope(|s| {
+        let b = s.spawn(|| crate::bsdx::encode(old, new));
+        let z = encode_patch(old, new, level);
+        (
+            z,
+            b.join()
+                .unwrap_or_else(|_| Err(io::Error::other("bsdiff panicked"))),
+        )
+    });
+    let zstd = zstd?;
+    match bsdx {
+        Ok(b) if b.len() < zstd.len() => {
+            Ok((b, Some(crate::manifest::CODEC_BSDIFF_XZ.to_string())))
+        }
+        _ => Ok((zstd, None)),
+    }
+}
+
 /// A delta from one earlier release and the package entries it needs.
 #[derive(Debug)]
 pub struct BuiltDelta {
@@ -115,6 +142,7 @@ pub fn make_delta(
                 op: DeltaOp::Add,
                 from_sha256: None,
                 patch_size: None,
+                codec: None,
                 sha256: Some(f.sha256.clone()),
                 size: Some(f.size),
                 mode: Some(f.mode),
@@ -130,13 +158,15 @@ pub fn make_delta(
         match old.get(f.path.as_str()) {
             Some(o) if o.sha256 == f.sha256 && o.mode == f.mode => {}
             Some(o) => {
-                let patch = encode_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, level)?;
+                let (patch, codec) =
+                    smallest_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, level)?;
                 if (patch.len() as u64) < f.size {
                     files.push(DeltaFile {
                         path: f.path.clone(),
                         op: DeltaOp::Patch,
                         from_sha256: Some(o.sha256.clone()),
                         patch_size: Some(patch.len() as u64),
+                        codec,
                         sha256: Some(f.sha256.clone()),
                         size: Some(f.size),
                         mode: Some(f.mode),
@@ -162,6 +192,7 @@ pub fn make_delta(
             op: DeltaOp::Remove,
             from_sha256: None,
             patch_size: None,
+            codec: None,
             sha256: None,
             size: None,
             mode: None,

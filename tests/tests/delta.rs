@@ -480,3 +480,40 @@ fn minisign_key(path: &Path) -> minisign::SecretKey {
     )
     .expect("key")
 }
+
+#[test]
+fn a_program_like_change_gets_a_bsdiff_patch_that_round_trips() {
+    // A table of addresses where everything after an insertion point moved by 64 bytes, as code
+    // does between two builds: few exact matches, many near ones.
+    let table = |shift_from: u32, shift: u32| -> Vec<u8> {
+        (0..100_000u32)
+            .flat_map(|i| {
+                let a = 0x40_0000 + i * 24 + (i % 7) * 3;
+                let a = if i >= shift_from { a + shift } else { a };
+                [a.to_le_bytes(), (i ^ 0x5a5a).to_le_bytes()].concat()
+            })
+            .collect()
+    };
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let v1 = w.release("bin-1", &[("bin/scan", &table(u32::MAX, 0), true)]);
+    let v2 = w.release("bin-2", &[("bin/scan", &table(1_000, 64), true)]);
+    let spec = w.spec(
+        "bin",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"engine\"\nversion = \"2\"\ncontent = \"../releases/bin-2\"\nfull = false\n[[components.deltas]]\nversion = \"1\"\ncontent = \"../releases/bin-1\"\n",
+    );
+    let (o, pkg) = w.build_with(&spec, &key, "bin", &["--delta-codec", "file"]);
+    assert_code(&o, 0);
+    let o = iupack()
+        .args(["inspect", "--json"])
+        .arg(&pkg)
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    let f = &v["manifest"]["components"][0]["deltas"][0]["files"][0];
+    assert_eq!(f["codec"], "bsdiff-xz", "{f}");
+    w.install_inventory(&[&pubkey], &[("engine", Some("1"), "acme/engine")]);
+    w.install_tree(&v1, "acme/engine");
+    assert_code(&w.run(&pkg, &[]), 0);
+    assert_tree_eq(&w.machine().join("acme/engine"), &v2);
+}
