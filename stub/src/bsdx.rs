@@ -21,10 +21,12 @@ fn damaged(why: &str) -> Error {
     Error::damaged(format!("a bsdiff-xz patch is not valid: {why}"))
 }
 
-/// Decodes one xz stream of exactly `raw` bytes.
+/// Decodes one xz stream of exactly `raw` bytes. `raw` has been checked against the signed output
+/// size, so the buffer is allocated once at its final size (growing it by doubling would need up
+/// to twice the memory).
 fn unxz(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
     let mut out = Capped {
-        buf: Vec::with_capacity(raw.min(1 << 20) as usize),
+        buf: Vec::with_capacity(raw as usize),
         cap: raw,
     };
     lzma_rs::xz_decompress(&mut &coded[..], &mut out).map_err(|e| damaged(&e.to_string()))?;
@@ -96,12 +98,15 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
                 "a control reaches outside the old file or the diff",
             ));
         }
-        let mixed: Vec<u8> = diff[dpos..dpos + add]
-            .iter()
-            .zip(&old[from..from + add])
-            .map(|(d, o)| d.wrapping_add(*o))
-            .collect();
-        write(out, &mixed)?;
+        // Old bytes plus diff bytes, a chunk at a time: a run can be tens of MB.
+        let mut mixed = [0u8; 64 << 10];
+        let runs = diff[dpos..dpos + add].chunks(mixed.len());
+        for (d, o) in runs.zip(old[from..from + add].chunks(mixed.len())) {
+            for ((m, d), o) in mixed.iter_mut().zip(d).zip(o) {
+                *m = d.wrapping_add(*o);
+            }
+            write(out, &mixed[..d.len()])?;
+        }
         dpos += add;
         if copy > extra.len() - epos {
             return Err(damaged("a control reaches outside the extra data"));
