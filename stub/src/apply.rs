@@ -14,7 +14,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsutil::{self, sync_dir};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
 use crate::manifest::{
-    Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_XZ, CODEC_ZSTD_PREFIX,
+    Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, CODEC_ZSTD_PREFIX,
     CODEC_ZSTD_TREE,
 };
 use crate::package::{stream_checked, Package, VerifiedPackage};
@@ -761,7 +761,7 @@ fn write_delta(
                         name,
                         old: b,
                         patch_size,
-                        bsdiff: f.codec.as_deref() == Some(CODEC_BSDIFF_XZ),
+                        bsdiff: f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA),
                     },
                 ));
             }
@@ -945,7 +945,8 @@ fn write_files(
 /// An installed file a patch applies to, read whole and checked again: it may have changed since
 /// the tree was proven.
 fn read_installed(old: &SourceFile) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    // Sized from our own scan of the file: read into one allocation, not a doubling one.
+    let mut bytes = Vec::with_capacity(old.size as usize);
     let mut src = fs::File::open(&old.disk)
         .map_err(|e| Error::apply_io(format!("cannot read {}", old.disk.display()), &e))?;
     stream_checked(

@@ -1,35 +1,44 @@
-//! The `bsdiff-xz` patch format: bsdiff's approximate matching (runs of the old file with small
+//! The `bsdiff-lzma` patch format: bsdiff's approximate matching (runs of the old file with small
 //! differences, as when code moves and its addresses shift) with each of bsdiff's three streams
-//! coded by xz. On program binaries it beats zstd's exact matches (ruff.exe 0.8.0 → 0.8.1:
+//! coded by LZMA. On program binaries it beats zstd's exact matches (ruff.exe 0.8.0 → 0.8.1:
 //! 1,926,655 bytes against 2,666,647; see BENCHMARKS.md).
 //!
-//! Layout: magic `IUBSDX1\n`, then six little-endian u64 (raw and coded sizes of the control,
-//! diff and extra streams), then the three xz streams. Controls are (add, copy, seek) triples of
+//! Layout: magic `IUBSDL1\n`, then six little-endian u64 (raw and coded sizes of the control,
+//! diff and extra streams), then the three LZMA (`.lzma`) streams. Controls are (add, copy, seek) triples of
 //! u64, u64, i64. Decoding checks every size and offset against the old file and the declared
 //! output size before it is used.
 
 use crate::error::{Error, Result};
 use std::io::Write;
 
-const MAGIC: &[u8; 8] = b"IUBSDX1\n";
-/// The largest xz dictionary the encoder uses (the decoder's memory for it).
+const MAGIC: &[u8; 8] = b"IUBSDL1\n";
+/// The largest LZMA dictionary the encoder uses (the decoder's memory for it).
 #[cfg(feature = "write")]
 const DICT_MAX: u32 = 8 << 20;
+/// The largest dictionary the decoder accepts.
+const DICT_LIMIT: usize = 16 << 20;
 const HEADER: usize = 8 + 6 * 8;
 
 fn damaged(why: &str) -> Error {
-    Error::damaged(format!("a bsdiff-xz patch is not valid: {why}"))
+    Error::damaged(format!("a bsdiff-lzma patch is not valid: {why}"))
 }
 
-/// Decodes one xz stream of exactly `raw` bytes. `raw` has been checked against the signed output
+/// Decodes one LZMA stream of exactly `raw` bytes. `raw` has been checked against the signed output
 /// size, so the buffer is allocated once at its final size (growing it by doubling would need up
 /// to twice the memory).
-fn unxz(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
+fn unlzma(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
     let mut out = Capped {
         buf: Vec::with_capacity(raw as usize),
         cap: raw,
     };
-    lzma_rs::xz_decompress(&mut &coded[..], &mut out).map_err(|e| damaged(&e.to_string()))?;
+    // Plain LZMA, whose decoder keeps only its dictionary (capped here); lzma-rs's xz (LZMA2)
+    // decoder would hold the whole output a second time.
+    let opts = lzma_rs::decompress::Options {
+        memlimit: Some(DICT_LIMIT),
+        ..Default::default()
+    };
+    lzma_rs::lzma_decompress_with_options(&mut &coded[..], &mut out, &opts)
+        .map_err(|e| damaged(&e.to_string()))?;
     if out.buf.len() as u64 != raw {
         return Err(damaged("a stream is shorter than declared"));
     }
@@ -59,7 +68,7 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
-/// Rebuilds the new file (`new_size` bytes) from `old` and a `bsdiff-xz` patch into `out`.
+/// Rebuilds the new file (`new_size` bytes) from `old` and a `bsdiff-lzma` patch into `out`.
 pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Result<()> {
     if patch.len() < HEADER || &patch[..8] != MAGIC {
         return Err(damaged("bad header"));
@@ -80,7 +89,7 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
     }
     let (c, rest) = patch[HEADER..].split_at(ccoded as usize);
     let (d, e) = rest.split_at(dcoded as usize);
-    let (ctrl, diff, extra) = (unxz(c, craw)?, unxz(d, draw)?, unxz(e, eraw)?);
+    let (ctrl, diff, extra) = (unlzma(c, craw)?, unlzma(d, draw)?, unlzma(e, eraw)?);
     let (mut dpos, mut epos, mut opos) = (0usize, 0usize, 0i64);
     let write = |out: &mut dyn Write, b: &[u8]| {
         out.write_all(b)
@@ -121,7 +130,7 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
     Ok(())
 }
 
-/// Makes a `bsdiff-xz` patch from `old` to `new`.
+/// Makes a `bsdiff-lzma` patch from `old` to `new`.
 #[cfg(feature = "write")]
 pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
@@ -160,22 +169,19 @@ pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Vec<u8>> {
         };
         ctrl.extend_from_slice(&v.to_le_bytes());
     }
-    let xz = |raw: &[u8]| -> std::io::Result<Vec<u8>> {
-        use liblzma::stream::{Check, Filters, LzmaOptions, Stream, PRESET_EXTREME};
-        // xz -9e, but with a dictionary no larger than DICT_MAX: the stub's decoder holds the
+    let lzma = |raw: &[u8]| -> std::io::Result<Vec<u8>> {
+        use liblzma::stream::{LzmaOptions, Stream, PRESET_EXTREME};
+        // LZMA -9e, but with a dictionary no larger than DICT_MAX: the stub's decoder holds the
         // dictionary, and bsdiff's streams gain next to nothing from a larger one.
         let mut opts =
             LzmaOptions::new_preset(9 | PRESET_EXTREME).map_err(std::io::Error::other)?;
         opts.dict_size((raw.len().min(DICT_MAX as usize) as u32).max(4096));
-        let mut filters = Filters::new();
-        filters.lzma2(&opts);
-        let stream =
-            Stream::new_stream_encoder(&filters, Check::Crc32).map_err(std::io::Error::other)?;
+        let stream = Stream::new_lzma_encoder(&opts).map_err(std::io::Error::other)?;
         let mut enc = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
         enc.write_all(raw)?;
         enc.finish()
     };
-    let (c, d, e) = (xz(&ctrl)?, xz(&diff)?, xz(&extra)?);
+    let (c, d, e) = (lzma(&ctrl)?, lzma(&diff)?, lzma(&extra)?);
     let mut out = MAGIC.to_vec();
     for n in [
         ctrl.len(),

@@ -78,8 +78,8 @@ pub struct Component {
 /// Per-file patches: each `patch` file is a zstd frame made with the old file as a raw prefix,
 /// unless the file names another patch format in its own `codec`.
 pub const CODEC_ZSTD_PREFIX: &str = "zstd-prefix";
-/// A per-file patch format: bsdiff's approximate matches, streams coded by xz (see `bsdx`).
-pub const CODEC_BSDIFF_XZ: &str = "bsdiff-xz";
+/// A per-file patch format: bsdiff's approximate matches, streams coded by LZMA (see `bsdx`).
+pub const CODEC_BSDIFF_LZMA: &str = "bsdiff-lzma";
 /// One patch for the whole tree: a zstd frame of the new tree stream made with the base tree
 /// stream as a raw prefix (see `treestream`); `files` is empty.
 pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
@@ -127,7 +127,7 @@ pub struct DeltaFile {
     /// `patch`: the size of the stored patch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_size: Option<u64>,
-    /// `patch`: its format when it is not the delta's (`bsdiff-xz`).
+    /// `patch`: its format when it is not the delta's (`bsdiff-lzma`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
     /// `add` and `patch`: the new file.
@@ -159,7 +159,7 @@ impl Delta {
             CODEC_ZSTD_PREFIX => self
                 .files
                 .iter()
-                .all(|f| f.codec.is_none() || f.codec.as_deref() == Some(CODEC_BSDIFF_XZ)),
+                .all(|f| f.codec.is_none() || f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA)),
             _ => false,
         }
     }

@@ -237,7 +237,7 @@ impl VerifiedPackage {
         stream_checked(&mut dec, name, entry, out)
     }
 
-    /// Rebuilds `entry` from the old file's bytes and the `bsdiff-xz` patch in the ZIP entry
+    /// Rebuilds `entry` from the old file's bytes and the `bsdiff-lzma` patch in the ZIP entry
     /// `name` (`patch_size` bytes), into `out`, checked.
     pub fn bsdiff_entry(
         &mut self,

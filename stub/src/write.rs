@@ -87,10 +87,10 @@ pub fn encode_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<Vec<u8>> {
     enc.finish()
 }
 
-/// Files at least this large also get a `bsdiff-xz` patch, and the smaller patch is kept.
+/// Files at least this large also get a `bsdiff-lzma` patch, and the smaller patch is kept.
 const BSDIFF_MIN_BYTES: usize = 16 << 10;
 
-/// The smaller of the zstd patch and (for files of 16 KiB or more) the `bsdiff-xz` patch, made
+/// The smaller of the zstd patch and (for files of 16 KiB or more) the `bsdiff-lzma` patch, made
 /// side by side on two threads; the codec is `None` for zstd (the delta's default).
 fn smallest_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<(Vec<u8>, Option<String>)> {
     if new.len() < BSDIFF_MIN_BYTES {
@@ -108,7 +108,7 @@ fn smallest_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<(Vec<u8>, Op
     let zstd = zstd?;
     match bsdx {
         Ok(b) if b.len() < zstd.len() => {
-            Ok((b, Some(crate::manifest::CODEC_BSDIFF_XZ.to_string())))
+            Ok((b, Some(crate::manifest::CODEC_BSDIFF_LZMA.to_string())))
         }
         _ => Ok((zstd, None)),
     }

@@ -511,7 +511,7 @@ fn a_program_like_change_gets_a_bsdiff_patch_that_round_trips() {
         .expect("run");
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
     let f = &v["manifest"]["components"][0]["deltas"][0]["files"][0];
-    assert_eq!(f["codec"], "bsdiff-xz", "{f}");
+    assert_eq!(f["codec"], "bsdiff-lzma", "{f}");
     w.install_inventory(&[&pubkey], &[("engine", Some("1"), "acme/engine")]);
     w.install_tree(&v1, "acme/engine");
     assert_code(&w.run(&pkg, &[]), 0);
