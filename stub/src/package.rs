@@ -199,15 +199,20 @@ impl VerifiedPackage {
 
     /// Streams the ZIP entry `name`, which holds `entry`'s bytes whole, into `out`, checked.
     pub fn copy_entry(&mut self, name: &str, entry: &FileEntry, out: &mut dyn Write) -> Result<()> {
-        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
-        if zf.size() != entry.size {
+        let mut zf = self.sized_entry(name, entry.size)?;
+        stream_checked(&mut zf, name, entry, out)
+    }
+
+    /// The ZIP entry `name`, which must hold exactly `size` bytes as the signed manifest says.
+    fn sized_entry(&mut self, name: &str, size: u64) -> Result<zip::read::ZipFile<'_, File>> {
+        let zf = self.archive.by_name(name).map_err(|_| missing(name))?;
+        if zf.size() != size {
             return Err(Error::damaged(format!(
-                "{name} holds {} bytes but the signed manifest says {}",
-                zf.size(),
-                entry.size
+                "{name} holds {} bytes but the signed manifest says {size}",
+                zf.size()
             )));
         }
-        stream_checked(&mut zf, name, entry, out)
+        Ok(zf)
     }
 
     /// Rebuilds `entry` from the old file's bytes `old` and the patch in the ZIP entry `name`
@@ -220,13 +225,7 @@ impl VerifiedPackage {
         entry: &FileEntry,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
-        if zf.size() != patch_size {
-            return Err(Error::damaged(format!(
-                "{name} holds {} bytes but the signed manifest says {patch_size}",
-                zf.size()
-            )));
-        }
+        let mut zf = self.sized_entry(name, patch_size)?;
         let patch = io::BufReader::new((&mut zf).take(patch_size));
         // The window never needs to exceed twice the larger file (prefix plus output): a hostile
         // frame can't make the decoder allocate more.
@@ -247,13 +246,7 @@ impl VerifiedPackage {
         entry: &FileEntry,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let mut zf = self.archive.by_name(name).map_err(|_| missing(name))?;
-        if zf.size() != patch_size {
-            return Err(Error::damaged(format!(
-                "{name} holds {} bytes but the signed manifest says {patch_size}",
-                zf.size()
-            )));
-        }
+        let mut zf = self.sized_entry(name, patch_size)?;
         let mut patch = Vec::with_capacity(patch_size.min(1 << 30) as usize);
         (&mut zf)
             .take(patch_size)
