@@ -17,7 +17,7 @@ use crate::manifest::{
     Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, CODEC_ZSTD_PREFIX,
     CODEC_ZSTD_TREE,
 };
-use crate::package::{stream_checked, Package, VerifiedPackage};
+use crate::package::{prefix_decoder, stream_checked, Package, VerifiedPackage};
 use crate::relpath::RelPath;
 use crate::report::{ComponentReport, Report};
 use crate::scan::{scan_dir, SourceFile};
@@ -793,10 +793,7 @@ fn write_tree_delta(
     let patch = vp.read_entry_checked(&c.tree_delta_entry_name(&d.from), patch_size, patch_sha)?;
     let old = treestream::serialise(base)
         .map_err(|e| Error::apply_io("cannot read the installed files", &e))?;
-    let window_log = crate::digest::window_log(old.len() as u64, stream_size);
-    let dec = zstd::stream::read::Decoder::with_ref_prefix(&patch[..], &old)
-        .and_then(|mut dec| dec.window_log_max(window_log).map(|()| dec))
-        .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))?;
+    let dec = prefix_decoder(&patch[..], &old, stream_size)?;
     let mut stream = std::io::BufReader::new(dec.take(stream_size + 1));
     let listed = treestream::read_listing(&mut stream, stream_size)?;
     let mut dirs = BTreeSet::new();

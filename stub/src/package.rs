@@ -227,12 +227,7 @@ impl VerifiedPackage {
     ) -> Result<()> {
         let mut zf = self.sized_entry(name, patch_size)?;
         let patch = io::BufReader::new((&mut zf).take(patch_size));
-        // The window never needs to exceed twice the larger file (prefix plus output): a hostile
-        // frame can't make the decoder allocate more.
-        let window_log = crate::digest::window_log(old.len() as u64, entry.size);
-        let mut dec = zstd::stream::read::Decoder::with_ref_prefix(patch, old)
-            .and_then(|mut d| d.window_log_max(window_log).map(|()| d))
-            .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))?;
+        let mut dec = prefix_decoder(patch, old, entry.size)?;
         stream_checked(&mut dec, name, entry, out)
     }
 
@@ -333,6 +328,20 @@ impl VerifiedPackage {
         }
         Ok(total)
     }
+}
+
+/// A zstd decoder of a patch made with `old` as raw prefix, for an output of `new_size` bytes. The
+/// window never needs to exceed what reaches from the output's end back over the prefix: a
+/// hostile frame can't make the decoder allocate more.
+pub(crate) fn prefix_decoder<'a, R: io::BufRead>(
+    patch: R,
+    old: &'a [u8],
+    new_size: u64,
+) -> Result<zstd::stream::read::Decoder<'a, R>> {
+    let window_log = crate::digest::window_log(old.len() as u64, new_size);
+    zstd::stream::read::Decoder::with_ref_prefix(patch, old)
+        .and_then(|mut d| d.window_log_max(window_log).map(|()| d))
+        .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))
 }
 
 /// The expectation for an entry that is not a file of the tree (a whole-tree patch): size and hash.
