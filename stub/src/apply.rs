@@ -11,8 +11,12 @@
 
 use crate::digest::TreeLine;
 use crate::error::{Error, ExitCode, Result};
+use crate::fault;
 use crate::fsutil::{self, sync_dir};
+use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
+use crate::journal::{self, Rename, Transaction};
+use crate::lock::InventoryLock;
 use crate::manifest::{
     Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, CODEC_ZSTD_PREFIX,
     CODEC_ZSTD_TREE,
@@ -67,6 +71,8 @@ pub struct Options {
     pub downgrades: Downgrades,
     /// Verify with this key instead of the inventory's (`--verify`, `--extract` only).
     pub pubkey: Option<String>,
+    /// How long to wait for another update's inventory lock.
+    pub wait: std::time::Duration,
 }
 
 /// What the plan does with one component.
@@ -168,7 +174,23 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         };
     }
 
-    let mut inv = InventoryFile::load(&opts.inventory)?;
+    // Changing runs hold the lock from before the inventory is read until it is written; every
+    // run first settles an update an earlier run left half done.
+    let changes = matches!(opts.mode, Mode::Apply | Mode::DryRun);
+    let inventory = absolute(&opts.inventory);
+    let lock = if fsutil::exists(&inventory)
+        && (changes || fsutil::exists(&journal::journal_path(&inventory)))
+    {
+        let lock = InventoryLock::acquire(&inventory, opts.wait)?;
+        fault::step("locked");
+        if let Some(r) = journal::recover(&inventory)? {
+            report.recovered = Some(r.message());
+        }
+        Some(lock)
+    } else {
+        None
+    };
+    let mut inv = InventoryFile::load(&inventory)?;
     let Some(product) = inv.product(&claimed.product).cloned() else {
         return Err(Error::not_applicable(format!(
             "product {} is not installed on this machine (inventory {})",
@@ -236,12 +258,46 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         Verdict::Refused(code) => return Err(Error::new(code, verdict.1)),
     }
 
-    let mut staged = Vec::new();
+    let hooks = Hooks::of(product.hooks.as_ref(), &product.id)?;
+    let mut txn = Transaction::new(
+        &inv.path,
+        format!("{} {}", opts.mode.name(), vp.manifest.package.id),
+    );
+    let mut stages = Vec::new();
     for step in &installs {
-        staged.push(stage(&mut vp, step)?);
+        let dir = step.dir.as_deref().expect("installs are configured");
+        check_is_dir(dir)?;
+        stages.push(stage_path(dir));
+    }
+    txn.stage(&stages)?;
+    for (step, dir) in installs.iter().zip(&stages) {
+        stage(&mut vp, step, dir)?;
+        fault::step("component staged");
         report.bytes += step.report(false).bytes;
     }
+    for (step, dir) in installs.iter().zip(&stages) {
+        let c = &step.component;
+        let vars = [
+            ("product", product.id.clone()),
+            ("component", c.name.clone()),
+            ("version", c.version.to_string()),
+            (
+                "from",
+                step.from
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ),
+            ("staged", dir.display().to_string()),
+            (
+                "live",
+                step.dir.as_ref().expect("configured").display().to_string(),
+            ),
+        ];
+        hooks::validate(&hooks, &vars, &c.name)?;
+    }
     if opts.mode == Mode::DryRun {
+        txn.abort()?;
         report.result = "dry-run".into();
         report.message = format!(
             "dry run: {} staged and verified, then discarded; nothing was changed",
@@ -250,14 +306,39 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         return Ok(ExitCode::Success);
     }
 
-    commit(&mut inv, &product, &vp, &installs, staged)?;
+    commit(&mut txn, &mut inv, &product, &vp, &installs)?;
+    drop(lock);
     report.components = steps
         .iter()
         .map(|s| s.report(s.action == Action::Install))
         .collect();
     report.result = "applied".into();
     report.message = format!("installed {}", describe(&installs));
+    run_after_hook(&hooks, &product.id, &names(&installs), report);
     Ok(ExitCode::Success)
+}
+
+/// The `after` hook, once the update is committed. Its failure can't undo anything: it is a
+/// warning in the result, not an error.
+pub(crate) fn run_after_hook(hooks: &Hooks, product: &str, components: &str, report: &mut Report) {
+    let Some(argv) = &hooks.after else {
+        return;
+    };
+    let vars = [
+        ("product", product.to_string()),
+        ("components", components.replace(", ", " ")),
+    ];
+    if let Err(why) = hooks::run(argv, &vars, hooks.timeout()) {
+        report
+            .warnings
+            .push(format!("the after hook failed: {why}"));
+    }
+}
+
+/// `path` made absolute (against the working folder), so the journal's paths mean the same to
+/// a later run started elsewhere.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn names(steps: &[&Step]) -> String {
@@ -491,12 +572,12 @@ fn choose_route(
 }
 
 /// The installed tree, hashed; `None` when it is missing or holds anything but regular files.
-fn installed_tree(dir: &Path) -> Option<Vec<SourceFile>> {
+pub(crate) fn installed_tree(dir: &Path) -> Option<Vec<SourceFile>> {
     fs::symlink_metadata(dir).ok().filter(|m| m.is_dir())?;
     scan_dir(dir).ok()
 }
 
-fn tree_of(files: &[SourceFile]) -> String {
+pub(crate) fn tree_of(files: &[SourceFile]) -> String {
     crate::digest::tree_digest(files.iter().map(|f| TreeLine {
         path: f.path.as_str(),
         mode: f.mode,
@@ -505,7 +586,11 @@ fn tree_of(files: &[SourceFile]) -> String {
     }))
 }
 
-fn component_dir(inv: &InventoryFile, name: &str, c: &InstalledComponent) -> Result<PathBuf> {
+pub(crate) fn component_dir(
+    inv: &InventoryFile,
+    name: &str,
+    c: &InstalledComponent,
+) -> Result<PathBuf> {
     let dir = inv.resolve(&c.path);
     let plain = !c.path.is_empty()
         && Path::new(&c.path).components().all(|p| {
@@ -647,79 +732,34 @@ fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
     (Verdict::Current, "already current: nothing to do".into())
 }
 
-/// A component's new tree, staged beside its live folder. Dropping it removes the staging and
-/// any folders made for it.
-#[derive(Debug)]
-struct Staged {
-    dir: PathBuf,
-    stage: PathBuf,
-    side: PathBuf,
-    made: Vec<PathBuf>,
-    armed: bool,
+/// Where a component's new tree is staged: beside its live folder (same file system, so the swap
+/// is a rename), in its `.NAME.iupack` folder.
+fn stage_path(dir: &Path) -> PathBuf {
+    side_dir(dir).join(format!("stage-{}", std::process::id()))
 }
 
-impl Drop for Staged {
-    fn drop(&mut self) {
-        if self.armed {
-            fsutil::remove_quietly(&self.stage);
-            for d in self.made.iter().rev() {
-                let _ = fs::remove_dir(d);
-            }
-        }
-    }
-}
-
-/// Creates `dir` and its missing parents, returning what it made, outermost first.
-fn make_dirs(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut cur = Some(dir);
-    while let Some(d) = cur {
-        if fsutil::exists(d) {
-            break;
-        }
-        missing.push(d.to_path_buf());
-        cur = d.parent().filter(|p| !p.as_os_str().is_empty());
-    }
-    missing.reverse();
-    for d in &missing {
-        fs::create_dir(d)?;
-    }
-    Ok(missing)
-}
-
-fn stage(vp: &mut VerifiedPackage, step: &Step) -> Result<Staged> {
-    let dir = step.dir.clone().expect("installs are configured");
-    let side = side_dir(&dir);
-    let mut staged = Staged {
-        stage: side.join(format!("stage-{}", std::process::id())),
-        dir,
-        side,
-        made: Vec::new(),
-        armed: true,
-    };
-    if let Ok(m) = fs::symlink_metadata(&staged.dir) {
-        if !m.is_dir() {
-            return Err(Error::new(
-                ExitCode::ApplyFailed,
-                format!("{} is not a folder", staged.dir.display()),
-            )
-            .hint("move the file away; a component must be a folder of its own"));
-        }
-    }
-    staged.made = make_dirs(&staged.side)
-        .map_err(|e| Error::apply_io(format!("cannot create {}", staged.side.display()), &e))?;
-    fsutil::remove_quietly(&staged.stage);
-    fs::create_dir(&staged.stage)
-        .map_err(|e| Error::apply_io(format!("cannot create {}", staged.stage.display()), &e))?;
+/// Writes a component's new tree into its (created, empty) staging folder.
+fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Path) -> Result<()> {
     let c = &step.component;
     match step.route.as_ref().expect("installs have a route") {
-        Route::Full => write_tree(vp, c, &staged.stage)?,
+        Route::Full => write_tree(vp, c, stage),
         Route::Delta { index, base } if c.deltas[*index].codec == CODEC_ZSTD_TREE => {
-            write_tree_delta(vp, c, &c.deltas[*index], base, &staged.stage)?
+            write_tree_delta(vp, c, &c.deltas[*index], base, stage)
         }
-        Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, &staged.stage)?,
+        Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, stage),
     }
-    Ok(staged)
+}
+
+/// A component folder must be a folder (or not exist yet, for a first install).
+fn check_is_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(Error::new(
+            ExitCode::ApplyFailed,
+            format!("{} is not a folder", dir.display()),
+        )
+        .hint("move the file away; a component must be a folder of its own")),
+        _ => Ok(()),
+    }
 }
 
 /// Where one file of a new tree comes from.
@@ -981,37 +1021,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Renames done so far, undone in reverse on drop unless the commit completed.
-#[derive(Debug, Default)]
-struct Renames {
-    done: Vec<(PathBuf, PathBuf)>,
-    committed: bool,
-}
-
-impl Renames {
-    fn rename(&mut self, from: &Path, to: &Path) -> Result<()> {
-        fs::rename(from, to).map_err(|e| {
-            Error::apply_io(
-                format!("cannot move {} to {}", from.display(), to.display()),
-                &e,
-            )
-        })?;
-        self.done.push((from.to_path_buf(), to.to_path_buf()));
-        Ok(())
-    }
-}
-
-impl Drop for Renames {
-    fn drop(&mut self) {
-        if !self.committed {
-            for (from, to) in self.done.iter().rev() {
-                let _ = fs::rename(to, from);
-                let _ = sync_dir(&fsutil::parent_of(from));
-            }
-        }
-    }
-}
-
 /// A name in `side` for the copy of `version` being replaced, unused so far.
 fn previous_name(side: &Path, version: Option<&Version>) -> String {
     let base = format!(
@@ -1027,72 +1036,73 @@ fn previous_name(side: &Path, version: Option<&Version>) -> String {
     name
 }
 
+/// Swaps every staged tree in and writes the new inventory, through the journal: live folders
+/// become kept copies, staged trees become live, the inventory records it (the commit point),
+/// then kept copies beyond `keep_previous` are removed.
 fn commit(
+    txn: &mut Transaction,
     inv: &mut InventoryFile,
     product: &Product,
     vp: &VerifiedPackage,
     installs: &[&Step],
-    mut staged: Vec<Staged>,
 ) -> Result<()> {
-    let mut renames = Renames::default();
     let mut new_product = product.clone();
     let now = crate::time::rfc3339(crate::time::unix_now());
     let keep = new_product.keep_previous as usize;
-    let mut to_remove = Vec::new();
+    let (mut renames, mut remove_after, mut sides) = (Vec::new(), Vec::new(), Vec::new());
 
-    for (step, st) in installs.iter().zip(staged.iter_mut()) {
+    for step in installs {
         let c = &step.component;
+        let dir = step.dir.clone().expect("installs are configured");
+        let side = side_dir(&dir);
         let entry = new_product
             .components
             .get_mut(&c.name)
             .expect("installs are configured");
-        if fsutil::exists(&st.dir) {
-            let name = previous_name(&st.side, entry.version.as_ref());
-            renames.rename(&st.dir, &st.side.join(&name))?;
+        if fsutil::exists(&dir) {
+            let name = previous_name(&side, entry.version.as_ref());
+            renames.push(Rename {
+                from: dir.clone(),
+                to: side.join(&name),
+            });
             entry.previous.insert(
                 0,
                 PreviousCopy {
                     version: entry.version.clone(),
                     tree: entry.tree.clone(),
                     dir: name,
+                    package: entry.package.clone(),
+                    installed: entry.installed.clone(),
+                    requires: std::mem::take(&mut entry.requires),
                 },
             );
         }
-        renames.rename(&st.stage, &st.dir)?;
-        sync_dir(&fsutil::parent_of(&st.dir))
-            .and_then(|()| sync_dir(&st.side))
-            .map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
+        renames.push(Rename {
+            from: stage_path(&dir),
+            to: dir.clone(),
+        });
         entry.version = Some(c.version.clone());
         entry.tree = Some(c.tree.clone());
         entry.package = Some(vp.manifest.package.id.clone());
         entry.installed = Some(now.clone());
+        entry.requires = c
+            .requires
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect();
         while entry.previous.len() > keep {
             if let Some(old) = entry.previous.pop() {
-                to_remove.push((st.side.clone(), old.dir));
+                remove_after.push(side.join(old.dir));
             }
         }
+        sides.push(side);
     }
 
-    let old_product = inv.product(&product.id).cloned();
-    if let Some(p) = inv.product_mut(&product.id) {
+    let mut next = inv.clone();
+    if let Some(p) = next.product_mut(&product.id) {
         *p = new_product;
     }
-    if let Err(e) = inv.save() {
-        if let (Some(p), Some(old)) = (inv.product_mut(&product.id), old_product) {
-            *p = old;
-        }
-        return Err(e);
-    }
-    renames.committed = true;
-    for st in &mut staged {
-        st.armed = false;
-    }
-    for (side, dir) in to_remove {
-        fsutil::remove_quietly(&side.join(dir));
-    }
-    for st in &staged {
-        // The side folder goes when it keeps nothing.
-        let _ = fs::remove_dir(&st.side);
-    }
+    txn.commit(renames, &next.to_bytes(), remove_after, sides)?;
+    *inv = next;
     Ok(())
 }

@@ -78,6 +78,10 @@ pub struct InstalledComponent {
     pub package: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<String>,
+    /// What the installed version requires of other components (from its package), so that a
+    /// rollback can refuse to break it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, String>,
     /// Kept earlier versions, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous: Vec<PreviousCopy>,
@@ -91,6 +95,13 @@ pub struct PreviousCopy {
     pub tree: Option<String>,
     /// The kept folder, relative to the component's `.NAME.iupack` folder.
     pub dir: String,
+    /// The package that had installed it, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, String>,
 }
 
 /// An inventory loaded from a file, with the folder its relative paths resolve against.
@@ -150,11 +161,16 @@ impl InventoryFile {
         })
     }
 
-    /// Writes the inventory atomically.
-    pub fn save(&self) -> Result<()> {
+    /// The inventory as written to disk.
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(&self.inventory).expect("inventory serializes");
         bytes.push(b'\n');
-        fsutil::atomic_write(&self.path, &bytes).map_err(|e| {
+        bytes
+    }
+
+    /// Writes the inventory atomically.
+    pub fn save(&self) -> Result<()> {
+        fsutil::atomic_write(&self.path, &self.to_bytes()).map_err(|e| {
             Error::new(
                 ExitCode::ApplyFailed,
                 format!("cannot write the inventory {}: {e}", self.path.display()),

@@ -11,10 +11,15 @@
 
 pub mod apply;
 pub mod bsdx;
+pub mod client;
 pub mod digest;
 pub mod error;
+pub mod fault;
 pub mod fsutil;
+pub mod hooks;
 pub mod inventory;
+pub mod journal;
+pub mod lock;
 pub mod manifest;
 pub mod package;
 pub mod relpath;

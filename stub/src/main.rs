@@ -3,6 +3,7 @@
 //! result, writes the report and log, and exits with the documented code.
 
 use iupack_stub::apply::{self, Downgrades, Mode, Options};
+use iupack_stub::client;
 use iupack_stub::package::{Expect, Package};
 use iupack_stub::report::Report;
 use iupack_stub::signature::public_key_from_text;
@@ -13,6 +14,10 @@ use std::time::Instant;
 const HELP: &str = "\
 Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits: express mode)
        iupack-stub apply PKG [OPTIONS]   the installed client tool, for a package file
+       iupack-stub status [--json]       what is installed, from which package, when
+       iupack-stub rollback PRODUCT COMPONENT
+                                         put the kept previous version of COMPONENT back
+       iupack-stub recover               finish or undo an update that was interrupted
 
 Options:
   --list              show the package and what it would do on this machine; change nothing
@@ -24,6 +29,7 @@ Options:
   --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
                       the inventory's keys
   --allow-downgrade   allow replacing a newer installed version with this older one
+  --wait SECS         wait this long for another update's lock before exit 40 (default 5)
   --inventory PATH    the product inventory (default: $IUPACK_INVENTORY, else
                       /var/lib/iupack/inventory.json; %ProgramData%\\iupack\\inventory.json on Windows)
   -q, --quiet         print nothing but errors (Windows: /q, /s)
@@ -39,6 +45,7 @@ Exit codes:
   2   usage error
   10  not applicable: product not installed, or platform, language or product version outside targets
   11  needs another package: installed content can't be reached from this package
+      (rollback: no kept copy, the kept copy changed, or a `requires` would break)
   12  refused: older than installed (downgrade), unless --allow-downgrade
   20  signature invalid, or signed by a key this machine does not trust
   21  package damaged: truncated, malformed, or content not as the manifest says
@@ -47,9 +54,21 @@ Exit codes:
   40  another update holds the lock
 ";
 
+/// What the client tool was asked to do (a package run is `Run`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum Command {
+    #[default]
+    Run,
+    Status,
+    Rollback(String, String),
+    Recover,
+}
+
 #[derive(Debug, Default)]
 struct Args {
+    command: Command,
     package: Option<PathBuf>,
+    wait: Option<std::time::Duration>,
     mode: Option<Mode>,
     quiet: bool,
     json: bool,
@@ -96,6 +115,20 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "--report" => a.report = Some(value("--report")?),
             "--log" => a.log = Some(value("--log")?),
             "--pubkey" => a.pubkey = Some(value("--pubkey")?),
+            "--wait" => {
+                let v = value("--wait")?;
+                let secs = v
+                    .to_str()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
+                    .ok_or_else(|| {
+                        Error::usage(format!(
+                            "--wait needs a number of seconds (0 to 86400), not `{}`",
+                            v.display()
+                        ))
+                    })?;
+                a.wait = Some(std::time::Duration::from_secs_f64(secs));
+            }
             "--allow-downgrade" => a.downgrades = Downgrades::Allow,
             "-h" | "--help" => a.help = true,
             "/?" if cfg!(windows) => a.help = true,
@@ -109,21 +142,41 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     let mut positional = positional.into_iter();
     if !has_payload {
         match positional.next().as_deref() {
-            Some("apply") => {}
+            Some("apply") => {
+                a.package = positional.next().map(PathBuf::from);
+                if a.package.is_none() && !(a.help || a.version) {
+                    return Err(Error::usage(
+                        "apply needs the package file: iupack-stub apply PKG",
+                    ));
+                }
+            }
+            Some("status") => a.command = Command::Status,
+            Some("recover") => a.command = Command::Recover,
+            Some("rollback") => {
+                let (Some(p), Some(c)) = (positional.next(), positional.next()) else {
+                    return Err(Error::usage(
+                        "rollback needs the product and the component: iupack-stub rollback PRODUCT COMPONENT",
+                    ));
+                };
+                a.command = Command::Rollback(p, c);
+            }
             Some(other) => {
-                return Err(Error::usage(format!("unknown command `{other}`"))
-                    .hint("run a package file directly, or: iupack-stub apply PKG"))
+                return Err(Error::usage(format!("unknown command `{other}`")).hint(
+                    "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+                ))
             }
             None if a.help || a.version => {}
             None => {
-                return Err(Error::usage("this iupack-stub carries no package")
-                    .hint("run a package file directly, or: iupack-stub apply PKG"))
+                return Err(Error::usage("this iupack-stub carries no package").hint(
+                    "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+                ))
             }
         }
-        a.package = positional.next().map(PathBuf::from);
-        if a.package.is_none() && !(a.help || a.version) {
+        if a.command != Command::Run
+            && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
+        {
             return Err(Error::usage(
-                "apply needs the package file: iupack-stub apply PKG",
+                "status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log",
             ));
         }
     }
@@ -173,25 +226,42 @@ fn real_main() -> i32 {
         return 0;
     }
     let mode = args.mode.clone().unwrap_or(Mode::Apply);
-    let pkg_path = args.package.clone().unwrap_or_else(|| own.clone());
-    let mut report = Report::new(mode.name(), &pkg_path.display().to_string());
+    let inventory_path = inventory::default_path(args.inventory.as_deref());
+    let wait = args.wait.unwrap_or(iupack_stub::lock::DEFAULT_WAIT);
+    let (mode_name, pkg_path) = match &args.command {
+        Command::Run => (
+            mode.name(),
+            args.package.clone().unwrap_or_else(|| own.clone()),
+        ),
+        Command::Status => return status(&inventory_path, args.json),
+        Command::Rollback(..) => ("rollback", PathBuf::new()),
+        Command::Recover => ("recover", PathBuf::new()),
+    };
+    let mut report = Report::new(mode_name, &pkg_path.display().to_string());
 
-    let result = (|| {
-        let pkg = match own_pkg {
-            Some(p) => p,
-            None => Package::open(&pkg_path, Expect::Package)?.expect("a package or an error"),
-        };
-        let pubkey = match &args.pubkey {
-            Some(p) => Some(read_pubkey(p)?),
-            None => None,
-        };
-        let opts = Options {
-            mode: mode.clone(),
-            inventory: inventory::default_path(args.inventory.as_deref()),
-            downgrades: args.downgrades,
-            pubkey,
-        };
-        apply::run(pkg, &opts, &mut report)
+    let result = (|| match &args.command {
+        Command::Rollback(product, component) => {
+            client::rollback(&inventory_path, product, component, wait, &mut report)
+        }
+        Command::Recover => client::recover(&inventory_path, wait, &mut report),
+        _ => {
+            let pkg = match own_pkg {
+                Some(p) => p,
+                None => Package::open(&pkg_path, Expect::Package)?.expect("a package or an error"),
+            };
+            let pubkey = match &args.pubkey {
+                Some(p) => Some(read_pubkey(p)?),
+                None => None,
+            };
+            let opts = Options {
+                mode: mode.clone(),
+                inventory: inventory_path.clone(),
+                downgrades: args.downgrades,
+                pubkey,
+                wait,
+            };
+            apply::run(pkg, &opts, &mut report)
+        }
     })();
     report.duration_ms = started.elapsed().as_millis() as u64;
     match result {
@@ -215,6 +285,47 @@ fn real_main() -> i32 {
             code
         }
     }
+}
+
+/// `status`: prints what is installed (or JSON with --json).
+fn status(inventory: &Path, json: bool) -> i32 {
+    let st = match client::status(inventory) {
+        Ok(st) => st,
+        Err(e) => return fail(&e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&st).expect("status serializes")
+        );
+        return 0;
+    }
+    let s = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| "-".into());
+    println!("inventory {}", s(&st["inventory"]));
+    if st["interrupted_update"] == true {
+        println!(
+            "  an update was interrupted: run `iupack-stub recover` (any package run also does)"
+        );
+    }
+    for p in st["products"].as_array().into_iter().flatten() {
+        println!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
+        for c in p["components"].as_array().into_iter().flatten() {
+            let kept: Vec<String> = c["kept"].as_array().into_iter().flatten().map(s).collect();
+            println!(
+                "  {:<14} {:<14} installed {} by {}{}",
+                s(&c["name"]),
+                s(&c["version"]),
+                s(&c["installed"]),
+                s(&c["package"]),
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("; kept: {}", kept.join(", "))
+                }
+            );
+        }
+    }
+    0
 }
 
 fn read_pubkey(path: &Path) -> Result<String, Error> {
@@ -276,7 +387,23 @@ fn human_bytes(n: u64) -> String {
 
 fn print_human(r: &Report, mode: &Mode) {
     if *mode == Mode::Check {
+        // One word on stdout for detection scripts; anything else goes to stderr.
+        if let Some(rec) = &r.recovered {
+            eprintln!("{rec}");
+        }
         println!("{}", r.result);
+        return;
+    }
+    if let Some(rec) = &r.recovered {
+        println!("{rec}");
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    if r.mode == "recover" || r.mode == "rollback" {
+        if r.recovered.as_deref() != Some(r.message.as_str()) {
+            println!("{}", r.message);
+        }
         return;
     }
     println!(

@@ -24,6 +24,10 @@ pub struct Report {
     /// Bytes written to disk by this run.
     pub bytes: u64,
     pub components: Vec<ComponentReport>,
+    /// An interrupted earlier update this run finished or undid first.
+    pub recovered: Option<String>,
+    /// Things that went wrong without failing the run (an `after` hook that failed).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

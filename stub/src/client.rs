@@ -1,0 +1,239 @@
+//! The installed client tool's own commands (the stub with no payload attached): `status`,
+//! `rollback PRODUCT COMPONENT` and `recover`. Each takes the inventory lock where it may change
+//! anything, and settles an interrupted update first.
+
+use crate::apply::{absolute, component_dir, installed_tree, run_after_hook, tree_of};
+use crate::error::{Error, ExitCode, Result};
+use crate::fsutil;
+use crate::hooks::{self, Hooks};
+use crate::inventory::{side_dir, InventoryFile, Product};
+use crate::journal::{self, Recovered, Rename, Transaction};
+use crate::lock::InventoryLock;
+use crate::report::{ComponentReport, Report};
+use crate::version::{Version, VersionReq};
+use std::path::Path;
+use std::time::Duration;
+
+/// Takes the lock and settles an interrupted update, if any.
+fn lock_and_recover(
+    inventory: &Path,
+    wait: Duration,
+) -> Result<(InventoryLock, Option<Recovered>)> {
+    if !fsutil::exists(inventory) {
+        InventoryFile::load(inventory)?; // the error that says there is no inventory
+    }
+    let lock = InventoryLock::acquire(inventory, wait)?;
+    let recovered = journal::recover(inventory)?;
+    Ok((lock, recovered))
+}
+
+/// `recover`: finishes or undoes an update an earlier run left half done.
+pub fn recover(inventory: &Path, wait: Duration, report: &mut Report) -> Result<ExitCode> {
+    let inventory = absolute(inventory);
+    let (_lock, recovered) = lock_and_recover(&inventory, wait)?;
+    report.result = "recovered".into();
+    report.message = match &recovered {
+        Some(r) => r.message(),
+        None => "nothing to recover: no update was interrupted".into(),
+    };
+    report.recovered = recovered.map(|r| r.message());
+    Ok(ExitCode::Success)
+}
+
+/// `status`: what is installed, from which package, when, and what is kept. Read only.
+pub fn status(inventory: &Path) -> Result<serde_json::Value> {
+    let inventory = absolute(inventory);
+    let inv = InventoryFile::load(&inventory)?;
+    let products: Vec<serde_json::Value> = inv
+        .inventory
+        .products
+        .iter()
+        .map(|p| {
+            let components: Vec<serde_json::Value> = p
+                .components
+                .iter()
+                .map(|(name, c)| {
+                    serde_json::json!({
+                        "name": name,
+                        "version": c.version,
+                        "path": inv.resolve(&c.path),
+                        "tree": c.tree,
+                        "package": c.package,
+                        "installed": c.installed,
+                        "kept": c.previous.iter().map(|k| &k.version).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "id": p.id, "name": p.name, "version": p.version,
+                "trusted_keys": p.trusted_keys.len(), "components": components,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "inventory": inventory,
+        "interrupted_update": fsutil::exists(&journal::journal_path(&inventory)),
+        "products": products,
+    }))
+}
+
+/// `rollback PRODUCT COMPONENT`: puts the newest kept copy back in place of the live tree, through
+/// the journal, after proving the kept copy is exactly what was recorded and that no `requires`
+/// breaks. The rolled-back tree is removed once the inventory records the change.
+pub fn rollback(
+    inventory: &Path,
+    product_id: &str,
+    component: &str,
+    wait: Duration,
+    report: &mut Report,
+) -> Result<ExitCode> {
+    let inventory = absolute(inventory);
+    let (_lock, recovered) = lock_and_recover(&inventory, wait)?;
+    report.recovered = recovered.map(|r| r.message());
+    let mut inv = InventoryFile::load(&inventory)?;
+    report.product = Some(product_id.to_string());
+    let Some(product) = inv.product(product_id).cloned() else {
+        return Err(Error::not_applicable(format!(
+            "product {product_id} is not in the inventory {}",
+            inventory.display()
+        ))
+        .hint("see `iupack-stub status` for what is installed"));
+    };
+    let Some(installed) = product.components.get(component).cloned() else {
+        return Err(
+            Error::not_applicable(format!("{product_id} has no component {component}"))
+                .hint("see `iupack-stub status` for what is installed"),
+        );
+    };
+    let dir = component_dir(&inv, component, &installed)?;
+    let current = installed
+        .version
+        .as_ref()
+        .map_or_else(|| "(none)".to_string(), ToString::to_string);
+    let Some(prev) = installed.previous.first().cloned() else {
+        return Err(Error::new(
+            ExitCode::NeedsOther,
+            format!("no earlier version of {component} is kept on this machine (installed: {current})"),
+        )
+        .hint("apply the package of the version you want (with --allow-downgrade); set keep_previous in the inventory to keep copies"));
+    };
+    let target = prev
+        .version
+        .as_ref()
+        .map_or_else(|| "(unversioned)".to_string(), ToString::to_string);
+    let side = side_dir(&dir);
+    let kept = side.join(&prev.dir);
+    let proven = installed_tree(&kept).is_some_and(|t| Some(tree_of(&t)) == prev.tree);
+    if !proven {
+        return Err(Error::new(
+            ExitCode::NeedsOther,
+            format!(
+                "the kept copy of {component} {target} ({}) is missing or was changed since it was kept",
+                kept.display()
+            ),
+        )
+        .hint("apply the package of that version instead (with --allow-downgrade); nothing was changed"));
+    }
+    check_rollback_requires(&product, component, &prev.version, &prev.requires)?;
+
+    let hooks = Hooks::of(product.hooks.as_ref(), &product.id)?;
+    let vars = [
+        ("product", product.id.clone()),
+        ("component", component.to_string()),
+        ("version", target.clone()),
+        ("from", current.clone()),
+        ("staged", kept.display().to_string()),
+        ("live", dir.display().to_string()),
+    ];
+    hooks::validate(&hooks, &vars, component)?;
+
+    let mut txn = Transaction::new(&inventory, format!("rollback {product_id} {component}"));
+    let retired = side.join(format!("retired-{}", std::process::id()));
+    let mut renames = Vec::new();
+    if fsutil::exists(&dir) {
+        renames.push(Rename {
+            from: dir.clone(),
+            to: retired.clone(),
+        });
+    }
+    renames.push(Rename {
+        from: kept.clone(),
+        to: dir.clone(),
+    });
+    let mut next = inv.clone();
+    let entry = next
+        .product_mut(product_id)
+        .and_then(|p| p.components.get_mut(component))
+        .expect("checked above");
+    entry.version = prev.version.clone();
+    entry.tree = prev.tree.clone();
+    entry.package = prev.package.clone();
+    entry.installed = prev.installed.clone();
+    entry.requires = prev.requires.clone();
+    entry.previous.remove(0);
+    let sides = if entry.previous.is_empty() {
+        vec![side]
+    } else {
+        Vec::new()
+    };
+    txn.commit(renames, &next.to_bytes(), vec![retired], sides)?;
+    inv = next;
+    let _ = inv;
+    report.components = vec![ComponentReport {
+        name: component.to_string(),
+        from: installed.version.as_ref().map(ToString::to_string),
+        to: target.clone(),
+        route: Some("rollback".into()),
+        action: "rolled-back".into(),
+        bytes: 0,
+    }];
+    report.result = "rolled-back".into();
+    report.message = format!("rolled {component} back from {current} to {target}");
+    run_after_hook(&hooks, &product.id, component, report);
+    Ok(ExitCode::Success)
+}
+
+/// The rolled-back version's own `requires` must hold against what else is installed, and no
+/// other installed component may require a version of this one that the rollback removes.
+fn check_rollback_requires(
+    product: &Product,
+    component: &str,
+    target: &Option<Version>,
+    target_requires: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let have = |name: &str| -> Option<Version> {
+        if name == "product" {
+            Some(product.version.clone())
+        } else if name == component {
+            target.clone()
+        } else {
+            product.components.get(name).and_then(|c| c.version.clone())
+        }
+    };
+    let mut needs: Vec<(String, &str, &str)> = target_requires
+        .iter()
+        .map(|(what, req)| (component.to_string(), what.as_str(), req.as_str()))
+        .collect();
+    for (name, c) in &product.components {
+        if name != component {
+            if let Some(req) = c.requires.get(component) {
+                needs.push((name.clone(), component, req));
+            }
+        }
+    }
+    for (who, what, req) in needs {
+        let Ok(parsed) = VersionReq::parse(req) else {
+            continue; // recorded by another tool: not ours to judge
+        };
+        let v = have(what);
+        if !v.as_ref().is_some_and(|v| parsed.matches(v)) {
+            let v = v.map_or_else(|| "none".to_string(), |v| v.to_string());
+            return Err(Error::new(
+                ExitCode::NeedsOther,
+                format!("the rollback would leave {who} requiring {what} {req} with {what} {v} installed"),
+            )
+            .hint(format!("roll back {who} first, or apply a package that brings a matching {what}; nothing was changed")));
+        }
+    }
+    Ok(())
+}

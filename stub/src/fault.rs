@@ -1,0 +1,27 @@
+//! Fault injection for the crash-safety tests (feature `fault-injection`, never in a release
+//! stub): every numbered step of a transaction calls [`step`]; with `IUPACK_FAULT_STEP=N` in the
+//! environment the process aborts at the N-th step, as dead as a `kill -9` (no destructors, no
+//! clean-up), so a test can walk every step and prove that `recover` finishes or undoes each one.
+//! `IUPACK_FAULT_TRACE=1` prints each step's number and name on stderr.
+
+#[cfg(feature = "fault-injection")]
+pub fn step(name: &str) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    if std::env::var_os("IUPACK_FAULT_TRACE").is_some() {
+        eprintln!("fault step {n}: {name}");
+    }
+    let stop = std::env::var("IUPACK_FAULT_STEP")
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok());
+    if stop == Some(n) {
+        eprintln!("fault injected at step {n}: {name}");
+        std::process::abort();
+    }
+}
+
+/// A no-op outside fault-injection builds.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn step(_name: &str) {}

@@ -1,0 +1,391 @@
+//! The commit journal (DESIGN §6): every change a run makes to a machine is written down, synced,
+//! before it is made, so that a run killed at any instant — power cut, `kill -9`, a crash — is
+//! finished or undone by the next run, and the machine is always one whole release or the other.
+//!
+//! A transaction has two phases, each recorded in `INVENTORY.journal` (written atomically):
+//!
+//! 1. **staging**: the staging folders this run creates, and the folders it makes for them.
+//!    Undoing removes them. Nothing live has changed yet.
+//! 2. **commit**: the renames that swap trees (live → kept copy, staged → live), in order, the
+//!    SHA-256 of the new inventory, its temp file, and what to remove once committed (kept copies
+//!    beyond `keep_previous`, a rolled-back tree). Renames are made in order, each followed by
+//!    syncing both folders; then the inventory is replaced atomically. **The inventory is the
+//!    commit point**: if the inventory on disk is the new one, the transaction is finished
+//!    (removals done, journal removed); otherwise every rename that was done is undone, in
+//!    reverse, and the inventory is the old one, still true.
+//!
+//! A rename `from → to` is done when `from` is gone and `to` exists; undoing in reverse order
+//! keeps that test exact even where a later rename reuses an earlier one's source (the live
+//! folder). Recovery is idempotent: it can itself be killed and run again.
+
+use crate::digest::hex;
+use crate::error::{Error, ExitCode, Result};
+use crate::fault;
+use crate::fsutil::{self, sync_dir};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const FORMAT: u32 = 1;
+const MAX_JOURNAL_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Staging,
+    Commit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Journal {
+    pub format: u32,
+    /// What the run was doing, for messages: "apply acme-av-2026.11.24.1-…", "rollback …".
+    pub action: String,
+    pub pid: u32,
+    pub phase: Phase,
+    /// Staging folders this run creates (removed when undone).
+    #[serde(default)]
+    pub stages: Vec<PathBuf>,
+    /// Folders this run made for its staging, outermost first (removed when undone, if empty).
+    #[serde(default)]
+    pub made: Vec<PathBuf>,
+    /// The swaps, in the order they are made.
+    #[serde(default)]
+    pub renames: Vec<Rename>,
+    /// SHA-256 of the inventory that commits this transaction.
+    #[serde(default)]
+    pub inventory_new: Option<String>,
+    /// The temp file the new inventory is written to before it is renamed into place.
+    #[serde(default)]
+    pub inventory_temp: Option<PathBuf>,
+    /// Removed once committed.
+    #[serde(default)]
+    pub remove_after: Vec<PathBuf>,
+    /// Removed once committed, when empty.
+    #[serde(default)]
+    pub remove_if_empty: Vec<PathBuf>,
+}
+
+/// The journal file of an inventory.
+pub fn journal_path(inventory: &Path) -> PathBuf {
+    let mut name = inventory.file_name().unwrap_or_default().to_os_string();
+    name.push(".journal");
+    inventory.with_file_name(name)
+}
+
+fn sha256_file(path: &Path) -> Option<String> {
+    fs::read(path).ok().map(|b| hex(&Sha256::digest(&b)))
+}
+
+fn io_err(what: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::apply_io(what, &e)
+}
+
+/// How an interrupted transaction was settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// The new inventory was in place: the transaction was finished.
+    Finished(String),
+    /// It was not: every change was undone.
+    Undone(String),
+}
+
+impl Recovered {
+    pub fn message(&self) -> String {
+        match self {
+            Recovered::Finished(a) => format!("finished an interrupted update ({a})"),
+            Recovered::Undone(a) => {
+                format!("undid an interrupted update ({a}); the machine is as it was before it")
+            }
+        }
+    }
+}
+
+/// Finishes or undoes the transaction an earlier run left in `inventory`'s journal. Call with the
+/// inventory lock held. `Ok(None)` when there was nothing to recover.
+pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
+    let path = journal_path(inventory);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::apply_io(
+                format!("cannot read {}", path.display()),
+                &e,
+            ))
+        }
+    };
+    let unreadable = |why: String| {
+        Error::new(
+            ExitCode::Error,
+            format!(
+                "the journal of an interrupted update, {}, can't be read: {why}",
+                path.display()
+            ),
+        )
+        .hint("restore the product's folders and inventory from backup, then remove the journal; iupack changed nothing")
+    };
+    if !meta.is_file() || meta.len() > MAX_JOURNAL_BYTES {
+        return Err(unreadable("not a file of at most 16 MiB".into()));
+    }
+    let bytes = fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
+    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+    if journal.format != FORMAT {
+        return Err(unreadable(format!(
+            "format {} is not {FORMAT}",
+            journal.format
+        )));
+    }
+    let mut txn = Transaction {
+        journal,
+        path,
+        inventory: inventory.to_path_buf(),
+        written: true,
+        done: false,
+    };
+    let committed = txn.journal.phase == Phase::Commit
+        && txn.journal.inventory_new.is_some()
+        && sha256_file(inventory) == txn.journal.inventory_new;
+    let action = txn.journal.action.clone();
+    if committed {
+        txn.finish();
+        txn.done = true;
+        Ok(Some(Recovered::Finished(action)))
+    } else {
+        txn.undo()?;
+        txn.done = true;
+        Ok(Some(Recovered::Undone(action)))
+    }
+}
+
+/// A transaction on one inventory and the folders it names. Dropped before it commits, it undoes
+/// everything it did; if undoing fails, its journal stays for the next run to finish the job.
+#[derive(Debug)]
+pub struct Transaction {
+    journal: Journal,
+    path: PathBuf,
+    inventory: PathBuf,
+    /// The journal file exists.
+    written: bool,
+    /// Committed and finished, or undone.
+    done: bool,
+}
+
+impl Transaction {
+    /// Starts a transaction (nothing is written until [`Transaction::stage`]).
+    pub fn new(inventory: &Path, action: String) -> Transaction {
+        Transaction {
+            journal: Journal {
+                format: FORMAT,
+                action,
+                pid: std::process::id(),
+                phase: Phase::Staging,
+                stages: Vec::new(),
+                made: Vec::new(),
+                renames: Vec::new(),
+                inventory_new: None,
+                inventory_temp: None,
+                remove_after: Vec::new(),
+                remove_if_empty: Vec::new(),
+            },
+            path: journal_path(inventory),
+            inventory: inventory.to_path_buf(),
+            written: false,
+            done: false,
+        }
+    }
+
+    /// Records staging folders and the missing folders above them, then creates them: the
+    /// journal is on disk before the first of them is.
+    pub fn stage(&mut self, stages: &[PathBuf]) -> Result<()> {
+        let mut made: Vec<PathBuf> = Vec::new();
+        for stage in stages {
+            let mut missing = Vec::new();
+            let mut cur = stage.parent();
+            while let Some(d) = cur.filter(|p| !p.as_os_str().is_empty()) {
+                if fsutil::exists(d) || made.iter().any(|m| m == d) {
+                    break;
+                }
+                missing.push(d.to_path_buf());
+                cur = d.parent();
+            }
+            missing.reverse();
+            made.extend(missing);
+        }
+        self.journal.made.extend(made.iter().cloned());
+        self.journal.stages.extend(stages.iter().cloned());
+        self.write()?;
+        fault::step("staging recorded");
+        for d in &made {
+            fs::create_dir(d).map_err(io_err(format!("cannot create {}", d.display())))?;
+        }
+        for stage in stages {
+            fsutil::remove_quietly(stage);
+            fs::create_dir(stage).map_err(io_err(format!("cannot create {}", stage.display())))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the journal atomically (temp, sync, rename, sync folder).
+    fn write(&mut self) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(&self.journal).map_err(|e| {
+            Error::new(
+                ExitCode::ApplyFailed,
+                format!("cannot record the update: a path is not UTF-8 ({e})"),
+            )
+        })?;
+        fsutil::atomic_write(&self.path, &bytes).map_err(io_err(format!(
+            "cannot write the journal {}",
+            self.path.display()
+        )))?;
+        self.written = true;
+        Ok(())
+    }
+
+    /// Commits: records the renames and the new inventory, makes the renames (each synced),
+    /// replaces the inventory (the commit point), then removes what the journal says. Any failure
+    /// before the inventory is replaced undoes every rename.
+    pub fn commit(
+        &mut self,
+        renames: Vec<Rename>,
+        inventory_bytes: &[u8],
+        remove_after: Vec<PathBuf>,
+        remove_if_empty: Vec<PathBuf>,
+    ) -> Result<()> {
+        let temp = fsutil::temp_beside(&self.inventory, "new");
+        self.journal.phase = Phase::Commit;
+        self.journal.renames = renames;
+        self.journal.inventory_new = Some(hex(&Sha256::digest(inventory_bytes)));
+        self.journal.inventory_temp = Some(temp.clone());
+        self.journal.remove_after = remove_after;
+        self.journal.remove_if_empty = remove_if_empty;
+        self.write()?;
+        fault::step("commit recorded");
+        for r in self.journal.renames.clone() {
+            fs::rename(&r.from, &r.to).map_err(io_err(format!(
+                "cannot move {} to {}",
+                r.from.display(),
+                r.to.display()
+            )))?;
+            fault::step("renamed");
+            sync_parents(&r.from, &r.to)?;
+            fault::step("renamed and synced");
+        }
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)?;
+            f.write_all(inventory_bytes)?;
+            f.sync_all()
+        })();
+        result.map_err(|e| {
+            Error::new(
+                ExitCode::ApplyFailed,
+                format!("cannot write the inventory {}: {e}", self.inventory.display()),
+            )
+            .hint("free disk space or fix permissions, then run the package again; nothing was changed")
+        })?;
+        fault::step("inventory written");
+        fs::rename(&temp, &self.inventory).map_err(io_err(format!(
+            "cannot replace the inventory {}",
+            self.inventory.display()
+        )))?;
+        fault::step("inventory replaced");
+        let _ = sync_dir(&fsutil::parent_of(&self.inventory));
+        fault::step("inventory synced");
+        self.finish();
+        self.done = true;
+        Ok(())
+    }
+
+    /// After the commit point: removes what the journal says, then the journal. Failures here
+    /// lose nothing (the machine is already on the new release); the journal stays and the next
+    /// run finishes the removals.
+    fn finish(&mut self) {
+        for p in &self.journal.remove_after {
+            fsutil::remove_quietly(p);
+            fault::step("old copy removed");
+        }
+        for p in &self.journal.remove_if_empty {
+            let _ = fs::remove_dir(p);
+        }
+        if let Some(t) = &self.journal.inventory_temp {
+            let _ = fs::remove_file(t);
+        }
+        if fs::remove_file(&self.path).is_ok() {
+            let _ = sync_dir(&fsutil::parent_of(&self.path));
+        }
+        fault::step("journal removed");
+    }
+
+    /// Undoes every rename that was done, in reverse, then removes staging, made folders, the
+    /// inventory temp file and the journal.
+    fn undo(&mut self) -> Result<()> {
+        for r in self.journal.renames.iter().rev() {
+            if !fsutil::exists(&r.from) && fsutil::exists(&r.to) {
+                fs::rename(&r.to, &r.from).map_err(|e| {
+                    Error::apply_io(
+                        format!(
+                            "cannot move {} back to {}",
+                            r.to.display(),
+                            r.from.display()
+                        ),
+                        &e,
+                    )
+                    .hint("fix the cause, then run `iupack-stub recover` to finish undoing the interrupted update")
+                })?;
+                sync_parents(&r.from, &r.to)?;
+                fault::step("rename undone");
+            }
+        }
+        for s in &self.journal.stages {
+            fsutil::remove_quietly(s);
+        }
+        for d in self.journal.made.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+        if let Some(t) = &self.journal.inventory_temp {
+            let _ = fs::remove_file(t);
+        }
+        if self.written {
+            fs::remove_file(&self.path).map_err(io_err(format!(
+                "cannot remove the journal {}",
+                self.path.display()
+            )))?;
+            let _ = sync_dir(&fsutil::parent_of(&self.path));
+            self.written = false;
+        }
+        fault::step("undone");
+        Ok(())
+    }
+
+    /// Undoes the transaction now (rather than on drop), reporting a failure to undo.
+    pub fn abort(mut self) -> Result<()> {
+        self.done = true;
+        self.undo()
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.undo();
+        }
+    }
+}
+
+fn sync_parents(a: &Path, b: &Path) -> Result<()> {
+    let (pa, pb) = (fsutil::parent_of(a), fsutil::parent_of(b));
+    sync_dir(&pa)
+        .and_then(|()| if pb != pa { sync_dir(&pb) } else { Ok(()) })
+        .map_err(io_err("cannot sync a folder".into()))
+}
