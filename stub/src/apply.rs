@@ -847,12 +847,23 @@ fn write_tree_delta(
             .open(&target)
             .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
         let mut hr = crate::digest::HashingReader::new((&mut stream).take(f.size), f.size);
-        let n = std::io::copy(&mut hr, &mut out).map_err(|e| {
-            Error::damaged(format!(
-                "the whole-tree patch of {} does not decode: {e}",
-                c.name
-            ))
-        })?;
+        // Read errors mean a bad patch; write errors (a full disk) are the machine's.
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut n = 0u64;
+        loop {
+            let got = hr.read(&mut buf).map_err(|e| {
+                Error::damaged(format!(
+                    "the whole-tree patch of {} does not decode: {e}",
+                    c.name
+                ))
+            })?;
+            if got == 0 {
+                break;
+            }
+            out.write_all(&buf[..got])
+                .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
+            n += got as u64;
+        }
         let (_, sha256) = hr.finish();
         if n != f.size {
             return Err(Error::damaged(format!(
@@ -1060,6 +1071,11 @@ fn commit(
             .get_mut(&c.name)
             .expect("installs are configured");
         if fsutil::exists(&dir) {
+            if entry.tree.is_none() {
+                // Installed before iupack recorded digests (a hand-written inventory): record
+                // what is kept, so that a rollback can prove it later.
+                entry.tree = installed_tree(&dir).map(|t| tree_of(&t));
+            }
             let name = previous_name(&side, entry.version.as_ref());
             renames.push(Rename {
                 from: dir.clone(),

@@ -1,7 +1,8 @@
 //! Fault injection for the crash-safety tests (feature `fault-injection`, never in a release
 //! stub): every numbered step of a transaction calls [`step`]; with `IUPACK_FAULT_STEP=N` in the
-//! environment the process aborts at the N-th step, as dead as a `kill -9` (no destructors, no
-//! clean-up), so a test can walk every step and prove that `recover` finishes or undoes each one.
+//! environment the process stops dead at the N-th step with exit status 99 (`process::exit` runs no
+//! destructors, so nothing is cleaned up, as after a `kill -9`), so a test can walk every step
+//! and prove that `recover` finishes or undoes each one.
 //! `IUPACK_FAULT_TRACE=1` prints each step's number and name on stderr.
 
 #[cfg(feature = "fault-injection")]
@@ -17,7 +18,7 @@ pub fn step(name: &str) {
         .and_then(|s| s.parse::<u32>().ok());
     if stop == Some(n) {
         eprintln!("fault injected at step {n}: {name}");
-        std::process::abort();
+        std::process::exit(99);
     }
 }
 

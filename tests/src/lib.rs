@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The folder holding this build's binaries (`target/debug`), built fresh once per test run:
-/// `cargo test -p iupack-tests` alone would otherwise run stale binaries.
+/// `cargo test -p iupack-tests` alone would otherwise run stale binaries. The stub is built with
+/// its test-only fault points (feature `fault-injection`).
 pub fn bin_dir() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT.get_or_init(build_bins).clone()
@@ -32,6 +33,9 @@ fn build_bins() -> PathBuf {
             "iupack",
             "-p",
             "iupack-stub",
+            // Fault points are no-ops unless IUPACK_FAULT_STEP is set (tests/recovery.rs).
+            "--features",
+            "iupack-stub/fault-injection",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
