@@ -83,6 +83,14 @@ head -c $((size - 5000)) "$pkgs/acme-av-2026.11.24.1.run" > "$work/truncated.run
 expect 21 "$work/truncated.run"
 expect 10 "$pkgs/acme-av-2026.11.24.1.run" --inventory "$work/no-such-inventory.json"
 
+step "The installed client tool (the stub with no package attached): status, rollback, apply again"
+expect 0 "$stub" status
+expect 0 "$stub" rollback acme-av definitions
+diff -r "$machine/acme/defs" "$here/acme/releases/definitions/2026.11.22.1" && echo "acme/defs is back to 2026.11.22.1, byte-identical"
+expect 11 "$stub" rollback acme-av definitions
+expect 0 "$pkgs/acme-av-2026.11.24.1.run" -q
+expect 0 "$stub" recover
+
 step "Done"
 echo "report of the full apply: $work/report.json"
 echo "scratch machine and packages: $work"

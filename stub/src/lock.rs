@@ -73,9 +73,9 @@ impl InventoryLock {
                         return Err(Error::new(
                             ExitCode::Locked,
                             format!(
-                                "another update holds the inventory lock {}{by}; waited {} s",
+                                "another update holds the inventory lock {}{by}; waited {} ms",
                                 path.display(),
-                                wait.as_secs_f32()
+                                wait.as_millis()
                             ),
                         )
                         .hint("run the package again when the other update has finished, or wait longer with --wait SECS"));

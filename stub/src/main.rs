@@ -117,17 +117,13 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "--pubkey" => a.pubkey = Some(value("--pubkey")?),
             "--wait" => {
                 let v = value("--wait")?;
-                let secs = v
-                    .to_str()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && (0.0..=86_400.0).contains(s))
-                    .ok_or_else(|| {
-                        Error::usage(format!(
-                            "--wait needs a number of seconds (0 to 86400), not `{}`",
-                            v.display()
-                        ))
-                    })?;
-                a.wait = Some(std::time::Duration::from_secs_f64(secs));
+                let ms = v.to_str().and_then(parse_millis).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--wait needs a number of seconds (0 to 86400, such as 5 or 0.5), not `{}`",
+                        v.display()
+                    ))
+                })?;
+                a.wait = Some(std::time::Duration::from_millis(ms));
             }
             "--allow-downgrade" => a.downgrades = Downgrades::Allow,
             "-h" | "--help" => a.help = true,
@@ -187,6 +183,28 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
         return Err(Error::usage("--pubkey goes with --verify or --extract"));
     }
     Ok(a)
+}
+
+/// Seconds as text ("5", "0.5", "12.25") to milliseconds, at most a day. Parsed by hand: float
+/// parsing would cost the stub tens of KB.
+fn parse_millis(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut ms = 0;
+    for (i, b) in frac.bytes().take(3).enumerate() {
+        ms += u64::from(b - b'0') * [100, 10, 1][i];
+    }
+    let total = secs.checked_mul(1000)?.checked_add(ms)?;
+    (total <= 86_400_000).then_some(total)
 }
 
 fn main() {
@@ -424,4 +442,30 @@ fn print_human(r: &Report, mode: &Mode) {
         );
     }
     println!("{}", r.message);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_millis;
+
+    #[test]
+    fn wait_seconds_parse_to_millis() {
+        assert_eq!(parse_millis("5"), Some(5000));
+        assert_eq!(parse_millis("0.5"), Some(500));
+        assert_eq!(parse_millis(".25"), Some(250));
+        assert_eq!(parse_millis("12.3456"), Some(12_345));
+        assert_eq!(parse_millis("86400"), Some(86_400_000));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e3",
+            "86401",
+            "1.2.3",
+            "five",
+            "18446744073709551615",
+        ] {
+            assert_eq!(parse_millis(bad), None, "{bad}");
+        }
+    }
 }
