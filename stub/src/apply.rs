@@ -210,6 +210,10 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
     }
 
     check_targets(&vp, &inv, &product)?;
+    if changes {
+        // The file must be exactly what was signed, head included (a cheap check, ~1 ms).
+        vp.verify_stub()?;
+    }
     let steps = plan(&vp, &inv, &product, opts.downgrades)?;
     report.components = steps.iter().map(|s| s.report(false)).collect();
     let installs: Vec<&Step> = order_installs(&steps)?;

@@ -81,6 +81,7 @@ impl Package {
                 return Err(Error::damaged(format!("{shown} is not an iupack package")));
             }
         };
+        check_ends_at_eocd(path)?;
         let mut pkg = Package {
             path: path.to_path_buf(),
             archive,
@@ -100,6 +101,7 @@ impl Package {
             .archive
             .by_name(name)
             .map_err(|e| Error::damaged(format!("the package lacks {name}: {e}")))?;
+        regular(name, f.is_file())?;
         if f.size() > max {
             return Err(Error::damaged(format!(
                 "{name} declares {} bytes, more than the {max} allowed",
@@ -206,6 +208,7 @@ impl VerifiedPackage {
     /// The ZIP entry `name`, which must hold exactly `size` bytes as the signed manifest says.
     fn sized_entry(&mut self, name: &str, size: u64) -> Result<zip::read::ZipFile<'_, File>> {
         let zf = self.archive.by_name(name).map_err(|_| missing(name))?;
+        regular(name, zf.is_file())?;
         if zf.size() != size {
             return Err(Error::damaged(format!(
                 "{name} holds {} bytes but the signed manifest says {size}",
@@ -314,6 +317,7 @@ impl VerifiedPackage {
                         }
                         (DeltaOp::Patch, _) => {
                             let zf = self.archive.by_name(&name).map_err(|_| missing(&name))?;
+                            regular(&name, zf.is_file())?;
                             if Some(zf.size()) != f.patch_size {
                                 return Err(Error::damaged(format!(
                                     "{name} is not the size the signed manifest says"
@@ -351,6 +355,45 @@ fn blob(size: u64, sha256: &str) -> FileEntry {
         size,
         sha256: sha256.to_string(),
         mode: MODE_FILE,
+    }
+}
+
+/// A ZIP entry the manifest names must be a plain file entry: a symlink or folder entry is a
+/// package nobody built with iupack.
+fn regular(name: &str, is_file: bool) -> Result<()> {
+    if is_file {
+        Ok(())
+    } else {
+        Err(Error::damaged(format!(
+            "{name} is stored as a symbolic link or folder, not as a file"
+        )))
+    }
+}
+
+/// Refuses bytes after the ZIP's end: the end-of-central-directory record (plus its comment)
+/// must end the file. `unzip` tolerates trailing junk; a signed package has none.
+fn check_ends_at_eocd(path: &Path) -> Result<()> {
+    let mut f = File::open(path)
+        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    let len = f
+        .seek(SeekFrom::End(0))
+        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    let tail_len = len.min(22 + 65_535);
+    let mut tail = vec![0u8; tail_len as usize];
+    f.seek(SeekFrom::Start(len - tail_len))
+        .and_then(|_| f.read_exact(&mut tail))
+        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    let ends_here = (0..tail.len().saturating_sub(21)).any(|i| {
+        tail[i..].starts_with(b"PK\x05\x06")
+            && i + 22 + usize::from(u16::from_le_bytes([tail[i + 20], tail[i + 21]])) == tail.len()
+    });
+    if ends_here {
+        Ok(())
+    } else {
+        Err(Error::damaged(format!(
+            "{} has bytes after the end of its package: something was appended to it",
+            path.display()
+        )))
     }
 }
 
