@@ -30,6 +30,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Check a package's signature and every content hash, with the stub's own code.
     Verify(cmd::verify::Args),
+    /// Sign, with the current key, a statement that machines trust a new key (key rotation).
+    KeyTransition(cmd::transition::Args),
 }
 
 fn main() {
@@ -39,6 +41,7 @@ fn main() {
         Command::Build(a) => cmd::build::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::KeyTransition(a) => cmd::transition::run(a),
     };
     if let Err(e) = result {
         report(&e);

@@ -19,6 +19,9 @@ pub struct Spec {
     #[serde(default)]
     pub id: Option<String>,
     pub targets: Targets,
+    /// Key-transition statements (`iupack key-transition`) to carry, oldest first.
+    #[serde(default)]
+    pub key_transitions: Vec<PathBuf>,
     pub components: Vec<ComponentSpec>,
 }
 
@@ -51,6 +54,9 @@ pub struct ComponentSpec {
     pub full: bool,
     #[serde(default)]
     pub requires: BTreeMap<String, VersionReq>,
+    /// The security floor: machines that see this package never go below this version again.
+    #[serde(default)]
+    pub floor: Option<Version>,
     /// Earlier releases to carry deltas from.
     #[serde(default)]
     pub deltas: Vec<DeltaSpec>,
@@ -106,6 +112,13 @@ impl Spec {
                     c.name
                 ))
                 .hint("set full = true, or add deltas from earlier versions"));
+            }
+            if let Some(f) = c.floor.as_ref().filter(|f| **f > c.version) {
+                return Err(bad(format!(
+                    "component `{}` has floor {f}, above its own version {}",
+                    c.name, c.version
+                ))
+                .hint("the floor is the lowest version machines may run after this package; it can't be above the version it brings"));
             }
             let mut seen = std::collections::HashSet::new();
             for d in &c.deltas {

@@ -16,6 +16,7 @@ use crate::fsutil::{self, sync_dir};
 use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
 use crate::journal::{self, Rename, Transaction};
+use crate::keys::{self, KeyChange};
 use crate::lock::InventoryLock;
 use crate::manifest::{
     Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, CODEC_ZSTD_PREFIX,
@@ -86,6 +87,8 @@ pub enum Action {
     NewerInstalled,
     /// Older than installed, and downgrades are refused.
     DowngradeRefused,
+    /// Below the security floor (the machine's recorded one or the package's own): never.
+    BelowFloor,
     /// The inventory does not configure this component on this machine.
     NotConfigured,
     /// The package carries no content that reaches this version from what is installed.
@@ -99,6 +102,7 @@ impl Action {
             Action::Current => "current",
             Action::NewerInstalled => "newer-installed",
             Action::DowngradeRefused => "downgrade-refused",
+            Action::BelowFloor => "below-floor",
             Action::NotConfigured => "not-configured",
             Action::NeedsOther => "needs-other",
         }
@@ -157,7 +161,7 @@ impl Step {
 
 /// Runs a package in the given mode, filling `report` as it learns. The returned exit code is the
 /// success code of the mode (0, or 1 for `--check` when the machine needs the package).
-pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode> {
+pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode> {
     let claimed = pkg.claimed()?;
     report.product = Some(claimed.product.clone());
     report.package_id = Some(claimed.id.clone());
@@ -200,7 +204,16 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         .hint("this package is for another product; check that you picked the right file"));
     };
     let whose = format!("this machine's inventory ({})", opts.inventory.display());
-    let mut vp = pkg.verify(&product.trusted_keys, &product.revoked_keys, &whose)?;
+    // Key transitions the package carries extend what this machine trusts, link by link, each
+    // vouched for by a key it already trusts; they are recorded only once the update commits.
+    let statements = pkg.key_transitions()?;
+    let keys = keys::follow(
+        &claimed.product,
+        &statements,
+        &product.trusted_keys,
+        &product.revoked_keys,
+    )?;
+    let mut vp = pkg.verify(&keys.trusted, &keys.revoked, &whose)?;
     report.signed_by = Some(vp.key_id.clone());
 
     match &opts.mode {
@@ -253,6 +266,15 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
     }
     match verdict.0 {
         Verdict::Proceed => {}
+        Verdict::Current if keys.changed() && opts.mode == Mode::Apply => {
+            // Nothing to install, but new keys to record: only once all content verified.
+            vp.verify_content()?;
+            let mut txn = Transaction::new(&inv.path, format!("keys {}", vp.manifest.package.id));
+            commit(&mut txn, &mut inv, &product, &vp, &[], &keys)?;
+            report.result = "current".into();
+            report.message = format!("{}; {}", verdict.1, describe_keys(&keys));
+            return Ok(ExitCode::Success);
+        }
         Verdict::Current => {
             report.result = "current".into();
             report.message = verdict.1;
@@ -310,7 +332,7 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         return Ok(ExitCode::Success);
     }
 
-    commit(&mut txn, &mut inv, &product, &vp, &installs)?;
+    commit(&mut txn, &mut inv, &product, &vp, &installs, &keys)?;
     drop(lock);
     report.components = steps
         .iter()
@@ -318,6 +340,9 @@ pub fn run(pkg: Package, opts: &Options, report: &mut Report) -> Result<ExitCode
         .collect();
     report.result = "applied".into();
     report.message = format!("installed {}", describe(&installs));
+    if keys.changed() {
+        report.message = format!("{}; {}", report.message, describe_keys(&keys));
+    }
     run_after_hook(&hooks, &product.id, &names(&installs), report);
     Ok(ExitCode::Success)
 }
@@ -343,6 +368,17 @@ pub(crate) fn run_after_hook(hooks: &Hooks, product: &str, components: &str, rep
 /// a later run started elsewhere.
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn describe_keys(keys: &KeyChange) -> String {
+    let mut parts = Vec::new();
+    if !keys.added.is_empty() {
+        parts.push(format!("now trusts key {}", keys.added.join(", ")));
+    }
+    if !keys.newly_revoked.is_empty() {
+        parts.push(format!("revoked key {}", keys.newly_revoked.join(", ")));
+    }
+    format!("{} (signed key transitions)", parts.join(" and "))
 }
 
 fn names(steps: &[&Step]) -> String {
@@ -499,6 +535,15 @@ pub fn plan(
             Some(_) => Action::DowngradeRefused,
         };
         let (mut route, mut note) = (None, None);
+        if let Some(floor) = security_floor(installed.floor.as_ref(), c.floor.as_ref()) {
+            if c.version < floor && action != Action::Current {
+                action = Action::BelowFloor;
+                note = Some(format!(
+                    "{} {} is below the security floor {floor} of this machine; it is never installed again, not even with --allow-downgrade",
+                    c.name, c.version
+                ));
+            }
+        }
         if action == Action::Install {
             match choose_route(c, from.as_ref(), &dir)? {
                 Ok(r) => route = Some(r),
@@ -519,6 +564,14 @@ pub fn plan(
     }
     check_requires(&steps, product)?;
     Ok(steps)
+}
+
+/// The higher of the machine's recorded floor and the package's.
+pub(crate) fn security_floor(recorded: Option<&Version>, package: Option<&Version>) -> Option<Version> {
+    match (recorded, package) {
+        (Some(a), Some(b)) => Some(a.max(b).clone()),
+        (a, b) => a.or(b).cloned(),
+    }
 }
 
 /// The cheapest way from what is installed to `c.version`: a delta from the installed version
@@ -715,6 +768,12 @@ fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
     }
     if !nothing_to_install {
         return (Verdict::Proceed, "the package applies".into());
+    }
+    if let Some(s) = find(Action::BelowFloor) {
+        return (
+            Verdict::Refused(ExitCode::Downgrade),
+            s.note.clone().unwrap_or_default(),
+        );
     }
     if let Some(s) = find(Action::DowngradeRefused) {
         return (
@@ -1060,8 +1119,11 @@ fn commit(
     product: &Product,
     vp: &VerifiedPackage,
     installs: &[&Step],
+    keys: &KeyChange,
 ) -> Result<()> {
     let mut new_product = product.clone();
+    new_product.trusted_keys = keys.trusted.clone();
+    new_product.revoked_keys = keys.revoked.clone();
     let now = crate::time::rfc3339(crate::time::unix_now());
     let keep = new_product.keep_previous as usize;
     let (mut renames, mut remove_after, mut sides) = (Vec::new(), Vec::new(), Vec::new());
@@ -1118,6 +1180,11 @@ fn commit(
         sides.push(side);
     }
 
+    for c in &vp.manifest.components {
+        if let Some(entry) = new_product.components.get_mut(&c.name) {
+            entry.floor = security_floor(entry.floor.as_ref(), c.floor.as_ref());
+        }
+    }
     let mut next = inv.clone();
     if let Some(p) = next.product_mut(&product.id) {
         *p = new_product;

@@ -134,6 +134,15 @@ pub fn rollback(
         )
         .hint("apply the package of that version instead (with --allow-downgrade); nothing was changed"));
     }
+    if let (Some(floor), Some(v)) = (&installed.floor, &prev.version) {
+        if v < floor {
+            return Err(Error::new(
+                ExitCode::Downgrade,
+                format!("{component} {v} is below the security floor {floor} of this machine; it can't be rolled back to"),
+            )
+            .hint("the publisher marked older versions unsafe; nothing was changed"));
+        }
+    }
     check_rollback_requires(&product, component, &prev.version, &prev.requires)?;
 
     let hooks = Hooks::of(product.hooks.as_ref(), &product.id)?;

@@ -78,6 +78,10 @@ pub struct InstalledComponent {
     pub package: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<String>,
+    /// The security floor: the lowest version this machine may run, raised by signed packages,
+    /// never lowered by iupack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Version>,
     /// What the installed version requires of other components (from its package), so that a
     /// rollback can refuse to break it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod hooks;
 pub mod inventory;
 pub mod journal;
+pub mod keys;
 pub mod lock;
 pub mod manifest;
 pub mod package;

@@ -67,6 +67,10 @@ pub struct Component {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, VersionReq>,
     pub tree: String,
+    /// The security floor: once a machine has seen this package, it never installs a version of
+    /// this component below `floor` again, not even with `--allow-downgrade`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Version>,
     /// Full content; `None` when the package carries no full content for this component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full: Option<Vec<FileEntry>>,
@@ -348,6 +352,12 @@ impl Manifest {
             if !is_sha256_hex(&c.tree) {
                 return Err(format!("component `{}`: tree is not a SHA-256", c.name));
             }
+            if c.floor.as_ref().is_some_and(|f| *f > c.version) {
+                return Err(format!(
+                    "component `{}`: its security floor is above its own version",
+                    c.name
+                ));
+            }
             for req in c.requires.keys() {
                 if req != "product" && !is_valid_name(req) {
                     return Err(format!("component `{}` requires unknown `{req}`", c.name));
@@ -491,6 +501,7 @@ mod tests {
                 version: Version::parse("1.0").expect("valid"),
                 requires: BTreeMap::new(),
                 tree: files_tree(&files),
+                floor: None,
                 full: Some(files),
                 deltas: vec![],
             }],

@@ -134,6 +134,30 @@ impl Package {
         &self.sig_text
     }
 
+    /// The key-transition statements the package carries (bytes and signature text), in order;
+    /// nothing in them is trusted until `keys::follow` verified it.
+    pub fn key_transitions(&mut self) -> Result<Vec<(Vec<u8>, String)>> {
+        let mut out = Vec::new();
+        for n in 1..=crate::keys::MAX_TRANSITIONS + 1 {
+            let (name, sig) = crate::keys::entry_names(n);
+            if self.archive.index_for_name(&name).is_none() {
+                break;
+            }
+            if n > crate::keys::MAX_TRANSITIONS {
+                return Err(Error::damaged(format!(
+                    "the package carries more than {} key transitions",
+                    crate::keys::MAX_TRANSITIONS
+                )));
+            }
+            let data = self.read_small(&name, crate::keys::MAX_TRANSITION_BYTES)?;
+            let sig = self.read_small(&sig, MAX_SIGNATURE_BYTES)?;
+            let sig = String::from_utf8(sig)
+                .map_err(|_| Error::damaged(format!("the signature of {name} is not text")))?;
+            out.push((data, sig));
+        }
+        Ok(out)
+    }
+
     /// What the signature says it is for, unverified: used to choose whose keys to try.
     pub fn claimed(&self) -> Result<TrustedComment> {
         signature::peek_comment(&self.sig_text)

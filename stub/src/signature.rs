@@ -131,7 +131,8 @@ pub fn peek_comment(sig_text: &str) -> Result<TrustedComment> {
     })
 }
 
-/// Verifies `data` against `sig_text` with any of `trusted` keys that is not `revoked`.
+/// Verifies `data` against `sig_text` with any of `trusted` keys that is not `revoked`, and
+/// requires an iupack package trusted comment.
 pub fn verify(
     data: &[u8],
     sig_text: &str,
@@ -139,6 +140,26 @@ pub fn verify(
     revoked: &[String],
     whose: &str,
 ) -> Result<Verified> {
+    let (key_id, comment) = verify_raw(data, sig_text, trusted, revoked, whose)?;
+    let comment = TrustedComment::parse(&comment)
+        .ok_or_else(|| Error::signature("the signed trusted comment is not an iupack one"))?;
+    Ok(Verified { key_id, comment })
+}
+
+/// The signer's key id as the signature names it (unverified).
+pub fn signer_id(sig_text: &str) -> Option<String> {
+    signature_line(sig_text).and_then(key_id)
+}
+
+/// Verifies `data` against `sig_text` with any of `trusted` keys that is not `revoked`; returns
+/// the signer's key id and the (signed) trusted comment.
+pub fn verify_raw(
+    data: &[u8],
+    sig_text: &str,
+    trusted: &[String],
+    revoked: &[String],
+    whose: &str,
+) -> Result<(String, String)> {
     let sig = Signature::decode(sig_text)
         .map_err(|e| Error::damaged(format!("the manifest signature is malformed: {e}")))?;
     let signer = signature_line(sig_text)
@@ -161,15 +182,7 @@ pub fn verify(
         }
         tried_matching_key = true;
         match pk.verify(data, &sig, false) {
-            Ok(()) => {
-                let comment = TrustedComment::parse(sig.trusted_comment()).ok_or_else(|| {
-                    Error::signature("the signed trusted comment is not an iupack one")
-                })?;
-                return Ok(Verified {
-                    key_id: signer,
-                    comment,
-                });
-            }
+            Ok(()) => return Ok((signer, sig.trusted_comment().to_string())),
             Err(minisign_verify::Error::UnexpectedAlgorithm) => {
                 return Err(Error::signature(
                     "the manifest has a legacy (not pre-hashed) minisign signature, which iupack refuses",

@@ -70,7 +70,7 @@ pub fn run(a: Args) -> Result<(), Error> {
 
     let mut contents = Vec::new();
     let mut deltas = Vec::new();
-    let mut entries = Vec::new();
+    let mut entries = transition_entries(&spec, &base)?;
     for c in &spec.components {
         let content = content::load(&base.join(&c.content), c.strip_components)?;
         if c.full {
@@ -119,6 +119,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 name: c.name.clone(),
                 version: c.version.clone(),
                 requires: c.requires.clone(),
+                floor: c.floor.clone(),
                 tree: manifest::files_tree(&full),
                 full: c.full.then_some(full),
                 deltas,
@@ -335,4 +336,43 @@ fn update_sums(pkg: &Path, sha: &str) -> Result<(), Error> {
         .collect();
     text.push_str(&format!("{sha}  {name}\n"));
     fsutil::atomic_write(&sums, text.as_bytes()).map_err(|e| write_err(&sums, &e))
+}
+
+/// The spec's key-transition statements as package entries (`iupack/keys/N.json` and its
+/// signature), checked to be statements for this product.
+fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntry>, Error> {
+    let mut out = Vec::new();
+    for (i, p) in spec.key_transitions.iter().enumerate() {
+        let path = base.join(p);
+        let sig_path = PathBuf::from(format!("{}.minisig", path.display()));
+        let read = |p: &Path| {
+            fs::read(p).map_err(|e| {
+                Error::usage(format!("cannot read the key transition {}: {e}", p.display()))
+                    .hint("make one with `iupack key-transition`; its signature is the .minisig beside it")
+            })
+        };
+        let (data, sig) = (read(&path)?, read(&sig_path)?);
+        let t: iupack_stub::keys::Transition = serde_json::from_slice(&data).map_err(|e| {
+            Error::usage(format!("{} is not a key transition: {e}", path.display()))
+        })?;
+        if t.product != spec.product {
+            return Err(Error::usage(format!(
+                "{} is a key transition for {}, not {}",
+                path.display(),
+                t.product,
+                spec.product
+            )));
+        }
+        let (name, sig_name) = iupack_stub::keys::entry_names(i + 1);
+        for (name, bytes) in [(name, data), (sig_name, sig)] {
+            out.push(write::PackageEntry {
+                name,
+                size: bytes.len() as u64,
+                payload: write::Payload::Bytes(bytes),
+                mode: 0o644,
+                store: write::Store::Auto,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod inspect;
 pub mod keygen;
+pub mod transition;
 pub mod verify;
 
 use iupack_stub::{fsutil, Error};
