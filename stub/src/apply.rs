@@ -567,7 +567,10 @@ pub fn plan(
 }
 
 /// The higher of the machine's recorded floor and the package's.
-pub(crate) fn security_floor(recorded: Option<&Version>, package: Option<&Version>) -> Option<Version> {
+pub(crate) fn security_floor(
+    recorded: Option<&Version>,
+    package: Option<&Version>,
+) -> Option<Version> {
     match (recorded, package) {
         (Some(a), Some(b)) => Some(a.max(b).clone()),
         (a, b) => a.or(b).cloned(),

@@ -95,9 +95,8 @@ pub fn follow(
                 )));
             };
             let revoked_ids: Vec<String> = ch.revoked.iter().filter_map(|k| key_id(k)).collect();
-            let usable = |k: &String| {
-                key_id(k).is_some_and(|id| id == signer && !revoked_ids.contains(&id))
-            };
+            let usable =
+                |k: &String| key_id(k).is_some_and(|id| id == signer && !revoked_ids.contains(&id));
             let Some(signer_key) = ch.trusted.iter().find(|k| usable(k)).cloned() else {
                 continue;
             };
@@ -108,9 +107,7 @@ pub fn follow(
                 &ch.revoked,
                 "this machine",
             )
-            .map_err(|e| {
-                Error::signature(format!("key transition {}: {}", i + 1, e.message))
-            })?;
+            .map_err(|e| Error::signature(format!("key transition {}: {}", i + 1, e.message)))?;
             let t: Transition = serde_json::from_slice(data).map_err(|e| {
                 Error::damaged(format!("key transition {} is not valid: {e}", i + 1))
             })?;
@@ -131,12 +128,19 @@ pub fn follow(
                 .ok()
                 .and_then(|k| key_id(&k))
                 .ok_or_else(|| {
-                    Error::damaged(format!("key transition {}: the new key is not valid", i + 1))
+                    Error::damaged(format!(
+                        "key transition {}: the new key is not valid",
+                        i + 1
+                    ))
                 })?;
             done[i] = true;
             progress = true;
             let already_revoked = revoked_ids.contains(&new_id);
-            if !already_revoked && !ch.trusted.iter().any(|k| key_id(k).as_deref() == Some(&new_id))
+            if !already_revoked
+                && !ch
+                    .trusted
+                    .iter()
+                    .any(|k| key_id(k).as_deref() == Some(&new_id))
             {
                 ch.trusted.push(t.new_key.clone());
                 ch.added.push(new_id);

@@ -33,6 +33,8 @@ fn build_bins() -> PathBuf {
             "iupack",
             "-p",
             "iupack-stub",
+            "-p",
+            "iupack-tests", // make-vectors
             // Fault points are no-ops unless IUPACK_FAULT_STEP is set (tests/recovery.rs).
             "--features",
             "iupack-stub/fault-injection",

@@ -41,9 +41,8 @@ pub fn run(a: Args) -> Result<(), Error> {
             a.product
         )));
     }
-    let text = std::fs::read_to_string(&a.new_key).map_err(|e| {
-        Error::usage(format!("cannot read {}: {e}", a.new_key.display()))
-    })?;
+    let text = std::fs::read_to_string(&a.new_key)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", a.new_key.display())))?;
     let new_key = public_key_from_text(&text)?;
     let (sk, pk) = keys::load_secret(&a.key)?;
     let old = keys::public_base64(&pk);
@@ -81,7 +80,11 @@ pub fn run(a: Args) -> Result<(), Error> {
         "key transition for {}: trust {}{} (signed by {}) -> {} and {}",
         a.product,
         key_id(&new_key).unwrap_or_default(),
-        if a.revoke_old { ", revoke the signing key" } else { "" },
+        if a.revoke_old {
+            ", revoke the signing key"
+        } else {
+            ""
+        },
         key_id(&old).unwrap_or_default(),
         a.out.display(),
         sig_path.display()
