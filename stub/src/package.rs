@@ -361,7 +361,7 @@ impl VerifiedPackage {
 /// A zstd decoder of a patch made with `old` as raw prefix, for an output of `new_size` bytes. The
 /// window never needs to exceed what reaches from the output's end back over the prefix: a
 /// hostile frame can't make the decoder allocate more.
-pub(crate) fn prefix_decoder<'a, R: io::BufRead>(
+pub fn prefix_decoder<'a, R: io::BufRead>(
     patch: R,
     old: &'a [u8],
     new_size: u64,

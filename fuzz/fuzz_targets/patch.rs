@@ -1,0 +1,30 @@
+//! Patch application: bsdiff-lzma, zstd prefix frames and tree-stream listings on hostile
+//! bytes never panic and never write more than the declared size.
+#![no_main]
+use iupack_stub::{bsdx, package::prefix_decoder, treestream};
+use libfuzzer_sys::fuzz_target;
+use std::io::Read;
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 4 {
+        return;
+    }
+    let split = (u16::from_le_bytes([data[0], data[1]]) as usize).min(data.len() - 2);
+    let new_size = u64::from(data[2]) * 37 + u64::from(data[3]);
+    let (old, patch) = data[4..].split_at(split.min(data.len() - 4));
+
+    let mut out = Vec::new();
+    let _ = bsdx::apply(old, patch, new_size, &mut out);
+    assert!(out.len() as u64 <= new_size);
+
+    if let Ok(dec) = prefix_decoder(patch, old, new_size) {
+        let mut buf = Vec::new();
+        let _ = dec.take(new_size + 1).read_to_end(&mut buf);
+    }
+
+    let mut r = std::io::BufReader::new(patch);
+    if let Ok(listed) = treestream::read_listing(&mut r, new_size) {
+        let total: u64 = listed.iter().map(|l| l.size).sum();
+        assert!(total <= new_size);
+    }
+});

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECS seconds (default 600), two at a time, and prints each one's
+# executions and findings. Needs the nightly toolchain and cargo-fuzz:
+#   rustup toolchain install nightly; cargo install cargo-fuzz
+#   bash fuzz/run.sh [SECS]          (FUZZ_JOBS=N targets at a time, default 2)
+set -uo pipefail
+cd "$(dirname "$0")"
+secs=${1:-600}
+cargo +nightly fuzz build || exit 1
+mkdir -p logs
+run() {
+  local t=$1
+  mkdir -p "corpus/$t"
+  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
+    > "logs/$t.log" 2>&1
+  local rc=$?
+  local execs; execs=$(grep -E '^stat::number_of_executed_units' "logs/$t.log" | awk '{print $2}')
+  local crashes; crashes=$(ls "artifacts/$t" 2>/dev/null | wc -l)
+  echo "$t: exit $rc, ${execs:-?} executions in ${secs}s, $crashes artifacts"
+}
+targets=(manifest inventory version payload patch journal_keys)
+par=${FUZZ_JOBS:-2}   # targets run side by side (each is one process)
+for ((i = 0; i < ${#targets[@]}; i += par)); do
+  for t in "${targets[@]:i:par}"; do run "$t" & done
+  wait
+done
