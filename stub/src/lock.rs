@@ -26,6 +26,8 @@ pub fn lock_path(inventory: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct InventoryLock {
     file: Option<File>,
+    /// Removed on release (Unix only).
+    #[cfg_attr(not(unix), allow(dead_code))]
     path: PathBuf,
 }
 

@@ -27,6 +27,11 @@ pub struct Args {
     /// `iupack`).
     #[arg(long, value_name = "PATH")]
     stub: Option<PathBuf>,
+    /// The platform the package is for (`linux-x86_64`, `windows-x86_64`, …; default: this
+    /// machine's). Picks the stub built for it (`stubs/T/` beside `iupack` or in `target/stubs/T/`,
+    /// see stub/build-targets.sh) and makes it the manifest's only platform.
+    #[arg(long, value_name = "T")]
+    target: Option<String>,
     /// Replace an existing package.
     #[arg(long)]
     force: bool,
@@ -63,8 +68,11 @@ pub fn run(a: Args) -> Result<(), Error> {
     super::check_overwrite(&a.out, a.force)?;
     super::check_overwrite(&sig_path, a.force)?;
     let (spec, base) = Spec::load(&a.spec)?;
-    let stub_path = find_stub(a.stub.as_deref())?;
+    let target = a.target.clone().unwrap_or_else(iupack_stub::this_platform);
+    let platforms = platforms_for(&spec.targets.platforms, a.target.as_deref())?;
+    let stub_path = find_stub(a.stub.as_deref(), &target)?;
     let stub = read_stub(&stub_path)?;
+    check_stub_format(&stub, &stub_path, &target)?;
     let (sk, pk) = keys::load_secret(&a.key)?;
     let pubkey = keys::public_base64(&pk);
 
@@ -140,7 +148,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         product: spec.product.clone(),
         targets: Targets {
             product_versions: spec.targets.product_versions.clone(),
-            platforms: spec.targets.platforms.clone(),
+            platforms,
             languages: spec.targets.languages.clone(),
         },
         components,
@@ -279,23 +287,92 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The stub: `--stub`, else `iupack-stub` beside this program.
-fn find_stub(flag: Option<&Path>) -> Result<PathBuf, Error> {
+/// The manifest's platforms: the spec's, or with `--target T` just T (which the spec must allow).
+fn platforms_for(spec: &[String], target: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(t) = target else {
+        return Ok(spec.to_vec());
+    };
+    let valid = t.split_once('-').is_some_and(|(os, arch)| {
+        !os.is_empty()
+            && !arch.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    });
+    if !valid {
+        return Err(Error::usage(format!("--target {t} is not a platform name"))
+            .hint("use OS-ARCH, such as linux-x86_64 or windows-x86_64"));
+    }
+    if !spec.iter().any(|p| p == "*" || p == t) {
+        return Err(Error::usage(format!(
+            "--target {t} is not among the spec's platforms ({})",
+            spec.join(", ")
+        ))
+        .hint("add it to [targets] platforms, or build for one of those"));
+    }
+    Ok(vec![t.to_string()])
+}
+
+/// The stub for `target`: `--stub`, else `stubs/T/` beside this program or in the cargo target
+/// folder above it (where stub/build-targets.sh puts them), else, for this machine's own
+/// platform, `iupack-stub` beside this program.
+fn find_stub(flag: Option<&Path>, target: &str) -> Result<PathBuf, Error> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
     }
     let exe = std::env::current_exe()
         .map_err(|e| Error::other(format!("cannot find this program's folder: {e}")))?;
-    let name = format!("iupack-stub{}", std::env::consts::EXE_SUFFIX);
     let dir = fsutil::parent_of(&exe);
-    for candidate in [dir.join(&name), dir.join("stubs").join(&name)] {
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
+    let name = if target.starts_with("windows-") {
+        "iupack-stub.exe"
+    } else {
+        "iupack-stub"
+    };
+    let mut candidates = vec![dir.join("stubs").join(target).join(name)];
+    if let Some(up) = dir.parent() {
+        candidates.push(up.join("stubs").join(target).join(name));
     }
-    Err(
-        Error::usage(format!("no stub found beside {}", exe.display()))
-            .hint("build it (cargo build -p iupack-stub) or pass --stub PATH"),
-    )
+    if target == iupack_stub::this_platform() {
+        candidates.push(dir.join(name));
+        candidates.push(dir.join("stubs").join(name));
+    }
+    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
+        return Ok(found.clone());
+    }
+    Err(Error::usage(format!(
+        "no stub for {target} found (looked in {})",
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .hint(if target == iupack_stub::this_platform() {
+        "build it (cargo build -p iupack-stub) or pass --stub PATH".to_string()
+    } else {
+        format!("build it with `bash stub/build-targets.sh {target}`, or pass --stub PATH")
+    }))
+}
+
+/// A stub for Windows must be a PE executable, one for anything else an ELF one: a package with
+/// the wrong head would not start on the machines it is for.
+fn check_stub_format(stub: &[u8], path: &Path, target: &str) -> Result<(), Error> {
+    let want: &[u8] = if target.starts_with("windows-") {
+        b"MZ"
+    } else if target.starts_with("linux-") {
+        b"\x7fELF"
+    } else {
+        return Ok(());
+    };
+    if stub.starts_with(want) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{} is not a {} executable, so it can't head a package for {target}",
+            path.display(),
+            if want == b"MZ" { "Windows" } else { "Linux" }
+        ))
+        .hint("pass the stub built for that platform with --stub, or drop --target"))
+    }
 }
 
 fn read_stub(path: &Path) -> Result<Vec<u8>, Error> {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds the stub for other targets from this Debian 12 machine (issue 6), with Debian's
+# rustc-web 1.96 and its std source (-Zbuild-std), as ../shared/notes/cross-build-facts.md
+# describes:
+#   windows-x86_64  x86_64-pc-windows-gnu      (mingw-w64 linker)  -> target/stubs/windows-x86_64/iupack-stub.exe
+#   linux-x86_64    x86_64-unknown-linux-musl  (static-pie, musl)  -> target/stubs/linux-x86_64/iupack-stub
+# Usage: bash stub/build-targets.sh [windows-x86_64] [linux-x86_64]   (default: both)
+# Installs the Debian packages it needs. Build products are cached in $IUPACK_CROSS_DIR
+# (default ~/.cache/iupack-cross): a cold build of std takes 2-4 minutes per target, a rebuild
+# seconds. `iupack build --target T` finds the stubs in target/stubs/T/ beside the iupack binary's
+# target folder, or take one with --stub.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+cache=${IUPACK_CROSS_DIR:-$HOME/.cache/iupack-cross}
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(windows-x86_64 linux-x86_64)
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+pkgs=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 musl-tools)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "build-targets: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# musl: rustc's self-contained link needs crt objects, libc.a and an unwinder in its sysroot.
+musl_self_contained() {
+  local sc=/usr/lib/rustlib/x86_64-unknown-linux-musl/lib/self-contained
+  [ -f "$sc/libunwind.a" ] && [ -f "$sc/.iupack-v1" ] && return 0
+  local tmp; tmp=$(mktemp -d)
+  cp "$(gcc -print-file-name=libgcc_eh.a)" "$tmp/libunwind.a"
+  musl-gcc -O2 -fPIC -c stub/cross/dl_find_object.c -o "$tmp/dl_find_object.o"
+  ar rcs "$tmp/libunwind.a" "$tmp/dl_find_object.o"
+  $SUDO mkdir -p "$sc"
+  $SUDO cp /usr/lib/x86_64-linux-musl/{crt1.o,rcrt1.o,Scrt1.o,crti.o,crtn.o,libc.a} "$sc/"
+  for o in crtbegin.o crtbeginS.o crtbeginT.o crtend.o crtendS.o; do
+    $SUDO cp "$(gcc -print-file-name=$o)" "$sc/"
+  done
+  $SUDO cp "$tmp/libunwind.a" "$sc/"
+  $SUDO touch "$sc/.iupack-v1"
+  rm -rf "$tmp"
+}
+
+build() {
+  local platform=$1 triple=$2 exe=$3
+  echo "build-targets: $platform ($triple)"
+  RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+    CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar \
+    CC_x86_64_unknown_linux_musl=musl-gcc AR_x86_64_unknown_linux_musl=ar \
+    /usr/bin/cargo build --quiet --locked -Zbuild-std=std,panic_abort --target "$triple" \
+      --profile stub -p iupack-stub --bin iupack-stub --target-dir "$cache"
+  mkdir -p "target/stubs/$platform"
+  cp "$cache/$triple/stub/$exe" "target/stubs/$platform/$exe"
+  echo "build-targets: target/stubs/$platform/$exe $(stat -c %s "target/stubs/$platform/$exe") bytes"
+}
+
+for t in "${targets[@]}"; do
+  case "$t" in
+    windows-x86_64) build windows-x86_64 x86_64-pc-windows-gnu iupack-stub.exe ;;
+    linux-x86_64) musl_self_contained; build linux-x86_64 x86_64-unknown-linux-musl iupack-stub ;;
+    *) echo "build-targets: unknown target $t (windows-x86_64, linux-x86_64)" >&2; exit 2 ;;
+  esac
+done
