@@ -990,8 +990,7 @@ fn finish_file(out: &mut fs::File, target: &Path, mode: u32) -> Result<()> {
 /// commits the file system's journal with the data of all of them, so the rest cost little.
 fn sync_tree(root: &Path, files: &[PathBuf], dirs: &BTreeSet<String>) -> Result<()> {
     for f in files {
-        fs::File::open(f)
-            .and_then(|f| f.sync_all())
+        fsutil::sync_file(f)
             .map_err(|e| Error::apply_io(format!("cannot sync {}", f.display()), &e))?;
     }
     for d in dirs.iter().rev() {

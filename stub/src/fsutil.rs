@@ -19,6 +19,37 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Syncs a written file's data to disk. Windows flushes only through a handle opened for
+/// writing (FlushFileBuffers needs write access), Unix through any.
+pub fn sync_file(path: &Path) -> io::Result<()> {
+    OpenOptions::new()
+        .read(true)
+        .write(cfg!(windows))
+        .open(path)?
+        .sync_all()
+}
+
+/// Renames `from` to `to`. On Windows a virus scanner or indexer that has a file open makes a
+/// rename fail with "access denied" for a moment: retried for up to about 5 s there.
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    let mut delay = std::time::Duration::from_millis(10);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match fs::rename(from, to) {
+            Err(e)
+                if cfg!(windows)
+                    && e.kind() == io::ErrorKind::PermissionDenied
+                    && waited < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(delay);
+                waited += delay;
+                delay = (delay * 2).min(std::time::Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The folder holding `path` (`.` for a bare name).
 pub fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {

@@ -270,7 +270,7 @@ impl Transaction {
         self.write()?;
         fault::step("commit recorded");
         for r in self.journal.renames.clone() {
-            fs::rename(&r.from, &r.to).map_err(io_err(format!(
+            fsutil::rename(&r.from, &r.to).map_err(io_err(format!(
                 "cannot move {} to {}",
                 r.from.display(),
                 r.to.display()
@@ -295,7 +295,7 @@ impl Transaction {
             .hint("free disk space or fix permissions, then run the package again; nothing was changed")
         })?;
         fault::step("inventory written");
-        fs::rename(&temp, &self.inventory).map_err(io_err(format!(
+        fsutil::rename(&temp, &self.inventory).map_err(io_err(format!(
             "cannot replace the inventory {}",
             self.inventory.display()
         )))?;
@@ -332,7 +332,7 @@ impl Transaction {
     fn undo(&mut self) -> Result<()> {
         for r in self.journal.renames.iter().rev() {
             if !fsutil::exists(&r.from) && fsutil::exists(&r.to) {
-                fs::rename(&r.to, &r.from).map_err(|e| {
+                fsutil::rename(&r.to, &r.from).map_err(|e| {
                     Error::apply_io(
                         format!(
                             "cannot move {} back to {}",

@@ -436,3 +436,35 @@ fn a_signature_moved_onto_another_manifest_is_refused_with_20() {
     assert_code(&o, 20);
     assert_same(&before, &snapshot(&w.machine()));
 }
+
+#[test]
+fn build_target_picks_the_platform_and_refuses_a_stub_of_another_format() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = simple_spec(&w, "t", "../releases/defs", "");
+    // The native stub, named as the package's only platform.
+    let (o, pkg) = w.build_with(&spec, &key, "linux", &["--target", &this_platform()]);
+    assert_code(&o, 0);
+    let p = Package::open(&pkg, Expect::Package)
+        .expect("open")
+        .expect("package");
+    let m: serde_json::Value = serde_json::from_slice(p.manifest_bytes()).expect("json");
+    assert_eq!(
+        m["targets"]["platforms"],
+        serde_json::json!([this_platform()])
+    );
+    // An ELF stub can't head a Windows package.
+    let (o, _) = w.build_with(&spec, &key, "win", &["--target", "windows-x86_64"]);
+    assert_err(&o, 2, "is not a Windows executable");
+    assert!(!w.path("packages/win.run").exists());
+    // The spec must allow the target; the name must be a platform.
+    let only_linux = w.spec(
+        "only-linux",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"linux-x86_64\"]\n[[components]]\nname = \"definitions\"\nversion = \"1.0\"\ncontent = \"../releases/defs\"\n",
+    );
+    let (o, _) = w.build_with(&only_linux, &key, "w2", &["--target", "windows-x86_64"]);
+    assert_err(&o, 2, "is not among the spec's platforms");
+    let (o, _) = w.build_with(&spec, &key, "bad", &["--target", "Windows 11"]);
+    assert_err(&o, 2, "is not a platform name");
+}
