@@ -381,3 +381,16 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn assert_tree_eq(a: &Path, b: &Path) {
     assert_same(&snapshot(b), &snapshot(a));
 }
+
+/// Pseudo-random bytes (xorshift): incompressible, fast, the same for the same seed.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

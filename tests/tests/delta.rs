@@ -6,19 +6,6 @@ use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// Pseudo-random bytes (xorshift), fast and reproducible.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// `data` with a few edits: bytes changed in place, a run inserted, a run deleted.
 fn edited(data: &[u8], seed: u64) -> Vec<u8> {
     let mut v = data.to_vec();

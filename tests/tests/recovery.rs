@@ -8,19 +8,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Pseudo-random bytes (xorshift), incompressible, deterministic for a seed.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// A publisher with three releases of engine and definitions, and a machine that installed
 /// release 1 and then, by package, release 2 (so release 1 is kept beside it).
 struct Lab {
