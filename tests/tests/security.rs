@@ -185,6 +185,14 @@ fn a_machine_that_missed_two_rotations_follows_the_chain_and_records_it() {
         &spec_text("3.0", None, &["a-to-b.json", "b-to-c.json"]),
     );
     let pkg = k.w.package(&spec, &k.c.0, "r3");
+    let o = iupack().arg("inspect").arg(&pkg).output().expect("inspect");
+    assert_code(&o, 0);
+    assert_eq!(
+        stdout(&o).matches("vouches for").count(),
+        2,
+        "{}",
+        stdout(&o)
+    );
 
     // Without the statements a package signed by C is refused.
     let bare = k.w.spec("bare", &spec_text("3.0", None, &[]));

@@ -27,6 +27,19 @@ pub fn run(a: Args) -> Result<(), Error> {
         .and_then(key_id)
         .unwrap_or_default();
     let claimed = pkg.claimed().ok();
+    let transitions: Vec<serde_json::Value> = pkg
+        .key_transitions()
+        .unwrap_or_default()
+        .iter()
+        .map(|(data, sig)| {
+            let t: Option<iupack_stub::keys::Transition> = serde_json::from_slice(data).ok();
+            serde_json::json!({
+                "signed_by": sig.lines().nth(1).and_then(key_id),
+                "new_key": t.as_ref().and_then(|t| key_id(&t.new_key)),
+                "revoke_signer": t.as_ref().map(|t| t.revoke_signer),
+            })
+        })
+        .collect();
     let entries = pkg.entries();
     let file_size = std::fs::metadata(&a.package).map(|m| m.len()).unwrap_or(0);
     let payload: u64 = entries.iter().map(|e| e.2).sum();
@@ -38,6 +51,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             "signed_by": signer,
             "trusted_comment": claimed.map(|c| c.render()),
             "manifest": m,
+            "key_transitions": transitions,
             "entries": entries.iter().map(|(n, s, c)| serde_json::json!({"name": n, "size": s, "stored": c})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -54,6 +68,18 @@ pub fn run(a: Args) -> Result<(), Error> {
     }
     println!("  created   {}", m.package.created);
     println!("  signed by key {signer}");
+    for t in &transitions {
+        println!(
+            "  key transition: {} vouches for {}{}",
+            t["signed_by"].as_str().unwrap_or("?"),
+            t["new_key"].as_str().unwrap_or("?"),
+            if t["revoke_signer"] == true {
+                " and revokes itself"
+            } else {
+                ""
+            }
+        );
+    }
     println!(
         "  targets   product {} · platforms {} · languages {}",
         m.targets.product_versions,
@@ -75,6 +101,9 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
         );
         println!("            tree {}", c.tree);
+        if let Some(f) = &c.floor {
+            println!("            security floor {f}: machines never go below it again");
+        }
         for d in &c.deltas {
             println!(
                 "            delta from {} ({}): {}",
