@@ -91,6 +91,13 @@ before=$(tree_hash "$work/w-tamper")
 expect 21 win "$work/win/tampered.exe" --inventory "$(inv "$work/w-tamper")"
 after=$(tree_hash "$work/w-tamper")
 [ "$before" = "$after" ] || fail "the tampered package changed the machine"
+# Long paths: a component folder more than 260 characters deep (std adds \\?\ where needed).
+machine "$work/w-long" windows-x86_64 fresh
+deep="acme/$(printf 'a-rather-long-folder-name-%02d/' $(seq 1 12))engine"
+sed -i "s|\"path\": \"acme/engine\"|\"path\": \"$deep\"|" "$work/w-long/inventory.json"
+[ $(( ${#work} + ${#deep} )) -gt 300 ] || fail "the long path is not long"
+expect 0 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(inv "$work/w-long")"
+same_tree "$work/w-long/$deep" samples/acme/releases/engine/3.7.71
 expect 10 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(winepath -w "$work/none.json")"
 expect 0 win "$work/win/acme-av-2026.11.24.1.exe" '/?'
 echo "windows-x86_64: stub $(stat -c %s target/stubs/windows-x86_64/iupack-stub.exe) bytes; all checks passed"
