@@ -44,18 +44,23 @@ musl_self_contained() {
   rm -rf "$tmp"
 }
 
+# IUPACK_STUB_FEATURES=fault-injection builds the test variant into target/stubs/PLATFORM-faults/.
+features=${IUPACK_STUB_FEATURES:-}
 build() {
   local platform=$1 triple=$2 exe=$3
-  echo "build-targets: $platform ($triple)"
+  local out=$platform feat=()
+  local dir=$cache
+  if [ -n "$features" ]; then out="$platform-faults"; feat=(--features "$features"); dir="$cache/faults"; fi
+  echo "build-targets: $out ($triple)"
   RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
     CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar \
     CC_x86_64_unknown_linux_musl=musl-gcc AR_x86_64_unknown_linux_musl=ar \
     /usr/bin/cargo build --quiet --locked -Zbuild-std=std,panic_abort --target "$triple" \
-      --profile stub -p iupack-stub --bin iupack-stub --target-dir "$cache"
-  mkdir -p "target/stubs/$platform"
-  cp "$cache/$triple/stub/$exe" "target/stubs/$platform/$exe"
-  echo "build-targets: target/stubs/$platform/$exe $(stat -c %s "target/stubs/$platform/$exe") bytes"
+      --profile stub -p iupack-stub --bin iupack-stub --target-dir "$dir" "${feat[@]}"
+  mkdir -p "target/stubs/$out"
+  cp "$dir/$triple/stub/$exe" "target/stubs/$out/$exe"
+  echo "build-targets: target/stubs/$out/$exe $(stat -c %s "target/stubs/$out/$exe") bytes"
 }
 
 for t in "${targets[@]}"; do

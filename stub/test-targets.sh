@@ -98,6 +98,30 @@ sed -i "s|\"path\": \"acme/engine\"|\"path\": \"$deep\"|" "$work/w-long/inventor
 [ $(( ${#work} + ${#deep} )) -gt 300 ] || fail "the long path is not long"
 expect 0 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(inv "$work/w-long")"
 same_tree "$work/w-long/$deep" samples/acme/releases/engine/3.7.71
+# A file in use: the engine's folder can't be moved now (simulated by the test build's
+# IUPACK_FAULT_IN_USE: Wine lets folders with open files be renamed), so the swap is scheduled for
+# the next restart: exit 3010 (Wine reports its low 8 bits, 194), the inventory says pending.
+IUPACK_STUB_FEATURES=fault-injection bash stub/build-targets.sh windows-x86_64 >/dev/null
+"$iupack" build samples/acme/specs/acme-av-2026.11.24.1.toml --key keys/snakeoil.key \
+  --target windows-x86_64 --stub target/stubs/windows-x86_64-faults/iupack-stub.exe \
+  --out "$work/win/faults.exe" --force >/dev/null
+machine "$work/w-busy" windows-x86_64
+export IUPACK_FAULT_IN_USE=engine
+expect 194 win "$work/win/faults.exe" --inventory "$(inv "$work/w-busy")" \
+  --report "$(winepath -w "$work/busy.json")"
+unset IUPACK_FAULT_IN_USE
+grep -q '"restart_needed": true' "$work/busy.json" || fail "no restart_needed in the report"
+grep -q '"pending"' "$work/w-busy/inventory.json" || fail "the inventory does not record the pending engine"
+same_tree "$work/w-busy/acme/engine" samples/acme/releases/engine/3.7.70
+same_tree "$work/w-busy/acme/defs" samples/acme/releases/definitions/2026.11.24.1
+expect 194 win "$work/win/faults.exe" --inventory "$(inv "$work/w-busy")"
+grep -q "restart" "$work/out.txt" || fail "a second run before the restart does not say so"
+wineboot -r >/dev/null 2>&1
+same_tree "$work/w-busy/acme/engine" samples/acme/releases/engine/3.7.71
+expect 0 win "$work/win/faults.exe" --inventory "$(inv "$work/w-busy")"
+grep -q "finished after the restart" "$work/out.txt" || { cat "$work/out.txt"; fail "the restart was not recorded"; }
+grep -q '"pending"' "$work/w-busy/inventory.json" && fail "pending stays after the restart"
+same_tree "$work/w-busy/acme/.engine.iupack/previous-3.7.70" samples/acme/releases/engine/3.7.70
 expect 10 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(winepath -w "$work/none.json")"
 expect 0 win "$work/win/acme-av-2026.11.24.1.exe" '/?'
 echo "windows-x86_64: stub $(stat -c %s target/stubs/windows-x86_64/iupack-stub.exe) bytes; all checks passed"

@@ -14,7 +14,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fault;
 use crate::fsutil::{self, sync_dir};
 use crate::hooks::{self, Hooks};
-use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product};
+use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PendingInstall, Product};
 use crate::journal::{self, Rename, Transaction};
 use crate::keys::{self, KeyChange};
 use crate::lock::InventoryLock;
@@ -89,6 +89,8 @@ pub enum Action {
     DowngradeRefused,
     /// Below the security floor (the machine's recorded one or the package's own): never.
     BelowFloor,
+    /// An earlier update of this component waits for a restart (Windows, files in use).
+    RestartPending,
     /// The inventory does not configure this component on this machine.
     NotConfigured,
     /// The package carries no content that reaches this version from what is installed.
@@ -103,6 +105,7 @@ impl Action {
             Action::NewerInstalled => "newer-installed",
             Action::DowngradeRefused => "downgrade-refused",
             Action::BelowFloor => "below-floor",
+            Action::RestartPending => "restart-pending",
             Action::NotConfigured => "not-configured",
             Action::NeedsOther => "needs-other",
         }
@@ -195,6 +198,15 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         None
     };
     let mut inv = InventoryFile::load(&inventory)?;
+    if lock.is_some() && changes {
+        if let Some(done) = settle_pending(&inv)? {
+            report.recovered = Some(match report.recovered.take() {
+                Some(r) => format!("{r}; {done}"),
+                None => done,
+            });
+            inv = InventoryFile::load(&inventory)?;
+        }
+    }
     let Some(product) = inv.product(&claimed.product).cloned() else {
         return Err(Error::not_applicable(format!(
             "product {} is not installed on this machine (inventory {})",
@@ -244,7 +256,7 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         }
         Mode::Check => {
             return match verdict.0 {
-                Verdict::Proceed | Verdict::Needs => {
+                Verdict::Proceed | Verdict::Needs | Verdict::Restart => {
                     report.result = "needed".into();
                     report.message = "this machine needs the package".into();
                     Ok(ExitCode::Error)
@@ -266,11 +278,18 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
     }
     match verdict.0 {
         Verdict::Proceed => {}
+        Verdict::Restart => {
+            report.result = "restart-needed".into();
+            report.restart_needed = true;
+            report.message = verdict.1;
+            return Ok(ExitCode::RestartNeeded);
+        }
         Verdict::Current if keys.changed() && opts.mode == Mode::Apply => {
             // Nothing to install, but new keys to record: only once all content verified.
             vp.verify_content()?;
             let mut txn = Transaction::new(&inv.path, format!("keys {}", vp.manifest.package.id));
-            commit(&mut txn, &mut inv, &product, &vp, &[], &keys)?;
+            commit(&mut txn, &inv, &product, &vp, &[], &[], &keys)?;
+            report.warnings.append(&mut txn.warnings);
             report.result = "current".into();
             report.message = format!("{}; {}", verdict.1, describe_keys(&keys));
             return Ok(ExitCode::Success);
@@ -296,8 +315,9 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         stages.push(stage_path(dir));
     }
     txn.stage(&stages)?;
+    let mut execs = Vec::new();
     for (step, dir) in installs.iter().zip(&stages) {
-        stage(&mut vp, step, dir)?;
+        execs.push(stage(&mut vp, step, dir)?);
         fault::step("component staged");
         report.bytes += step.report(false).bytes;
     }
@@ -332,19 +352,53 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         return Ok(ExitCode::Success);
     }
 
-    commit(&mut txn, &mut inv, &product, &vp, &installs, &keys)?;
+    let deferred = commit(&mut txn, &inv, &product, &vp, &installs, &execs, &keys)?;
+    report.warnings.append(&mut txn.warnings);
     drop(lock);
     report.components = steps
         .iter()
-        .map(|s| s.report(s.action == Action::Install))
+        .map(|s| {
+            let mut r = s.report(s.action == Action::Install);
+            if deferred.contains(&s.component.name) {
+                r.action = "restart-pending".into();
+            }
+            r
+        })
         .collect();
     report.result = "applied".into();
-    report.message = format!("installed {}", describe(&installs));
+    let now: Vec<&Step> = installs
+        .iter()
+        .filter(|s| !deferred.contains(&s.component.name))
+        .copied()
+        .collect();
+    let later: Vec<&Step> = installs
+        .iter()
+        .filter(|s| deferred.contains(&s.component.name))
+        .copied()
+        .collect();
+    report.message = if later.is_empty() {
+        format!("installed {}", describe(&installs))
+    } else {
+        report.restart_needed = true;
+        format!(
+            "{}{} staged: files in use are replaced at the next restart",
+            if now.is_empty() {
+                String::new()
+            } else {
+                format!("installed {}; ", describe(&now))
+            },
+            describe(&later)
+        )
+    };
     if keys.changed() {
         report.message = format!("{}; {}", report.message, describe_keys(&keys));
     }
     run_after_hook(&hooks, &product.id, &names(&installs), report);
-    Ok(ExitCode::Success)
+    Ok(if report.restart_needed {
+        ExitCode::RestartNeeded
+    } else {
+        ExitCode::Success
+    })
 }
 
 /// The `after` hook, once the update is committed. Its failure can't undo anything: it is a
@@ -527,6 +581,20 @@ pub fn plan(
         };
         let dir = component_dir(inv, &c.name, installed)?;
         let from = installed.version.clone();
+        if let Some(p) = &installed.pending {
+            steps.push(Step {
+                component: c.clone(),
+                from,
+                action: Action::RestartPending,
+                dir: Some(dir),
+                route: None,
+                note: Some(format!(
+                    "{} {} is staged and replaces the files in use at the next restart; restart, then run packages again",
+                    c.name, p.version
+                )),
+            });
+            continue;
+        }
         let mut action = match &from {
             None => Action::Install,
             Some(v) if c.version > *v => Action::Install,
@@ -545,7 +613,7 @@ pub fn plan(
             }
         }
         if action == Action::Install {
-            match choose_route(c, from.as_ref(), &dir)? {
+            match choose_route(c, from.as_ref(), &dir, &installed.exec)? {
                 Ok(r) => route = Some(r),
                 Err(why) => {
                     action = Action::NeedsOther;
@@ -584,6 +652,7 @@ fn choose_route(
     c: &Component,
     from: Option<&Version>,
     dir: &Path,
+    exec: &[String],
 ) -> Result<std::result::Result<Route, String>> {
     let full_cost = c.full.as_ref().map(|_| c.full_size());
     let mut modified = false;
@@ -594,7 +663,7 @@ fn choose_route(
     }) {
         let d = &c.deltas[index];
         if full_cost.is_none_or(|fc| d.payload_size() < fc) {
-            if let Some(base) = installed_tree(dir).filter(|b| tree_of(b) == d.from_tree) {
+            if let Some(base) = installed_tree(dir, exec).filter(|b| tree_of(b) == d.from_tree) {
                 if d.codec == CODEC_ZSTD_PREFIX {
                     let entries: Vec<FileEntry> = base.iter().map(SourceFile::entry).collect();
                     d.result_of(&entries, &c.tree).map_err(|e| {
@@ -632,9 +701,20 @@ fn choose_route(
 }
 
 /// The installed tree, hashed; `None` when it is missing or holds anything but regular files.
-pub(crate) fn installed_tree(dir: &Path) -> Option<Vec<SourceFile>> {
+/// The installed tree, hashed; `None` when it is missing or holds anything but regular files.
+/// Where files carry no exec bit (Windows), `exec` (recorded when iupack wrote the tree) says
+/// which are executable.
+pub(crate) fn installed_tree(dir: &Path, exec: &[String]) -> Option<Vec<SourceFile>> {
     fs::symlink_metadata(dir).ok().filter(|m| m.is_dir())?;
-    scan_dir(dir).ok()
+    let mut files = scan_dir(dir).ok()?;
+    if !cfg!(unix) {
+        for f in &mut files {
+            if exec.iter().any(|e| e == f.path.as_str()) {
+                f.mode = crate::manifest::MODE_EXEC;
+            }
+        }
+    }
+    Some(files)
 }
 
 pub(crate) fn tree_of(files: &[SourceFile]) -> String {
@@ -754,6 +834,8 @@ fn order_installs(steps: &[Step]) -> Result<Vec<&Step>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Proceed,
+    /// Nothing to do until the machine restarts (exit 3010).
+    Restart,
     Current,
     Needs,
     Refused(ExitCode),
@@ -771,6 +853,9 @@ fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
     }
     if !nothing_to_install {
         return (Verdict::Proceed, "the package applies".into());
+    }
+    if let Some(s) = find(Action::RestartPending) {
+        return (Verdict::Restart, s.note.clone().unwrap_or_default());
     }
     if let Some(s) = find(Action::BelowFloor) {
         return (
@@ -805,7 +890,7 @@ fn stage_path(dir: &Path) -> PathBuf {
 }
 
 /// Writes a component's new tree into its (created, empty) staging folder.
-fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Path) -> Result<()> {
+fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Path) -> Result<Vec<String>> {
     let c = &step.component;
     match step.route.as_ref().expect("installs have a route") {
         Route::Full => write_tree(vp, c, stage),
@@ -850,7 +935,7 @@ fn write_delta(
     d: &Delta,
     base: &[SourceFile],
     root: &Path,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let ops: std::collections::HashMap<&str, &DeltaFile> =
         d.files.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut files: Vec<(FileEntry, Source<'_>)> = Vec::new();
@@ -890,7 +975,7 @@ fn write_tree_delta(
     d: &Delta,
     base: &[SourceFile],
     root: &Path,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let (Some(patch_size), Some(patch_sha), Some(stream_size)) =
         (d.patch_size, d.patch_sha256.as_deref(), d.stream_size)
     else {
@@ -963,7 +1048,8 @@ fn write_tree_delta(
             c.name, c.version
         )));
     }
-    sync_tree(root, &targets, &dirs)
+    sync_tree(root, &targets, &dirs)?;
+    Ok(exec_paths(written.iter()))
 }
 
 /// Creates the folders `path` needs below `root` (once each) and returns the file's full path.
@@ -1000,7 +1086,7 @@ fn sync_tree(root: &Path, files: &[PathBuf], dirs: &BTreeSet<String>) -> Result<
 }
 
 /// Writes a component's verified full content under `root` (an existing, empty folder).
-fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<()> {
+fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
     let files = c
         .full
         .iter()
@@ -1016,7 +1102,7 @@ fn write_files(
     vp: &mut VerifiedPackage,
     root: &Path,
     files: Vec<(FileEntry, Source<'_>)>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     let mut targets = Vec::with_capacity(files.len());
     for (f, source) in &files {
@@ -1052,7 +1138,16 @@ fn write_files(
         finish_file(&mut out, &target, f.mode)?;
         targets.push(target);
     }
-    sync_tree(root, &targets, &dirs)
+    sync_tree(root, &targets, &dirs)?;
+    Ok(exec_paths(files.iter().map(|(f, _)| f)))
+}
+
+/// The executable files of a tree (what a Windows inventory records: NTFS has no exec bit).
+fn exec_paths<'a>(files: impl Iterator<Item = &'a FileEntry>) -> Vec<String> {
+    files
+        .filter(|f| f.mode == crate::manifest::MODE_EXEC)
+        .map(|f| f.path.to_string())
+        .collect()
 }
 
 /// An installed file a patch applies to, read whole and checked again: it may have changed since
@@ -1117,81 +1212,153 @@ fn previous_name(side: &Path, version: Option<&Version>) -> String {
 /// then kept copies beyond `keep_previous` are removed.
 fn commit(
     txn: &mut Transaction,
-    inv: &mut InventoryFile,
+    inv: &InventoryFile,
     product: &Product,
     vp: &VerifiedPackage,
     installs: &[&Step],
+    execs: &[Vec<String>],
     keys: &KeyChange,
-) -> Result<()> {
-    let mut new_product = product.clone();
-    new_product.trusted_keys = keys.trusted.clone();
-    new_product.revoked_keys = keys.revoked.clone();
+) -> Result<Vec<String>> {
     let now = crate::time::rfc3339(crate::time::unix_now());
-    let keep = new_product.keep_previous as usize;
-    let (mut renames, mut remove_after, mut sides) = (Vec::new(), Vec::new(), Vec::new());
-
+    let mut base = product.clone();
+    base.trusted_keys = keys.trusted.clone();
+    base.revoked_keys = keys.revoked.clone();
+    let (mut renames, mut sides) = (Vec::new(), Vec::new());
+    let mut kept_as = std::collections::HashMap::new();
     for step in installs {
         let c = &step.component;
         let dir = step.dir.clone().expect("installs are configured");
         let side = side_dir(&dir);
-        let entry = new_product
+        let entry = base
             .components
             .get_mut(&c.name)
             .expect("installs are configured");
+        let group = Some(c.name.clone());
         if fsutil::exists(&dir) {
             if entry.tree.is_none() {
                 // Installed before iupack recorded digests (a hand-written inventory): record
                 // what is kept, so that a rollback can prove it later.
-                entry.tree = installed_tree(&dir).map(|t| tree_of(&t));
+                entry.tree = installed_tree(&dir, &entry.exec).map(|t| tree_of(&t));
             }
             let name = previous_name(&side, entry.version.as_ref());
             renames.push(Rename {
                 from: dir.clone(),
                 to: side.join(&name),
+                group: group.clone(),
             });
-            entry.previous.insert(
-                0,
-                PreviousCopy {
-                    version: entry.version.clone(),
-                    tree: entry.tree.clone(),
-                    dir: name,
-                    package: entry.package.clone(),
-                    installed: entry.installed.clone(),
-                    requires: std::mem::take(&mut entry.requires),
-                },
-            );
+            kept_as.insert(c.name.clone(), name);
         }
         renames.push(Rename {
             from: stage_path(&dir),
             to: dir.clone(),
+            group,
         });
-        entry.version = Some(c.version.clone());
-        entry.tree = Some(c.tree.clone());
-        entry.package = Some(vp.manifest.package.id.clone());
-        entry.installed = Some(now.clone());
-        entry.requires = c
-            .requires
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect();
-        while entry.previous.len() > keep {
-            if let Some(old) = entry.previous.pop() {
-                remove_after.push(side.join(old.dir));
-            }
-        }
         sides.push(side);
     }
+    let keep = base.keep_previous as usize;
+    let plan = |deferred: &[String]| -> (Vec<u8>, Vec<PathBuf>) {
+        let mut p = base.clone();
+        let mut remove_after = Vec::new();
+        for (step, exec) in installs.iter().zip(execs) {
+            let c = &step.component;
+            let dir = step.dir.clone().expect("installs are configured");
+            let entry = p.components.get_mut(&c.name).expect("configured");
+            // Only where the file system can't say it: NTFS has no exec bit.
+            let exec = if cfg!(unix) { Vec::new() } else { exec.clone() };
+            let requires = c
+                .requires
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+            if deferred.contains(&c.name) {
+                // Files in use (Windows): the swap happens at the next restart; until then the
+                // installed version is still the old one.
+                entry.pending = Some(PendingInstall {
+                    version: c.version.clone(),
+                    tree: c.tree.clone(),
+                    package: vp.manifest.package.id.clone(),
+                    installed: now.clone(),
+                    requires,
+                    kept_as: kept_as.get(&c.name).cloned(),
+                    stage: stage_path(&dir),
+                    exec,
+                });
+                continue;
+            }
+            if let Some(name) = kept_as.get(&c.name) {
+                entry.keep_current_as(name.clone());
+            }
+            entry.version = Some(c.version.clone());
+            entry.tree = Some(c.tree.clone());
+            entry.package = Some(vp.manifest.package.id.clone());
+            entry.installed = Some(now.clone());
+            entry.requires = requires;
+            entry.exec = exec;
+            entry.pending = None;
+            remove_after.extend(entry.prune(keep, &side_dir(&dir)));
+        }
+        for c in &vp.manifest.components {
+            if let Some(entry) = p.components.get_mut(&c.name) {
+                entry.floor = security_floor(entry.floor.as_ref(), c.floor.as_ref());
+            }
+        }
+        let mut next = inv.clone();
+        if let Some(slot) = next.product_mut(&product.id) {
+            *slot = p;
+        }
+        (next.to_bytes(), remove_after)
+    };
+    txn.commit(renames, &plan, sides)
+}
 
-    for c in &vp.manifest.components {
-        if let Some(entry) = new_product.components.get_mut(&c.name) {
-            entry.floor = security_floor(entry.floor.as_ref(), c.floor.as_ref());
+/// Finishes installs that waited for a restart (Windows, files in use): when the restart has
+/// swapped the staged tree in (the staging folder is gone and the live tree is the pending one),
+/// the inventory records it. Call with the lock held. Returns a message when it did anything.
+pub(crate) fn settle_pending(inv: &InventoryFile) -> Result<Option<String>> {
+    let mut next = inv.clone();
+    let mut done = Vec::new();
+    let mut remove_after = Vec::new();
+    for p in &mut next.inventory.products {
+        let keep = p.keep_previous as usize;
+        for (name, c) in p.components.iter_mut() {
+            let Some(pending) = c.pending.clone() else {
+                continue;
+            };
+            let dir = inv.resolve(&c.path);
+            if fsutil::exists(&pending.stage)
+                || installed_tree(&dir, &pending.exec)
+                    .map(|t| tree_of(&t))
+                    .as_deref()
+                    != Some(pending.tree.as_str())
+            {
+                continue;
+            }
+            if let Some(kept) = pending.kept_as.clone() {
+                c.keep_current_as(kept);
+            }
+            c.version = Some(pending.version.clone());
+            c.tree = Some(pending.tree.clone());
+            c.package = Some(pending.package.clone());
+            c.installed = Some(pending.installed.clone());
+            c.requires = pending.requires.clone();
+            c.exec = pending.exec.clone();
+            c.pending = None;
+            remove_after.extend(c.prune(keep, &side_dir(&dir)));
+            done.push(format!("{name} {}", pending.version));
         }
     }
-    let mut next = inv.clone();
-    if let Some(p) = next.product_mut(&product.id) {
-        *p = new_product;
+    if done.is_empty() {
+        return Ok(None);
     }
-    txn.commit(renames, &next.to_bytes(), remove_after, sides)?;
-    *inv = next;
-    Ok(())
+    let bytes = next.to_bytes();
+    let mut txn = Transaction::new(&inv.path, "finish after restart".into());
+    txn.commit(
+        Vec::new(),
+        &|_| (bytes.clone(), remove_after.clone()),
+        Vec::new(),
+    )?;
+    Ok(Some(format!(
+        "finished after the restart: {} installed",
+        done.join(", ")
+    )))
 }

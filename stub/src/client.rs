@@ -61,6 +61,7 @@ pub fn status(inventory: &Path) -> Result<serde_json::Value> {
                         "package": c.package,
                         "installed": c.installed,
                         "kept": c.previous.iter().map(|k| &k.version).collect::<Vec<_>>(),
+                        "pending_restart": c.pending.as_ref().map(|p| &p.version),
                     })
                 })
                 .collect();
@@ -90,7 +91,7 @@ pub fn rollback(
     let inventory = absolute(inventory);
     let (_lock, recovered) = lock_and_recover(&inventory, wait)?;
     report.recovered = recovered.map(|r| r.message());
-    let mut inv = InventoryFile::load(&inventory)?;
+    let inv = InventoryFile::load(&inventory)?;
     report.product = Some(product_id.to_string());
     let Some(product) = inv.product(product_id).cloned() else {
         return Err(Error::not_applicable(format!(
@@ -106,6 +107,16 @@ pub fn rollback(
         );
     };
     let dir = component_dir(&inv, component, &installed)?;
+    if let Some(p) = &installed.pending {
+        return Err(Error::new(
+            ExitCode::RestartNeeded,
+            format!(
+                "{component} {} waits for a restart to be installed",
+                p.version
+            ),
+        )
+        .hint("restart the machine first; nothing was changed"));
+    }
     let current = installed
         .version
         .as_ref()
@@ -123,7 +134,7 @@ pub fn rollback(
         .map_or_else(|| "(unversioned)".to_string(), ToString::to_string);
     let side = side_dir(&dir);
     let kept = side.join(&prev.dir);
-    let proven = installed_tree(&kept).is_some_and(|t| Some(tree_of(&t)) == prev.tree);
+    let proven = installed_tree(&kept, &prev.exec).is_some_and(|t| Some(tree_of(&t)) == prev.tree);
     if !proven {
         return Err(Error::new(
             ExitCode::NeedsOther,
@@ -160,15 +171,9 @@ pub fn rollback(
     let retired = side.join(format!("retired-{}", std::process::id()));
     let mut renames = Vec::new();
     if fsutil::exists(&dir) {
-        renames.push(Rename {
-            from: dir.clone(),
-            to: retired.clone(),
-        });
+        renames.push(Rename::new(dir.clone(), retired.clone()));
     }
-    renames.push(Rename {
-        from: kept.clone(),
-        to: dir.clone(),
-    });
+    renames.push(Rename::new(kept.clone(), dir.clone()));
     let mut next = inv.clone();
     let entry = next
         .product_mut(product_id)
@@ -179,15 +184,16 @@ pub fn rollback(
     entry.package = prev.package.clone();
     entry.installed = prev.installed.clone();
     entry.requires = prev.requires.clone();
+    entry.exec = prev.exec.clone();
     entry.previous.remove(0);
     let sides = if entry.previous.is_empty() {
         vec![side]
     } else {
         Vec::new()
     };
-    txn.commit(renames, &next.to_bytes(), vec![retired], sides)?;
-    inv = next;
-    let _ = inv;
+    let bytes = next.to_bytes();
+    txn.commit(renames, &|_| (bytes.clone(), vec![retired.clone()]), sides)?;
+    report.warnings.append(&mut txn.warnings);
     report.components = vec![ComponentReport {
         name: component.to_string(),
         from: installed.version.as_ref().map(ToString::to_string),

@@ -26,3 +26,17 @@ pub fn step(name: &str) {
 #[cfg(not(feature = "fault-injection"))]
 #[inline(always)]
 pub fn step(_name: &str) {}
+
+/// Test builds: `IUPACK_FAULT_IN_USE=NAME` makes renaming a folder named NAME fail as if a file in
+/// it were open (to prove the Windows restart path, which Wine can't provoke).
+#[cfg(feature = "fault-injection")]
+pub fn in_use(path: &std::path::Path) -> bool {
+    std::env::var_os("IUPACK_FAULT_IN_USE").is_some_and(|n| path.file_name() == Some(n.as_os_str()))
+}
+
+/// Never, outside fault-injection builds.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn in_use(_path: &std::path::Path) -> bool {
+    false
+}

@@ -50,6 +50,41 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+/// True for the error a rename gets on Windows when a file below is open (a running engine, a
+/// loaded library): access denied or sharing violation. Never elsewhere (Unix renames anyway).
+pub fn is_in_use(e: &io::Error) -> bool {
+    cfg!(windows) && (e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(32))
+}
+
+/// The error a rename gets when a file is in use (for the fault-injection build).
+pub fn in_use_error() -> io::Error {
+    if cfg!(windows) {
+        io::Error::from_raw_os_error(32)
+    } else {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "a file is in use (simulated)",
+        )
+    }
+}
+
+/// Schedules `from` → `to` for the next restart, after moves scheduled before it (Windows:
+/// MoveFileEx with MOVEFILE_DELAY_UNTIL_REBOOT; needs administrator rights).
+pub fn move_at_reboot(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(windows)]
+    {
+        crate::winreboot::move_at_reboot(from, to)
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = (from, to);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "moving files at the next restart exists on Windows only",
+        ))
+    }
+}
+
 /// The folder holding `path` (`.` for a bare name).
 pub fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {

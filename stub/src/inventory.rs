@@ -89,8 +89,63 @@ pub struct InstalledComponent {
     /// Kept earlier versions, newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous: Vec<PreviousCopy>,
+    /// Where files have no exec bit (Windows): the executable files of the installed tree, so
+    /// that its digest can be checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<String>,
+    /// Windows: a version staged and scheduled to replace this one at the next restart (its
+    /// files were in use).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingInstall>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// An install waiting for a restart (see `InstalledComponent::pending`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PendingInstall {
+    pub version: Version,
+    pub tree: String,
+    pub package: String,
+    pub installed: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requires: BTreeMap<String, String>,
+    /// Where the current tree will be kept (in the side folder), if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_as: Option<String>,
+    /// The staged tree the restart moves into place.
+    pub stage: PathBuf,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<String>,
+}
+
+impl InstalledComponent {
+    /// Records the installed version as kept in `dir` of the side folder (newest first).
+    pub fn keep_current_as(&mut self, dir: String) {
+        self.previous.insert(
+            0,
+            PreviousCopy {
+                version: self.version.clone(),
+                tree: self.tree.clone(),
+                dir,
+                package: self.package.clone(),
+                installed: self.installed.clone(),
+                requires: std::mem::take(&mut self.requires),
+                exec: std::mem::take(&mut self.exec),
+            },
+        );
+    }
+
+    /// Drops kept copies beyond `keep`, returning their folders (below `side`) to remove.
+    pub fn prune(&mut self, keep: usize, side: &Path) -> Vec<PathBuf> {
+        let mut gone = Vec::new();
+        while self.previous.len() > keep {
+            if let Some(old) = self.previous.pop() {
+                gone.push(side.join(old.dir));
+            }
+        }
+        gone
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -106,6 +161,8 @@ pub struct PreviousCopy {
     pub installed: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<String>,
 }
 
 /// An inventory loaded from a file, with the folder its relative paths resolve against.

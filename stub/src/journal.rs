@@ -42,7 +42,24 @@ pub enum Phase {
 pub struct Rename {
     pub from: PathBuf,
     pub to: PathBuf,
+    /// The component whose swap this rename is part of. On Windows, when a component's first
+    /// rename finds a file in use, all its renames are deferred to the next restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
+
+impl Rename {
+    pub fn new(from: PathBuf, to: PathBuf) -> Rename {
+        Rename {
+            from,
+            to,
+            group: None,
+        }
+    }
+}
+
+/// What the inventory and the prune list are, given the components deferred to a restart.
+pub type CommitPlan<'a> = &'a dyn Fn(&[String]) -> (Vec<u8>, Vec<PathBuf>);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Journal {
@@ -72,6 +89,9 @@ pub struct Journal {
     /// Removed once committed, when empty.
     #[serde(default)]
     pub remove_if_empty: Vec<PathBuf>,
+    /// Windows: renames scheduled for the next restart once committed (files in use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reboot_moves: Vec<Rename>,
 }
 
 /// The journal file of an inventory.
@@ -150,6 +170,7 @@ pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
         inventory: inventory.to_path_buf(),
         written: true,
         done: false,
+        warnings: Vec::new(),
     };
     let committed = txn.journal.phase == Phase::Commit
         && txn.journal.inventory_new.is_some()
@@ -177,6 +198,8 @@ pub struct Transaction {
     written: bool,
     /// Committed and finished, or undone.
     done: bool,
+    /// Problems after the commit point that lose nothing (the journal stays for the next run).
+    pub warnings: Vec<String>,
 }
 
 impl Transaction {
@@ -195,11 +218,13 @@ impl Transaction {
                 inventory_temp: None,
                 remove_after: Vec::new(),
                 remove_if_empty: Vec::new(),
+                reboot_moves: Vec::new(),
             },
             path: journal_path(inventory),
             inventory: inventory.to_path_buf(),
             written: false,
             done: false,
+            warnings: Vec::new(),
         }
     }
 
@@ -252,39 +277,76 @@ impl Transaction {
 
     /// Commits: records the renames and the new inventory, makes the renames (each synced),
     /// replaces the inventory (the commit point), then removes what the journal says. Any failure
-    /// before the inventory is replaced undoes every rename.
+    /// before the inventory is replaced undoes every rename. `plan` gives the inventory bytes and
+    /// the prune list for a set of components deferred to a restart (none, normally); on Windows a
+    /// component whose live folder holds a file in use is deferred: its renames are scheduled for
+    /// the next restart once the inventory (which records it as pending) is in place. Returns the
+    /// deferred components.
     pub fn commit(
         &mut self,
         renames: Vec<Rename>,
-        inventory_bytes: &[u8],
-        remove_after: Vec<PathBuf>,
+        plan: CommitPlan<'_>,
         remove_if_empty: Vec<PathBuf>,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         let temp = fsutil::temp_beside(&self.inventory, "new");
+        let (mut inventory_bytes, remove_after) = plan(&[]);
         self.journal.phase = Phase::Commit;
-        self.journal.renames = renames;
-        self.journal.inventory_new = Some(hex(&Sha256::digest(inventory_bytes)));
+        self.journal.renames = renames.clone();
+        self.journal.inventory_new = Some(hex(&Sha256::digest(&inventory_bytes)));
         self.journal.inventory_temp = Some(temp.clone());
         self.journal.remove_after = remove_after;
         self.journal.remove_if_empty = remove_if_empty;
         self.write()?;
         fault::step("commit recorded");
-        for r in self.journal.renames.clone() {
-            fsutil::rename(&r.from, &r.to).map_err(io_err(format!(
-                "cannot move {} to {}",
-                r.from.display(),
-                r.to.display()
-            )))?;
+        let mut deferred: Vec<String> = Vec::new();
+        let mut done_groups: Vec<&str> = Vec::new();
+        for r in &renames {
+            if r.group.as_ref().is_some_and(|g| deferred.contains(g)) {
+                continue;
+            }
+            match rename_or_fault(&r.from, &r.to) {
+                Ok(()) => {}
+                Err(e)
+                    if fsutil::is_in_use(&e)
+                        && r.group
+                            .as_deref()
+                            .is_some_and(|g| !done_groups.contains(&g)) =>
+                {
+                    deferred.push(r.group.clone().expect("checked"));
+                    continue;
+                }
+                Err(e) => {
+                    return Err(Error::apply_io(
+                        format!("cannot move {} to {}", r.from.display(), r.to.display()),
+                        &e,
+                    ))
+                }
+            }
+            if let Some(g) = r.group.as_deref() {
+                done_groups.push(g);
+            }
             fault::step("renamed");
             sync_parents(&r.from, &r.to)?;
             fault::step("renamed and synced");
+        }
+        if !deferred.is_empty() {
+            let in_deferred = |r: &Rename| r.group.as_ref().is_some_and(|g| deferred.contains(g));
+            let (bytes, remove_after) = plan(&deferred);
+            inventory_bytes = bytes;
+            self.journal.reboot_moves =
+                renames.iter().filter(|r| in_deferred(r)).cloned().collect();
+            self.journal.renames = renames.into_iter().filter(|r| !in_deferred(r)).collect();
+            self.journal.inventory_new = Some(hex(&Sha256::digest(&inventory_bytes)));
+            self.journal.remove_after = remove_after;
+            self.write()?;
+            fault::step("deferral recorded");
         }
         let result = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&temp)?;
-            f.write_all(inventory_bytes)?;
+            f.write_all(&inventory_bytes)?;
             f.sync_all()
         })();
         result.map_err(|e| {
@@ -304,13 +366,29 @@ impl Transaction {
         fault::step("inventory synced");
         self.finish();
         self.done = true;
-        Ok(())
+        Ok(deferred)
     }
 
     /// After the commit point: removes what the journal says, then the journal. Failures here
     /// lose nothing (the machine is already on the new release); the journal stays and the next
     /// run finishes the removals.
     fn finish(&mut self) {
+        // Scheduled only now, after the commit: a restart must never swap in a tree the
+        // inventory does not know about. If scheduling fails the journal stays and the next run
+        // schedules again (a repeated move then finds its target taken or its source gone, and
+        // does nothing).
+        for r in &self.journal.reboot_moves {
+            if let Err(e) = fsutil::move_at_reboot(&r.from, &r.to) {
+                self.warnings.push(format!(
+                    "cannot schedule {} -> {} for the next restart ({e}); run `iupack-stub recover` to try again",
+                    r.from.display(),
+                    r.to.display()
+                ));
+            }
+        }
+        if !self.warnings.is_empty() {
+            return;
+        }
         for p in &self.journal.remove_after {
             fsutil::remove_quietly(p);
             fault::step("old copy removed");
@@ -381,6 +459,14 @@ impl Drop for Transaction {
             let _ = self.undo();
         }
     }
+}
+
+/// A rename, or the simulated "file in use" of the fault-injection build.
+fn rename_or_fault(from: &Path, to: &Path) -> std::io::Result<()> {
+    if fault::in_use(from) {
+        return Err(fsutil::in_use_error());
+    }
+    fsutil::rename(from, to)
 }
 
 fn sync_parents(a: &Path, b: &Path) -> Result<()> {

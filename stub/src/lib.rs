@@ -7,7 +7,7 @@
 //!
 //! Nothing here trusts the package: every name, size and hash used on disk comes from the signed
 //! manifest, checked before use.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod apply;
 pub mod bsdx;
@@ -30,6 +30,8 @@ pub mod signature;
 pub mod time;
 pub mod treestream;
 pub mod version;
+#[cfg(windows)]
+mod winreboot;
 
 #[cfg(feature = "write")]
 pub mod write;

@@ -330,7 +330,7 @@ fn status(inventory: &Path, json: bool) -> i32 {
         for c in p["components"].as_array().into_iter().flatten() {
             let kept: Vec<String> = c["kept"].as_array().into_iter().flatten().map(s).collect();
             println!(
-                "  {:<14} {:<14} installed {} by {}{}",
+                "  {:<14} {:<14} installed {} by {}{}{}",
                 s(&c["name"]),
                 s(&c["version"]),
                 s(&c["installed"]),
@@ -339,6 +339,11 @@ fn status(inventory: &Path, json: bool) -> i32 {
                     String::new()
                 } else {
                     format!("; kept: {}", kept.join(", "))
+                },
+                if c["pending_restart"].is_null() {
+                    String::new()
+                } else {
+                    format!("; {} waits for a restart", s(&c["pending_restart"]))
                 }
             );
         }

@@ -781,3 +781,19 @@ fn kill_9_soak() {
         "soak: {runs} runs, 0 failures: {killed_old} killed and undone, {killed_new} killed after the commit point and finished, {completed} completed before the kill"
     );
 }
+
+#[test]
+fn a_folder_in_use_fails_with_30_off_windows_and_changes_nothing() {
+    // On Windows a folder with an open file is swapped at the next restart (exit 3010, proven
+    // under Wine by stub/test-targets.sh); elsewhere a failed rename is an apply failure, undone.
+    let lab = Lab::new();
+    let before = state(&lab.machine());
+    let o = output(
+        Command::new(&lab.pkg3)
+            .arg("--inventory")
+            .arg(lab.w.inventory_path())
+            .env("IUPACK_FAULT_IN_USE", "defs"),
+    );
+    assert_err(&o, 30, "cannot move");
+    assert_eq!(state(&lab.machine()), before);
+}
