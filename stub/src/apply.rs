@@ -198,7 +198,7 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         None
     };
     let mut inv = InventoryFile::load(&inventory)?;
-    if lock.is_some() && changes {
+    if lock.is_some() && opts.mode == Mode::Apply {
         if let Some(done) = settle_pending(&inv)? {
             report.recovered = Some(match report.recovered.take() {
                 Some(r) => format!("{r}; {done}"),

@@ -7,7 +7,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fsutil;
 use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InventoryFile, Product};
-use crate::journal::{self, Recovered, Rename, Transaction};
+use crate::journal::{self, Rename, Transaction};
 use crate::lock::InventoryLock;
 use crate::report::{ComponentReport, Report};
 use crate::version::{Version, VersionReq};
@@ -15,16 +15,19 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Takes the lock and settles an interrupted update, if any.
-fn lock_and_recover(
-    inventory: &Path,
-    wait: Duration,
-) -> Result<(InventoryLock, Option<Recovered>)> {
+fn lock_and_recover(inventory: &Path, wait: Duration) -> Result<(InventoryLock, Option<String>)> {
     if !fsutil::exists(inventory) {
         InventoryFile::load(inventory)?; // the error that says there is no inventory
     }
     let lock = InventoryLock::acquire(inventory, wait)?;
-    let recovered = journal::recover(inventory)?;
-    Ok((lock, recovered))
+    let recovered = journal::recover(inventory)?.map(|r| r.message());
+    // An install that waited for a restart is recorded once the restart has happened.
+    let settled = crate::apply::settle_pending(&InventoryFile::load(inventory)?)?;
+    let said = match (recovered, settled) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
+    Ok((lock, said))
 }
 
 /// `recover`: finishes or undoes an update an earlier run left half done.
@@ -33,10 +36,10 @@ pub fn recover(inventory: &Path, wait: Duration, report: &mut Report) -> Result<
     let (_lock, recovered) = lock_and_recover(&inventory, wait)?;
     report.result = "recovered".into();
     report.message = match &recovered {
-        Some(r) => r.message(),
+        Some(r) => r.clone(),
         None => "nothing to recover: no update was interrupted".into(),
     };
-    report.recovered = recovered.map(|r| r.message());
+    report.recovered = recovered;
     Ok(ExitCode::Success)
 }
 
@@ -90,7 +93,7 @@ pub fn rollback(
 ) -> Result<ExitCode> {
     let inventory = absolute(inventory);
     let (_lock, recovered) = lock_and_recover(&inventory, wait)?;
-    report.recovered = recovered.map(|r| r.message());
+    report.recovered = recovered;
     let inv = InventoryFile::load(&inventory)?;
     report.product = Some(product_id.to_string());
     let Some(product) = inv.product(product_id).cloned() else {
