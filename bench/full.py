@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Full-package benchmark (issue 7): for the newest release of each corpus item, in one run,
+an iupack full package against 7-Zip's console SFX (7zCon.sfx, -mx=9), makeself (gzip, xz, zstd)
+and zip -9: total file size, and the time to apply/extract into the same disk (iupack: signature,
+hashing, staging, swap; the others: plain extraction; plus unzip -q and tar xf of the same
+content). Every extraction is checked byte for byte. Writes the table into BENCHMARKS.md between
+the `full` markers. Run by bench/run-full.sh, which installs the tools. Items are named by
+pairs.tsv's item column; `deno-linux` (114 MB) is left out unless named.
+"""
+import json, os, shutil, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+CORPUS = os.environ.get("IUPACK_CORPUS", os.path.expanduser("~/.cache/iupack-corpus"))
+PAIRS = os.path.join(REPO, "..", "shared", "corpus", "pairs.tsv")
+WORK = os.environ.get("BENCH_WORK", "/tmp/iupack-bench-full")
+IUPACK = os.path.join(REPO, "target/release/iupack")
+STUB = os.path.join(REPO, "target/stub/iupack-stub")
+KEY = os.path.join(REPO, "keys/snakeoil.key")
+PUB = open(os.path.join(REPO, "keys/snakeoil.pub")).read().split("\n")[1].strip()
+SFX = "/usr/lib/p7zip/7zCon.sfx"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+ONLY = set(sys.argv[1:])
+
+
+def sh(cmd, **kw):
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+def timed(cmd, **kw):
+    """Median wall time of RUNS runs (the caller resets state through `before`)."""
+    before = kw.pop("before", None)
+    times = []
+    for _ in range(RUNS):
+        if before:
+            before()
+        subprocess.run(["sync"], check=True)
+        t = time.perf_counter()
+        sh(cmd, **kw)
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def peak_rss_kib(cmd):
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return int(out.stderr.strip().splitlines()[-1])
+
+
+def files_of(root):
+    out = {}
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(d, f)
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+def same_tree(a, b):
+    fa, fb = files_of(a), files_of(b)
+    return fa.keys() == fb.keys() and all(
+        open(fa[k], "rb").read() == open(fb[k], "rb").read() for k in fa)
+
+
+def newest_releases():
+    items = {}
+    for line in open(PAIRS).read().splitlines()[1:]:
+        pid, item, old, new, kind, shape, path, _ = line.split("\t")
+        items[item] = (new, path, shape)  # rows are in release order: the last is the newest
+    return items
+
+
+def tool_version(cmd, pattern=None):
+    """The first line of a tool's version output (or the first line matching `pattern`)."""
+    import re
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "missing"
+    for line in out.splitlines():
+        if pattern is None or re.search(pattern, line):
+            return line.strip()
+    return "?"
+
+
+def measure(item, version, path, shape):
+    w = os.path.join(WORK, item)
+    shutil.rmtree(w, ignore_errors=True)
+    os.makedirs(w)
+    src = os.path.join(CORPUS, "x", f"{item}-{version}", path)
+    content = os.path.join(w, "content")
+    if shape == "file":
+        os.makedirs(content)
+        shutil.copy2(src, os.path.join(content, os.path.basename(path)))
+    else:
+        shutil.copytree(src, content)
+    raw = sum(os.path.getsize(p) for p in files_of(content).values())
+    r = {"item": item, "version": version, "files": len(files_of(content)), "raw": raw}
+
+    # iupack
+    spec = os.path.join(w, "spec.toml")
+    open(spec, "w").write(
+        f'product = "bench"\n[targets]\nplatforms = ["*"]\n[[components]]\nname = "c"\n'
+        f'version = "{version}"\ncontent = "content"\n')
+    pkg = os.path.join(w, "pkg.run")
+    sh([IUPACK, "build", spec, "--key", KEY, "--stub", STUB, "--out", pkg, "--force"])
+    r["iupack"] = os.path.getsize(pkg)
+    machine = os.path.join(w, "machine")
+
+    def fresh_machine():
+        shutil.rmtree(machine, ignore_errors=True)
+        os.makedirs(machine)
+        json.dump({"format": 1, "machine": {"platform": "linux-x86_64"},
+                   "products": [{"id": "bench", "version": "1", "trusted_keys": [PUB],
+                                 "components": {"c": {"path": "c"}}, "keep_previous": 0}]},
+                  open(os.path.join(machine, "inventory.json"), "w"))
+    inv = os.path.join(machine, "inventory.json")
+    r["t_iupack"] = timed([pkg, "-q", "--inventory", inv], before=fresh_machine)
+    assert same_tree(os.path.join(machine, "c"), content), f"{item}: iupack result differs"
+    fresh_machine()
+    r["rss_kib"] = peak_rss_kib([pkg, "-q", "--inventory", inv])
+
+    out = os.path.join(w, "out")
+    def clean_out():
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out)
+
+    # 7-Zip SFX
+    sfx = os.path.join(w, "pkg.7z.sfx")
+    sh(["7z", "a", "-bd", "-mx=9", f"-sfx{SFX}", sfx, "."], cwd=content)
+    os.chmod(sfx, 0o755)
+    r["7z"] = os.path.getsize(sfx)
+    r["t_7z"] = timed([sfx, "-y", f"-o{out}"], before=clean_out)
+    assert same_tree(out, content), f"{item}: 7z result differs"
+
+    # makeself
+    for comp in ["gzip", "xz", "zstd"]:
+        ms = os.path.join(w, f"pkg.{comp}.run")
+        sh(["makeself", "--quiet", f"--{comp}", "--nomd5", "--nocrc", content, ms, "bench", "true"])
+        r[f"makeself-{comp}"] = os.path.getsize(ms)
+        r[f"t_makeself-{comp}"] = timed(
+            ["sh", ms, "--quiet", "--noexec", "--target", out], before=clean_out)
+        assert same_tree(out, content), f"{item}: makeself {comp} result differs"
+
+    # zip -9, unzip -q; tar xf of a plain tar
+    zp = os.path.join(w, "pkg.zip")
+    sh(["zip", "-q", "-9", "-r", zp, "."], cwd=content)
+    r["zip"] = os.path.getsize(zp)
+    r["t_unzip"] = timed(["unzip", "-q", zp, "-d", out], before=clean_out)
+    assert same_tree(out, content), f"{item}: unzip result differs"
+    tp = os.path.join(w, "pkg.tar")
+    sh(["tar", "cf", tp, "-C", content, "."])
+    r["t_tar"] = timed(["tar", "xf", tp, "-C", out], before=clean_out)
+    assert same_tree(out, content), f"{item}: tar result differs"
+    shutil.rmtree(w, ignore_errors=True)
+    return r
+
+
+def fmt(n):
+    return f"{n:,}"
+
+
+def main():
+    os.makedirs(WORK, exist_ok=True)
+    rows = []
+    for item, (version, path, shape) in newest_releases().items():
+        if ONLY and item not in ONLY:
+            continue
+        if not ONLY and item == "deno-linux":
+            continue
+        print(f"full: {item} {version}", flush=True)
+        rows.append(measure(item, version, path, shape))
+    versions = "; ".join([
+        tool_version(["7z"], r"7-Zip").split(":")[0].strip(),
+        tool_version(["makeself", "--version"]),
+        tool_version(["zip", "-v"], r"This is Zip"),
+        tool_version(["unzip", "-v"], r"UnZip \d").split(" of ")[0],
+        tool_version(["tar", "--version"]),
+    ])
+    lines = [
+        "<!-- full:begin -->",
+        "## Full packages against the self-extractors",
+        "",
+        f"Generated by `bench/run-full.sh` (newest release of each corpus item; deno left out unless named), 2-core machine, "
+        f"median of {RUNS} runs, every extraction checked byte for byte. Sizes are whole files, executable head included "
+        f"(iupack's stub {fmt(os.path.getsize(STUB))} B, 7zCon.sfx {fmt(os.path.getsize(SFX))} B). "
+        "iupack applies with signature check, hashing, staging, fsync and swap; the others only extract. "
+        f"Tools: {versions}.",
+        "",
+        "| item | files | content | iupack | 7z SFX -mx9 | makeself gzip | makeself xz | makeself zstd | zip -9 | iupack / 7z | apply iupack | 7z SFX | makeself gzip | unzip -q | tar xf | iupack / unzip | stub peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['item']} {r['version']} | {r['files']} | {fmt(r['raw'])} | {fmt(r['iupack'])} | {fmt(r['7z'])} | "
+            f"{fmt(r['makeself-gzip'])} | {fmt(r['makeself-xz'])} | {fmt(r['makeself-zstd'])} | {fmt(r['zip'])} | "
+            f"{r['iupack'] / r['7z']:.2f} | {r['t_iupack'] * 1000:.0f} ms | {r['t_7z'] * 1000:.0f} ms | "
+            f"{r['t_makeself-gzip'] * 1000:.0f} ms | {r['t_unzip'] * 1000:.0f} ms | {r['t_tar'] * 1000:.0f} ms | "
+            f"{r['t_iupack'] / r['t_unzip']:.2f} | {r['rss_kib'] // 1024} MiB |")
+    lines += ["", "Goals (issue 7): size ≤ 1.05 × 7z SFX; apply ≤ 1.0 × unzip -q; RSS ≤ 64 MiB.", "<!-- full:end -->"]
+    block = "\n".join(lines)
+    bm = os.path.join(REPO, "BENCHMARKS.md")
+    text = open(bm).read()
+    if "<!-- full:begin -->" in text:
+        a = text.index("<!-- full:begin -->")
+        b = text.index("<!-- full:end -->") + len("<!-- full:end -->")
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    open(bm, "w").write(text)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The full-package benchmark in one command (issue 7): installs 7-Zip's SFX module (p7zip-full),
+# makeself, zip and unzip, fetches the corpus, builds iupack and the size-optimised stub, runs
+# bench/full.py (all items but deno, or the items named) and updates BENCHMARKS.md.
+#   bash bench/run-full.sh [ITEM...]      e.g. bash bench/run-full.sh ruff-linux tzdata
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+need=()
+[ -f /usr/lib/p7zip/7zCon.sfx ] || need+=(p7zip-full)
+for t in 7z makeself zip unzip zstd xz; do command -v "$t" >/dev/null || need+=("$t"); done
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  pkgs=("${need[@]/7z/7zip}"); pkgs=("${pkgs[@]/xz/xz-utils}")
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}"
+fi
+bash "$repo/../shared/corpus/fetch.sh"
+(cd "$repo" && cargo build --locked --release -q -p iupack && cargo build --locked --profile stub -q -p iupack-stub)
+python3 "$here/full.py" "$@"
