@@ -22,7 +22,7 @@ use crate::manifest::{
     Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, CODEC_ZSTD_PREFIX,
     CODEC_ZSTD_TREE,
 };
-use crate::package::{prefix_decoder, stream_checked, Package, VerifiedPackage};
+use crate::package::{copy_hashed, prefix_decoder, stream_checked, Package, VerifiedPackage};
 use crate::relpath::RelPath;
 use crate::report::{ComponentReport, Report};
 use crate::scan::{scan_dir, SourceFile};
@@ -997,25 +997,14 @@ fn write_tree_delta(
             .create_new(true)
             .open(&target)
             .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
-        let mut hr = crate::digest::HashingReader::new((&mut stream).take(f.size), f.size);
         // Read errors mean a bad patch; write errors (a full disk) are the machine's.
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut n = 0u64;
-        loop {
-            let got = hr.read(&mut buf).map_err(|e| {
-                Error::damaged(format!(
-                    "the whole-tree patch of {} does not decode: {e}",
-                    c.name
-                ))
-            })?;
-            if got == 0 {
-                break;
-            }
-            out.write_all(&buf[..got])
-                .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
-            n += got as u64;
-        }
-        let (_, sha256) = hr.finish();
+        let (n, sha256) = copy_hashed(
+            &mut (&mut stream).take(f.size),
+            f.size,
+            &mut out,
+            &format!("the whole-tree patch of {} does not decode", c.name),
+            &target.display().to_string(),
+        )?;
         if n != f.size {
             return Err(Error::damaged(format!(
                 "the tree stream of {} ends early",

@@ -434,19 +434,13 @@ pub(crate) fn stream_checked(
     entry: &FileEntry,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let mut hr = HashingReader::new(r, entry.size);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = hr
-            .read(&mut buf)
-            .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::apply_io(format!("cannot write {}", entry.path), &e))?;
-    }
-    let (n, sha) = hr.finish();
+    let (n, sha) = copy_hashed(
+        r,
+        entry.size,
+        out,
+        &format!("cannot read {name}"),
+        &entry.path.to_string(),
+    )?;
     if n != entry.size || sha != entry.sha256 {
         return Err(Error::damaged(format!(
             "{name} does not match the signed manifest: expected {} bytes with SHA-256 {}, got {n} bytes with {sha}",
@@ -454,6 +448,35 @@ pub(crate) fn stream_checked(
         )));
     }
     Ok(())
+}
+
+/// Copies `r` into `out` through a hash, refusing more than `limit` bytes; returns the bytes
+/// copied and their SHA-256. A read error is the package's (damaged: `reading` says what was
+/// read), a write error the machine's (apply failed: `writing` names the file).
+pub(crate) fn copy_hashed(
+    r: &mut dyn Read,
+    limit: u64,
+    out: &mut dyn Write,
+    reading: &str,
+    writing: &str,
+) -> Result<(u64, String)> {
+    let mut hr = HashingReader::new(r, limit);
+    // Sized for the file (small files are the many), at most 256 KiB.
+    let len = usize::try_from(limit.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .clamp(4096, 256 * 1024);
+    let mut buf = vec![0u8; len];
+    loop {
+        let n = hr
+            .read(&mut buf)
+            .map_err(|e| Error::damaged(format!("{reading}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
+    }
+    Ok(hr.finish())
 }
 
 /// Looks for the local header of `iupack/manifest.json` anywhere in the file: the mark of a
