@@ -1259,32 +1259,23 @@ fn commit(
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_string()))
                 .collect();
+            let install = PendingInstall {
+                version: c.version.clone(),
+                tree: c.tree.clone(),
+                package: vp.manifest.package.id.clone(),
+                installed: now.clone(),
+                requires,
+                kept_as: kept_as.get(&c.name).cloned(),
+                stage: stage_path(&dir),
+                exec,
+            };
             if deferred.contains(&c.name) {
                 // Files in use (Windows): the swap happens at the next restart; until then the
                 // installed version is still the old one.
-                entry.pending = Some(PendingInstall {
-                    version: c.version.clone(),
-                    tree: c.tree.clone(),
-                    package: vp.manifest.package.id.clone(),
-                    installed: now.clone(),
-                    requires,
-                    kept_as: kept_as.get(&c.name).cloned(),
-                    stage: stage_path(&dir),
-                    exec,
-                });
-                continue;
+                entry.pending = Some(install);
+            } else {
+                remove_after.extend(entry.make_live(install, keep, &side_dir(&dir)));
             }
-            if let Some(name) = kept_as.get(&c.name) {
-                entry.keep_current_as(name.clone());
-            }
-            entry.version = Some(c.version.clone());
-            entry.tree = Some(c.tree.clone());
-            entry.package = Some(vp.manifest.package.id.clone());
-            entry.installed = Some(now.clone());
-            entry.requires = requires;
-            entry.exec = exec;
-            entry.pending = None;
-            remove_after.extend(entry.prune(keep, &side_dir(&dir)));
         }
         for c in &vp.manifest.components {
             if let Some(entry) = p.components.get_mut(&c.name) {
@@ -1322,18 +1313,8 @@ pub(crate) fn settle_pending(inv: &InventoryFile) -> Result<Option<String>> {
             {
                 continue;
             }
-            if let Some(kept) = pending.kept_as.clone() {
-                c.keep_current_as(kept);
-            }
-            c.version = Some(pending.version.clone());
-            c.tree = Some(pending.tree.clone());
-            c.package = Some(pending.package.clone());
-            c.installed = Some(pending.installed.clone());
-            c.requires = pending.requires.clone();
-            c.exec = pending.exec.clone();
-            c.pending = None;
-            remove_after.extend(c.prune(keep, &side_dir(&dir)));
             done.push(format!("{name} {}", pending.version));
+            remove_after.extend(c.make_live(pending, keep, &side_dir(&dir)));
         }
     }
     if done.is_empty() {

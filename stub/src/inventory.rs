@@ -101,7 +101,8 @@ pub struct InstalledComponent {
     pub extra: Extra,
 }
 
-/// An install waiting for a restart (see `InstalledComponent::pending`).
+/// A version being installed: what `make_live` records, and what `InstalledComponent::pending`
+/// holds while it waits for a restart.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PendingInstall {
     pub version: Version,
@@ -120,8 +121,25 @@ pub struct PendingInstall {
 }
 
 impl InstalledComponent {
+    /// Records `new` as the installed version (at commit, or after the restart that swapped it
+    /// in): the current one becomes the newest kept copy when it was kept, copies beyond `keep`
+    /// are dropped. Returns the kept folders (below `side`) to remove.
+    pub fn make_live(&mut self, new: PendingInstall, keep: usize, side: &Path) -> Vec<PathBuf> {
+        if let Some(dir) = new.kept_as {
+            self.keep_current_as(dir);
+        }
+        self.version = Some(new.version);
+        self.tree = Some(new.tree);
+        self.package = Some(new.package);
+        self.installed = Some(new.installed);
+        self.requires = new.requires;
+        self.exec = new.exec;
+        self.pending = None;
+        self.prune(keep, side)
+    }
+
     /// Records the installed version as kept in `dir` of the side folder (newest first).
-    pub fn keep_current_as(&mut self, dir: String) {
+    fn keep_current_as(&mut self, dir: String) {
         self.previous.insert(
             0,
             PreviousCopy {
@@ -137,7 +155,7 @@ impl InstalledComponent {
     }
 
     /// Drops kept copies beyond `keep`, returning their folders (below `side`) to remove.
-    pub fn prune(&mut self, keep: usize, side: &Path) -> Vec<PathBuf> {
+    fn prune(&mut self, keep: usize, side: &Path) -> Vec<PathBuf> {
         let mut gone = Vec::new();
         while self.previous.len() > keep {
             if let Some(old) = self.previous.pop() {
