@@ -10,6 +10,8 @@ per version (rows marked t); each tool is credited with its better way.
 """
 import hashlib, json, math, os, shutil, subprocess, sys, tarfile, time, io
 
+from treecmp import files_of, same_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CORPUS = os.environ.get("IUPACK_CORPUS", os.path.expanduser("~/.cache/iupack-corpus"))
@@ -27,24 +29,6 @@ def run(cmd, **kw):
     t = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
     return time.perf_counter() - t
-
-
-def files_of(root):
-    if os.path.isfile(root):
-        return {"": root}
-    out = {}
-    for d, _, fs in os.walk(root):
-        for f in fs:
-            p = os.path.join(d, f)
-            out[os.path.relpath(p, root)] = p
-    return out
-
-
-def same_tree(a, b):
-    fa, fb = files_of(a), files_of(b)
-    if fa.keys() != fb.keys():
-        return False
-    return all(open(fa[k], "rb").read() == open(fb[k], "rb").read() for k in fa)
 
 
 def det_tar(root, out):

@@ -9,6 +9,8 @@ pairs.tsv's item column; `deno-linux` (114 MB) is left out unless named.
 """
 import json, os, shutil, subprocess, sys, time
 
+from treecmp import files_of, same_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 CORPUS = os.environ.get("IUPACK_CORPUS", os.path.expanduser("~/.cache/iupack-corpus"))
@@ -45,21 +47,6 @@ def peak_rss_kib(cmd):
     out = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return int(out.stderr.strip().splitlines()[-1])
-
-
-def files_of(root):
-    out = {}
-    for d, _, fs in os.walk(root):
-        for f in fs:
-            p = os.path.join(d, f)
-            out[os.path.relpath(p, root)] = p
-    return out
-
-
-def same_tree(a, b):
-    fa, fb = files_of(a), files_of(b)
-    return fa.keys() == fb.keys() and all(
-        open(fa[k], "rb").read() == open(fb[k], "rb").read() for k in fa)
 
 
 def newest_releases():
