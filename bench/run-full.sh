@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full-package benchmark in one command (issue 7): installs 7-Zip's SFX module (p7zip-full),
-# makeself, zip and unzip, fetches the corpus, builds iupack and the size-optimised stub, runs
+# makeself, zip and unzip, fetches the corpus, builds iupack and the size-built static stub, runs
 # bench/full.py (all items but deno, or the items named) and updates BENCHMARKS.md.
 #   bash bench/run-full.sh [ITEM...]      e.g. bash bench/run-full.sh ruff-linux tzdata
 set -euo pipefail
@@ -17,4 +17,6 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 bash "$repo/../shared/corpus/fetch.sh"
 (cd "$repo" && cargo build --locked --release -q -p iupack && cargo build --locked --profile stub -q -p iupack-stub)
+# The size-built static stub that `iupack build --target linux-x86_64` embeds (full.py uses it).
+bash "$repo/stub/build-targets.sh" linux-x86_64
 python3 "$here/full.py" "$@"

@@ -654,7 +654,7 @@ fn choose_route(
     dir: &Path,
     exec: &[String],
 ) -> Result<std::result::Result<Route, String>> {
-    let full_cost = c.full.as_ref().map(|_| c.full_size());
+    let full_cost = c.full.as_ref().map(|_| c.full_payload());
     let mut modified = false;
     if let Some(index) = from.and_then(|v| {
         c.deltas
@@ -1076,6 +1076,9 @@ fn sync_tree(root: &Path, files: &[PathBuf], dirs: &BTreeSet<String>) -> Result<
 
 /// Writes a component's verified full content under `root` (an existing, empty folder).
 fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
+    if c.full_archive.is_some() {
+        return write_archive_tree(vp, c, root);
+    }
     let files = c
         .full
         .iter()
@@ -1083,6 +1086,27 @@ fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Ve
         .map(|f| (f.clone(), Source::Entry(c.full_entry_name(&f.path))))
         .collect();
     write_files(vp, root, files)
+}
+
+/// Writes a component's solid full content (one compressed tar stream) under `root`: each file
+/// created new, streamed with its size and hash checked, given its mode; then all synced.
+fn write_archive_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
+    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut targets = Vec::new();
+    vp.read_full_archive(c, |f, r| {
+        let target = create_file_in(root, &f.path, &mut dirs)?;
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        stream_checked(r, &format!("the full content of {}", c.name), f, &mut out)?;
+        finish_file(&mut out, &target, f.mode)?;
+        targets.push(target);
+        Ok(())
+    })?;
+    sync_tree(root, &targets, &dirs)?;
+    Ok(exec_paths(c.full.iter().flatten()))
 }
 
 /// Writes each file under `root` from its source: created new, streamed with its size and hash

@@ -27,20 +27,24 @@ fn damaged(why: &str) -> Error {
 /// size, so the buffer is allocated once at its final size (growing it by doubling would need up
 /// to twice the memory).
 fn unlzma(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
+    // Plain LZMA (`.lzma`), whose decoder keeps only its dictionary (its size is read from the
+    // header and refused above the limit before anything is allocated).
+    let limit_kib = u32::try_from(DICT_LIMIT >> 10).unwrap_or(u32::MAX) + 64;
+    let mut dec = lzma_rust2::LzmaReader::new_mem_limit(coded, limit_kib, None)
+        .map_err(|e| damaged(&e.to_string()))?;
+    // The range coder must end in its terminal state, and the stream must use every byte.
+    dec.set_relaxed_end_condition(false);
     let mut out = Capped {
         buf: Vec::with_capacity(raw as usize),
         cap: raw,
     };
-    // Plain LZMA, whose decoder keeps only its dictionary (capped here); lzma-rs's xz (LZMA2)
-    // decoder would hold the whole output a second time.
-    let opts = lzma_rs::decompress::Options {
-        memlimit: Some(DICT_LIMIT),
-        ..Default::default()
-    };
-    lzma_rs::lzma_decompress_with_options(&mut &coded[..], &mut out, &opts)
-        .map_err(|e| damaged(&e.to_string()))?;
+    std::io::copy(&mut dec, &mut out).map_err(|e| damaged(&e.to_string()))?;
     if out.buf.len() as u64 != raw {
         return Err(damaged("a stream is shorter than declared"));
+    }
+    let (rest, buffered) = dec.into_parts();
+    if !rest.is_empty() || !buffered.is_empty() {
+        return Err(damaged("a stream is followed by other bytes"));
     }
     Ok(out.buf)
 }

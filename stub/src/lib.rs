@@ -27,6 +27,7 @@ pub mod relpath;
 pub mod report;
 pub mod scan;
 pub mod signature;
+pub mod tarstream;
 pub mod time;
 pub mod treestream;
 pub mod version;

@@ -74,10 +74,30 @@ pub struct Component {
     /// Full content; `None` when the package carries no full content for this component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full: Option<Vec<FileEntry>>,
+    /// Full content as one compressed tar stream of the `full` files, in their order (see
+    /// `tarstream`), instead of one ZIP entry per file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_archive: Option<FullArchive>,
     /// Differential content, one entry per earlier version this package can update from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deltas: Vec<Delta>,
 }
+
+/// Solid full content: the ZIP entry `full/COMPONENT.CODEC` (stored) holds the tar stream of the
+/// component's `full` files compressed whole by `codec`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FullArchive {
+    /// `tar.zst` (zstd) or `tar.xz` (xz: LZMA2, with the x86 branch filter for programs).
+    pub codec: String,
+    /// Size and SHA-256 of the stored entry.
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Full-content archive codecs this stub reads.
+pub const ARCHIVE_TAR_ZST: &str = "tar.zst";
+pub const ARCHIVE_TAR_XZ: &str = "tar.xz";
 
 /// Per-file patches: each `patch` file is a zstd frame made with the old file as a raw prefix,
 /// unless the file names another patch format in its own `codec`.
@@ -268,6 +288,19 @@ impl Component {
         format!("delta/{}/{}/{}", self.name, from, path)
     }
 
+    /// The ZIP entry holding the solid full content, when the package has one.
+    pub fn full_archive_entry_name(&self) -> Option<String> {
+        let a = self.full_archive.as_ref()?;
+        Some(format!("full/{}.{}", self.name, a.codec))
+    }
+
+    /// Bytes the full-content route reads from the package: the solid archive, or every file.
+    pub fn full_payload(&self) -> u64 {
+        self.full_archive
+            .as_ref()
+            .map_or_else(|| self.full_size(), |a| a.size)
+    }
+
     /// Total bytes of full content.
     pub fn full_size(&self) -> u64 {
         self.full
@@ -373,6 +406,17 @@ impl Manifest {
                 }
             } else if c.deltas.is_empty() {
                 return Err(format!("component `{}` carries no content", c.name));
+            }
+            if let Some(a) = &c.full_archive {
+                if c.full.is_none()
+                    || !is_sha256_hex(&a.sha256)
+                    || ![ARCHIVE_TAR_ZST, ARCHIVE_TAR_XZ].contains(&a.codec.as_str())
+                {
+                    return Err(format!(
+                        "component `{}`: its full archive ({}) is not one this stub reads, or lacks its file list",
+                        c.name, a.codec
+                    ));
+                }
             }
             let mut froms = std::collections::HashSet::new();
             for d in &c.deltas {
@@ -503,6 +547,7 @@ mod tests {
                 tree: files_tree(&files),
                 floor: None,
                 full: Some(files),
+                full_archive: None,
                 deltas: vec![],
             }],
         }

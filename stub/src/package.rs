@@ -8,8 +8,8 @@
 use crate::digest::HashingReader;
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::{
-    Component, DeltaOp, FileEntry, Manifest, MANIFEST_ENTRY, MAX_MANIFEST_BYTES, MODE_FILE,
-    SIGNATURE_ENTRY,
+    Component, DeltaOp, FileEntry, Manifest, ARCHIVE_TAR_XZ, ARCHIVE_TAR_ZST, MANIFEST_ENTRY,
+    MAX_MANIFEST_BYTES, MODE_FILE, SIGNATURE_ENTRY,
 };
 use crate::relpath::RelPath;
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
@@ -286,6 +286,52 @@ impl VerifiedPackage {
         Ok(())
     }
 
+    /// Streams a component's solid full content (`full_archive`): the stored entry's size and
+    /// signed SHA-256 are checked first, so the decoder only ever sees signed bytes; then the
+    /// tar stream is decoded and checked header by header against the manifest, and each file's
+    /// bytes (exactly `size` of them) are handed to `each` with its entry, which must check them
+    /// (`stream_checked`). The stream must end right after the last file.
+    pub fn read_full_archive(
+        &mut self,
+        c: &Component,
+        mut each: impl FnMut(&FileEntry, &mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        let (Some(a), Some(name)) = (&c.full_archive, c.full_archive_entry_name()) else {
+            return Err(Error::damaged(format!("{} has no full archive", c.name)));
+        };
+        self.copy_entry(&name, &blob(a.size, &a.sha256), &mut io::sink())?;
+        let zf = self.sized_entry(&name, a.size)?;
+        let raw = io::BufReader::with_capacity(128 << 10, zf.take(a.size));
+        let decoder: Box<dyn Read + '_> = match a.codec.as_str() {
+            ARCHIVE_TAR_ZST => {
+                let mut d = zstd::stream::read::Decoder::with_buffer(raw)
+                    .map_err(|e| Error::other(format!("cannot start the zstd decoder: {e}")))?;
+                d.window_log_max(ARCHIVE_WINDOW_LOG_MAX)
+                    .map_err(|e| Error::other(format!("cannot start the zstd decoder: {e}")))?;
+                Box::new(d)
+            }
+            ARCHIVE_TAR_XZ => Box::new(lzma_rust2::XzReader::new_mem_limit(
+                raw,
+                false,
+                ARCHIVE_XZ_MEM_LIMIT_KIB,
+            )),
+            other => {
+                return Err(Error::damaged(format!(
+                    "{name}: archive codec {other} is not one this stub reads"
+                )))
+            }
+        };
+        let mut tar = crate::tarstream::Reader::new(
+            io::BufReader::with_capacity(256 << 10, decoder),
+            format!("the full content of {}", c.name),
+        );
+        for f in c.full.as_deref().unwrap_or(&[]) {
+            each(f, &mut tar.file(f)?)?;
+            tar.end_file(f)?;
+        }
+        tar.finish().map(drop)
+    }
+
     /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
     pub fn read_entry_checked(&mut self, name: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
         let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
@@ -322,9 +368,16 @@ impl VerifiedPackage {
         self.verify_stub()?;
         let mut total = 0;
         for c in self.manifest.components.clone() {
-            for e in c.full.as_deref().unwrap_or(&[]) {
-                self.copy_full(&c, e, &mut io::sink())?;
-                total += e.size;
+            if c.full_archive.is_some() {
+                self.read_full_archive(&c, |e, r| {
+                    stream_checked(r, &e.path.to_string(), e, &mut io::sink())
+                })?;
+                total += c.full_size();
+            } else {
+                for e in c.full.as_deref().unwrap_or(&[]) {
+                    self.copy_full(&c, e, &mut io::sink())?;
+                    total += e.size;
+                }
             }
             for d in &c.deltas {
                 if let (Some(size), Some(sha)) = (d.patch_size, &d.patch_sha256) {
@@ -357,6 +410,12 @@ impl VerifiedPackage {
         Ok(total)
     }
 }
+
+/// The largest zstd window a full archive may use (32 MiB): the decoder's memory stays within
+/// the stub's 64 MiB budget whatever the package says.
+pub const ARCHIVE_WINDOW_LOG_MAX: u32 = 25;
+/// The most memory the xz decoder of a full archive may take (its dictionary is at most 32 MiB).
+pub const ARCHIVE_XZ_MEM_LIMIT_KIB: u32 = 40 << 10;
 
 /// A zstd decoder of a patch made with `old` as raw prefix, for an output of `new_size` bytes. The
 /// window never needs to exceed what reaches from the output's end back over the prefix: a

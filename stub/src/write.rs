@@ -71,6 +71,125 @@ pub fn full_entries(component: &str, files: &[SourceFile]) -> Vec<PackageEntry> 
         .collect()
 }
 
+/// How full content is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FullCodec {
+    /// One deflated ZIP entry per file: any unzip tool extracts it.
+    Deflate,
+    /// One tar stream per component, zstd level 19 with long-distance matching: small and the
+    /// fastest to apply.
+    #[default]
+    Zstd,
+    /// One tar stream per component, xz (LZMA2 preset 9e, with the x86 branch filter when most
+    /// bytes are x86 programs): the smallest, slower to build and to apply.
+    Xz,
+}
+
+/// The largest zstd window and xz dictionary a full archive uses (32 MiB): what the stub's
+/// memory budget allows (the stub refuses more).
+const ARCHIVE_WINDOW_LOG: u32 = crate::package::ARCHIVE_WINDOW_LOG_MAX;
+
+/// True when the file starts like an x86 or x86-64 program (ELF or PE).
+fn is_x86_program(path: &Path) -> io::Result<bool> {
+    let mut head = [0u8; 1024];
+    let mut f = File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    let head = &head[..n];
+    let u16_at = |i: usize| head.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    if head.starts_with(b"\x7fELF") {
+        return Ok(matches!(u16_at(18), Some(0x3E | 0x03)));
+    }
+    if head.starts_with(b"MZ") {
+        let pe = head
+            .get(0x3C..0x40)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        if let Some(pe) = pe {
+            if head.get(pe..pe + 4) == Some(b"PE\0\0") {
+                return Ok(matches!(u16_at(pe + 4), Some(0x8664 | 0x014C)));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// The `full/COMPONENT.tar.*` archive of a component's files (in this order, which must be the
+/// manifest's `full` order), compressed whole with `codec` (`Zstd` or `Xz`).
+pub fn full_archive(
+    component: &str,
+    files: &[SourceFile],
+    codec: FullCodec,
+    mtime: u64,
+) -> io::Result<(crate::manifest::FullArchive, PackageEntry)> {
+    let entries: Vec<_> = files.iter().map(SourceFile::entry).collect();
+    let disk: HashMap<&str, &Path> = files
+        .iter()
+        .map(|f| (f.path.as_str(), f.disk.as_path()))
+        .collect();
+    let open = |e: &crate::manifest::FileEntry| -> io::Result<Box<dyn Read>> {
+        Ok(Box::new(File::open(disk[e.path.as_str()])?))
+    };
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let tar_len = crate::tarstream::stream_size(&entries);
+    let wanted_log = (64 - tar_len.max(1).leading_zeros()).clamp(16, ARCHIVE_WINDOW_LOG);
+    let (codec_name, bytes) = match codec {
+        FullCodec::Zstd => {
+            let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19)?;
+            enc.window_log(wanted_log)?;
+            enc.long_distance_matching(true)?;
+            enc.include_checksum(false)?;
+            enc.include_contentsize(true)?;
+            enc.set_pledged_src_size(Some(tar_len))?;
+            let mut w = io::BufWriter::with_capacity(1 << 20, enc);
+            crate::tarstream::write(&mut w, &entries, mtime, open)?;
+            let enc = w.into_inner().map_err(|e| e.into_error())?;
+            (crate::manifest::ARCHIVE_TAR_ZST, enc.finish()?)
+        }
+        FullCodec::Xz => {
+            use liblzma::stream::{Check, Filters, LzmaOptions, Stream, PRESET_EXTREME};
+            let mut x86 = 0u64;
+            for f in files {
+                if is_x86_program(&f.disk)? {
+                    x86 += f.size;
+                }
+            }
+            let mut opts = LzmaOptions::new_preset(9 | PRESET_EXTREME).map_err(io::Error::other)?;
+            opts.dict_size(1 << wanted_log);
+            let mut filters = Filters::new();
+            if x86 * 2 >= total && total > 0 {
+                filters.x86();
+            }
+            filters.lzma2(&opts);
+            let stream =
+                Stream::new_stream_encoder(&filters, Check::Crc32).map_err(io::Error::other)?;
+            let enc = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+            let mut w = io::BufWriter::with_capacity(1 << 20, enc);
+            crate::tarstream::write(&mut w, &entries, mtime, open)?;
+            let enc = w.into_inner().map_err(|e| e.into_error())?;
+            (crate::manifest::ARCHIVE_TAR_XZ, enc.finish()?)
+        }
+        FullCodec::Deflate => return Err(io::Error::other("deflate makes no archive")),
+    };
+    let archive = crate::manifest::FullArchive {
+        codec: codec_name.to_string(),
+        size: bytes.len() as u64,
+        sha256: sha256_hex(&bytes),
+    };
+    let entry = PackageEntry {
+        name: format!("full/{component}.{codec_name}"),
+        size: bytes.len() as u64,
+        payload: Payload::Bytes(bytes),
+        mode: 0o644,
+        store: Store::Stored,
+    };
+    Ok((archive, entry))
+}
+
 /// Makes a `zstd-prefix` patch: a zstd frame of `new` compressed with `old` as a raw prefix,
 /// long-distance matching on, window wide enough to reach back over all of `old`.
 pub fn encode_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<Vec<u8>> {

@@ -223,29 +223,74 @@ fn unzip_lists_the_package_without_warnings() {
     let w = World::new();
     let (key, _) = w.keygen("k");
     defs_release(&w);
-    let pkg = w.package(&simple_spec(&w, "s", "../releases/defs", ""), &key, "p");
-    let o = Command::new("unzip")
-        .arg("-l")
-        .arg(&pkg)
-        .output()
-        .expect("unzip");
-    assert_code(&o, 0);
-    let text = stdout(&o) + &stderr(&o);
-    for entry in [
-        "iupack/manifest.json",
-        "iupack/manifest.json.minisig",
-        "full/definitions/main.avdb",
-        "full/definitions/sub/dir/daily.avdb",
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    for (method, entries) in [
+        (
+            "deflate",
+            &[
+                "full/definitions/main.avdb",
+                "full/definitions/sub/dir/daily.avdb",
+            ][..],
+        ),
+        ("zstd", &["full/definitions.tar.zst"][..]),
+        ("xz", &["full/definitions.tar.xz"][..]),
     ] {
-        assert!(text.contains(entry), "{entry} not listed:\n{text}");
+        let (o, pkg) = w.build_with(&spec, &key, method, &["--compression", method]);
+        assert_code(&o, 0);
+        let o = Command::new("unzip")
+            .arg("-l")
+            .arg(&pkg)
+            .output()
+            .expect("unzip");
+        assert_code(&o, 0);
+        let text = stdout(&o) + &stderr(&o);
+        for entry in ["iupack/manifest.json", "iupack/manifest.json.minisig"]
+            .iter()
+            .chain(entries)
+        {
+            assert!(
+                text.contains(entry),
+                "{method}: {entry} not listed:\n{text}"
+            );
+        }
+        assert!(!text.to_lowercase().contains("warning"), "{text}");
+        let o = Command::new("unzip")
+            .arg("-t")
+            .arg(&pkg)
+            .output()
+            .expect("unzip");
+        assert_code(&o, 0);
     }
-    assert!(!text.to_lowercase().contains("warning"), "{text}");
-    let o = Command::new("unzip")
-        .arg("-t")
-        .arg(&pkg)
-        .output()
-        .expect("unzip");
-    assert_code(&o, 0);
+}
+
+#[test]
+fn full_archives_unpack_by_hand_with_unzip_and_tar() {
+    require_tool("unzip");
+    require_tool("zstd");
+    require_tool("xz");
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let release = defs_release(&w);
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    for (method, unpack) in [("zstd", "zstd -dc"), ("xz", "xz -dc")] {
+        let (o, pkg) = w.build_with(&spec, &key, method, &["--compression", method]);
+        assert_code(&o, 0);
+        let dir = w.path(&format!("by-hand-{method}"));
+        fs::create_dir_all(&dir).expect("mkdir");
+        let ext = if method == "zstd" { "zst" } else { "xz" };
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "unzip -p '{}' full/definitions.tar.{ext} | {unpack} | tar -x -C '{}'",
+                pkg.display(),
+                dir.display()
+            ))
+            .output()
+            .expect("sh");
+        assert_code(&o, 0);
+        assert!(stderr(&o).is_empty(), "{method}: {}", stderr(&o));
+        assert_tree_eq(&dir, &release);
+    }
 }
 
 #[test]
@@ -347,7 +392,11 @@ fn iupack_verify_checks_signature_and_content() {
     let (key, _) = w.keygen("k");
     let (_, _) = w.keygen("other");
     defs_release(&w);
-    let pkg = w.package(&simple_spec(&w, "s", "../releases/defs", ""), &key, "p");
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    let (o, pkg) = w.build_with(&spec, &key, "p", &["--compression", "deflate"]);
+    assert_code(&o, 0);
+    let (o, zst) = w.build_with(&spec, &key, "z", &["--compression", "zstd"]);
+    assert_code(&o, 0);
     let verify = |p: &Path, pubkey: &str| {
         iupack()
             .arg("verify")
@@ -370,19 +419,31 @@ fn iupack_verify_checks_signature_and_content() {
             .windows(7)
             .position(|x| x == b"daily\n\0" || x == b"#!/bin/")
             .expect("stored content");
-    for (at, says) in [
-        (stub_len / 2, "executable head"),
-        (content_at, "full/definitions/"),
+    let zbytes = fs::read(&zst).expect("pkg");
+    let archive_at = stub_len
+        + zbytes[stub_len..]
+            .windows(4)
+            .position(|x| x == [0x28, 0xB5, 0x2F, 0xFD])
+            .expect("zstd frame");
+    for (base, at, says) in [
+        (&bytes, stub_len / 2, "executable head"),
+        (&bytes, content_at, "full/definitions/"),
+        (&zbytes, archive_at + 20, "full/definitions.tar.zst"),
     ] {
-        let mut evil = bytes.clone();
+        let mut evil = base.clone();
         evil[at] ^= 1;
         let bad = w.path("bad.run");
         fs::write(&bad, &evil).expect("write");
         let _ = fs::remove_file(w.path("bad.run.minisig"));
         let o = verify(&bad, "k");
         assert_err(&o, 21, says);
+        let signed = if std::ptr::eq(base, &bytes) {
+            &pkg
+        } else {
+            &zst
+        };
         fs::copy(
-            format!("{}.minisig", pkg.display()),
+            format!("{}.minisig", signed.display()),
             w.path("bad.run.minisig"),
         )
         .expect("copy sig");

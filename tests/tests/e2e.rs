@@ -142,6 +142,55 @@ fn full_apply_installs_byte_identical_trees_and_updates_the_inventory() {
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
 
+/// An x86-64 ELF-looking program (so xz uses its x86 branch filter), with call opcodes to convert.
+fn fake_x86_program(len: usize) -> Vec<u8> {
+    let mut b = big_defs(9, len);
+    b[..20].copy_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x3e\0");
+    for i in (64..len - 5).step_by(97) {
+        b[i] = 0xE8;
+    }
+    b
+}
+
+#[test]
+fn every_compression_installs_byte_identical_trees_and_a_flipped_archive_byte_exits_21() {
+    for method in ["deflate", "zstd", "xz"] {
+        let a = Acme::new();
+        fs::write(a.engine2.join("bin/engine.so"), fake_x86_program(400_000)).expect("write");
+        let spec = a.w.spec("v2", &spec_v2(""));
+        let (o, pkg) =
+            a.w.build_with(&spec, &a.key, method, &["--compression", method]);
+        assert_code(&o, 0);
+        let before = snapshot(&a.w.machine());
+
+        // One flipped byte in the middle of the package: refused, nothing changed.
+        let mut evil = fs::read(&pkg).expect("read");
+        let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+        let at = stub_len + (evil.len() - stub_len) / 2;
+        evil[at] ^= 0x10;
+        let bad = a.w.path(&format!("packages/evil-{method}.run"));
+        fs::write(&bad, &evil).expect("write");
+        set_mode(&bad, 0o755);
+        assert_code(&a.w.run(&bad, &[]), 21);
+        assert_same(&before, &snapshot(&a.w.machine()));
+
+        let o = a.w.run(&pkg, &["--json"]);
+        assert_code(&o, 0);
+        assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+        assert_tree_eq(&a.w.machine().join("acme/defs"), &a.defs2);
+        assert_eq!(a.w.component("engine")["version"], "3.7.71");
+        let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+        assert_eq!(report["components"][0]["route"], "full", "{method}");
+        // --extract writes the same trees from the archive.
+        let out = a.w.path(&format!("extract-{method}"));
+        assert_code(
+            &a.w.run(&pkg, &["--extract", out.to_str().expect("utf-8")]),
+            0,
+        );
+        assert_tree_eq(&out.join("engine"), &a.engine2);
+    }
+}
+
 #[test]
 fn second_run_is_a_no_op_that_exits_0() {
     let a = Acme::new();

@@ -44,6 +44,28 @@ pub struct Args {
     /// Delta codec: per-file patches, one whole-tree patch, or whichever is smaller (auto).
     #[arg(long, value_name = "CODEC", default_value = "auto")]
     delta_codec: Codec,
+    /// How full content is compressed: `zstd` (one tar.zst per component: small, fastest to
+    /// apply), `xz` (one tar.xz, LZMA2 with the x86 filter for programs: smallest, slower to
+    /// build and apply) or `deflate` (one ZIP entry per file: any unzip tool extracts it).
+    #[arg(long, value_name = "METHOD", default_value = "zstd")]
+    compression: Compression,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Compression {
+    Zstd,
+    Xz,
+    Deflate,
+}
+
+impl From<Compression> for write::FullCodec {
+    fn from(c: Compression) -> Self {
+        match c {
+            Compression::Zstd => write::FullCodec::Zstd,
+            Compression::Xz => write::FullCodec::Xz,
+            Compression::Deflate => write::FullCodec::Deflate,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -76,14 +98,38 @@ pub fn run(a: Args) -> Result<(), Error> {
     let (sk, pk) = keys::load_secret(&a.key)?;
     let pubkey = keys::public_base64(&pk);
 
+    let created = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(time::unix_now);
+    let codec = write::FullCodec::from(a.compression);
     let mut contents = Vec::new();
+    let mut archives = Vec::new();
     let mut deltas = Vec::new();
     let mut entries = transition_entries(&spec, &base)?;
     for c in &spec.components {
         let content = content::load(&base.join(&c.content), c.strip_components)?;
-        if c.full {
+        let mut archive = None;
+        if c.full && codec == write::FullCodec::Deflate {
             entries.extend(write::full_entries(&c.name, &content.files));
+        } else if c.full {
+            let (a, entry) =
+                write::full_archive(&c.name, &content.files, codec, created).map_err(|e| {
+                    Error::other(format!(
+                        "cannot compress the full content of {}: {e}",
+                        c.name
+                    ))
+                })?;
+            // Tiny components (a few config files) cost more as a tar stream than as entries.
+            let raw: u64 = content.files.iter().map(|f| f.size).sum();
+            if a.size < raw {
+                entries.push(entry);
+                archive = Some(a);
+            } else {
+                entries.extend(write::full_entries(&c.name, &content.files));
+            }
         }
+        archives.push(archive);
         let mut built = Vec::new();
         for d in &c.deltas {
             let old = content::load(&base.join(&d.content), d.strip_components)?;
@@ -107,10 +153,6 @@ pub fn run(a: Args) -> Result<(), Error> {
         deltas.push(built);
         contents.push(content);
     }
-    let created = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(time::unix_now);
     let version = spec.package_version();
     let id = spec
         .id
@@ -121,7 +163,8 @@ pub fn run(a: Args) -> Result<(), Error> {
         .iter()
         .zip(&contents)
         .zip(deltas)
-        .map(|((c, content), deltas)| {
+        .zip(archives)
+        .map(|(((c, content), deltas), full_archive)| {
             let full: Vec<_> = content.files.iter().map(|f| f.entry()).collect();
             Component {
                 name: c.name.clone(),
@@ -130,6 +173,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 floor: c.floor.clone(),
                 tree: manifest::files_tree(&full),
                 full: c.full.then_some(full),
+                full_archive,
                 deltas,
             }
         })
@@ -229,7 +273,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         "signed_by": key_id(&pubkey),
         "components": m.components.iter().map(|c| serde_json::json!({
             "name": c.name, "version": c.version.to_string(), "tree": c.tree,
-            "full": c.full.as_ref().map(|f| serde_json::json!({"files": f.len(), "bytes": c.full_size()})),
+            "full": c.full.as_ref().map(|f| serde_json::json!({
+                "files": f.len(), "bytes": c.full_size(), "payload_bytes": c.full_payload(),
+                "compression": c.full_archive.as_ref().map_or("deflate", |a| a.codec.as_str()),
+            })),
             "deltas": c.deltas.iter().map(|d| serde_json::json!({
                 "from": d.from.to_string(), "changed_files": d.files.len(), "payload_bytes": d.payload_size(),
             })).collect::<Vec<_>>(),
@@ -247,11 +294,15 @@ pub fn run(a: Args) -> Result<(), Error> {
         for c in &m.components {
             if let Some(full) = &c.full {
                 println!(
-                    "  {:<14} {:<14} full: {} files, {} bytes",
+                    "  {:<14} {:<14} full: {} files, {} bytes ({}, {} bytes)",
                     c.name,
                     c.version,
                     full.len(),
-                    c.full_size()
+                    c.full_size(),
+                    c.full_archive
+                        .as_ref()
+                        .map_or("deflate", |a| a.codec.as_str()),
+                    c.full_payload()
                 );
             }
             for d in &c.deltas {
