@@ -33,6 +33,7 @@ pub mod treestream;
 pub mod version;
 #[cfg(windows)]
 mod winreboot;
+pub mod zipread;
 
 #[cfg(feature = "write")]
 pub mod write;

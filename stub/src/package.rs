@@ -13,16 +13,16 @@ use crate::manifest::{
 };
 use crate::relpath::RelPath;
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
+use crate::zipread::Archive;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use zip::ZipArchive;
 
 /// A package file whose manifest and signature have been read but not yet verified.
 #[derive(Debug)]
 pub struct Package {
     path: PathBuf,
-    archive: ZipArchive<File>,
+    archive: Archive,
     manifest_bytes: Vec<u8>,
     sig_text: String,
 }
@@ -33,7 +33,7 @@ pub struct VerifiedPackage {
     pub manifest: Manifest,
     pub key_id: String,
     path: PathBuf,
-    archive: ZipArchive<File>,
+    archive: Archive,
 }
 
 /// Where to look for a payload.
@@ -59,7 +59,7 @@ impl Package {
                 format!("cannot open {shown}: {e}"),
             )
         })?;
-        let archive = match ZipArchive::new(file) {
+        let archive = match Archive::new(file) {
             Ok(a) if a.index_for_name(MANIFEST_ENTRY).is_some() => a,
             opened => {
                 let has_header = match File::open(path).and_then(find_manifest_header) {
@@ -97,26 +97,29 @@ impl Package {
 
     /// Reads a whole small entry, refusing it before reading when it claims to be too large.
     fn read_small(&mut self, name: &str, max: u64) -> Result<Vec<u8>> {
-        let mut f = self
+        let (e, mut f) = self
             .archive
             .by_name(name)
             .map_err(|e| Error::damaged(format!("the package lacks {name}: {e}")))?;
-        regular(name, f.is_file())?;
-        if f.size() > max {
+        regular(name, e.is_file)?;
+        if e.size > max {
             return Err(Error::damaged(format!(
                 "{name} declares {} bytes, more than the {max} allowed",
-                f.size()
+                e.size
             )));
         }
-        let mut buf = Vec::with_capacity(f.size() as usize);
+        let mut buf = Vec::with_capacity(e.size as usize);
         (&mut f)
             .take(max + 1)
             .read_to_end(&mut buf)
             .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
-        if buf.len() as u64 != f.size() {
+        if buf.len() as u64 != e.size {
             return Err(Error::damaged(format!(
                 "{name} is not the size its header says"
             )));
+        }
+        if crate::zipread::crc32(&buf) != e.crc32 {
+            return Err(Error::damaged(format!("{name} fails its CRC check")));
         }
         Ok(buf)
     }
@@ -165,11 +168,12 @@ impl Package {
 
     /// The ZIP entries and their stored sizes (for `iupack inspect`).
     pub fn entries(&mut self) -> Vec<(String, u64, u64)> {
-        (0..self.archive.len())
-            .filter_map(|i| {
-                let f = self.archive.by_index_raw(i).ok()?;
-                let name = String::from_utf8_lossy(f.name_raw()).into_owned();
-                Some((name, f.size(), f.compressed_size()))
+        self.archive
+            .entries()
+            .iter()
+            .map(|e| {
+                let name = String::from_utf8_lossy(&e.name).into_owned();
+                (name, e.size, e.compressed_size)
             })
             .collect()
     }
@@ -230,13 +234,16 @@ impl VerifiedPackage {
     }
 
     /// The ZIP entry `name`, which must hold exactly `size` bytes as the signed manifest says.
-    fn sized_entry(&mut self, name: &str, size: u64) -> Result<zip::read::ZipFile<'_, File>> {
-        let zf = self.archive.by_name(name).map_err(|_| missing(name))?;
-        regular(name, zf.is_file())?;
-        if zf.size() != size {
+    fn sized_entry(&mut self, name: &str, size: u64) -> Result<Box<dyn Read + '_>> {
+        let (e, zf) = self
+            .archive
+            .by_name(name)
+            .map_err(|e| entry_error(name, e))?;
+        regular(name, e.is_file)?;
+        if e.size != size {
             return Err(Error::damaged(format!(
                 "{name} holds {} bytes but the signed manifest says {size}",
-                zf.size()
+                e.size
             )));
         }
         Ok(zf)
@@ -343,9 +350,9 @@ impl VerifiedPackage {
     pub fn verify_stub(&mut self) -> Result<()> {
         let start = self
             .archive
-            .by_name(MANIFEST_ENTRY)
-            .map_err(|e| Error::damaged(format!("cannot locate the manifest: {e}")))?
-            .header_start();
+            .index_for_name(MANIFEST_ENTRY)
+            .map(|i| self.archive.entries()[i].header_start)
+            .ok_or_else(|| Error::damaged("cannot locate the manifest"))?;
         let want = &self.manifest.package.stub;
         let file = File::open(&self.path)
             .map_err(|e| Error::other(format!("cannot read {}: {e}", self.path.display())))?;
@@ -393,14 +400,17 @@ impl VerifiedPackage {
                             total += e.size;
                         }
                         (DeltaOp::Patch, _) => {
-                            let zf = self.archive.by_name(&name).map_err(|_| missing(&name))?;
-                            regular(&name, zf.is_file())?;
-                            if Some(zf.size()) != f.patch_size {
+                            let (zf, _) = self
+                                .archive
+                                .by_name(&name)
+                                .map_err(|e| entry_error(&name, e))?;
+                            regular(&name, zf.is_file)?;
+                            if Some(zf.size) != f.patch_size {
                                 return Err(Error::damaged(format!(
                                     "{name} is not the size the signed manifest says"
                                 )));
                             }
-                            total += zf.size();
+                            total += zf.size;
                         }
                         _ => {}
                     }
@@ -477,6 +487,15 @@ fn check_ends_at_eocd(path: &Path) -> Result<()> {
             "{} has bytes after the end of its package: something was appended to it",
             path.display()
         )))
+    }
+}
+
+/// A ZIP entry that can't be read: missing, or its headers are not sound.
+fn entry_error(name: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::NotFound {
+        missing(name)
+    } else {
+        Error::damaged(format!("cannot read {name}: {e}"))
     }
 }
 
