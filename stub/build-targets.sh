@@ -52,6 +52,13 @@ build() {
   local dir=$cache
   if [ -n "$features" ]; then out="$platform-faults"; feat=(--features "$features"); dir="$cache/faults"; fi
   echo "build-targets: $out ($triple)"
+  # Built for size (issue 7, BENCHMARKS.md "Stub size per target"): std is compiled with the
+  # stub's profile, a panic aborts at once (no message or backtrace machinery: std's DWARF
+  # reader alone was ~100 KB) and no unwind tables are emitted. A panic is a bug in the stub
+  # either way; it was already abort, and no unwinding is lost.
+  local size_flags="-Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$size_flags" \
+  CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$size_flags" \
   RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
     CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar \

@@ -104,29 +104,64 @@ pub fn run(a: Args) -> Result<(), Error> {
         .unwrap_or_else(time::unix_now);
     let codec = write::FullCodec::from(a.compression);
     let mut contents = Vec::new();
+    for c in &spec.components {
+        contents.push(content::load(&base.join(&c.content), c.strip_components)?);
+    }
+    // Full archives on as many threads as there are cores (each compressor is single-threaded
+    // and bound by the CPU; an xz 9e encoder takes ~350 MB, so no more at once).
+    let wanted: Vec<bool> = spec
+        .components
+        .iter()
+        .map(|c| c.full && codec != write::FullCodec::Deflate)
+        .collect();
+    type Archived = std::io::Result<(manifest::FullArchive, write::PackageEntry)>;
+    let results: Vec<std::sync::Mutex<Option<Archived>>> =
+        wanted.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(wanted.iter().filter(|w| **w).count());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(c) = spec.components.get(i) else {
+                    break;
+                };
+                if wanted[i] {
+                    let r = write::full_archive(&c.name, &contents[i].files, codec, created);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                }
+            });
+        }
+    });
+    let compressed: Vec<Option<Archived>> = results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
     let mut archives = Vec::new();
     let mut deltas = Vec::new();
     let mut entries = transition_entries(&spec, &base)?;
-    for c in &spec.components {
-        let content = content::load(&base.join(&c.content), c.strip_components)?;
+    for ((c, content), archived) in spec.components.iter().zip(&contents).zip(compressed) {
         let mut archive = None;
-        if c.full && codec == write::FullCodec::Deflate {
-            entries.extend(write::full_entries(&c.name, &content.files));
-        } else if c.full {
-            let (a, entry) =
-                write::full_archive(&c.name, &content.files, codec, created).map_err(|e| {
+        match archived {
+            None if c.full => entries.extend(write::full_entries(&c.name, &content.files)),
+            None => {}
+            Some(result) => {
+                let (a, entry) = result.map_err(|e| {
                     Error::other(format!(
                         "cannot compress the full content of {}: {e}",
                         c.name
                     ))
                 })?;
-            // Tiny components (a few config files) cost more as a tar stream than as entries.
-            let raw: u64 = content.files.iter().map(|f| f.size).sum();
-            if a.size < raw {
-                entries.push(entry);
-                archive = Some(a);
-            } else {
-                entries.extend(write::full_entries(&c.name, &content.files));
+                // Tiny components (a few config files) cost more as a tar stream than as entries.
+                let raw: u64 = content.files.iter().map(|f| f.size).sum();
+                if a.size < raw {
+                    entries.push(entry);
+                    archive = Some(a);
+                } else {
+                    entries.extend(write::full_entries(&c.name, &content.files));
+                }
             }
         }
         archives.push(archive);
@@ -151,7 +186,6 @@ pub fn run(a: Args) -> Result<(), Error> {
             built.push(bd.delta);
         }
         deltas.push(built);
-        contents.push(content);
     }
     let version = spec.package_version();
     let id = spec
