@@ -328,24 +328,15 @@ impl VerifiedPackage {
                 )))
             }
         };
-        // Two threads: this one decodes, the caller's side hashes and writes what it decoded.
-        let what = format!("the full content of {}", c.name);
-        std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
-            s.spawn(move || decode_into(decoder, &tx));
-            let piped = Piped {
-                rx,
-                chunk: Vec::new(),
-                at: 0,
-            };
-            let mut tar = crate::tarstream::Reader::new(piped, what);
-            for f in c.full.as_deref().unwrap_or(&[]) {
-                each(f, &mut tar.file(f)?)?;
-                tar.end_file(f)?;
-            }
-            tar.finish().map(drop)
-            // Returning drops the receiver: a decoder still running stops at its next send.
-        })
+        let mut tar = crate::tarstream::Reader::new(
+            io::BufReader::with_capacity(256 << 10, decoder),
+            format!("the full content of {}", c.name),
+        );
+        for f in c.full.as_deref().unwrap_or(&[]) {
+            each(f, &mut tar.file(f)?)?;
+            tar.end_file(f)?;
+        }
+        tar.finish().map(drop)
     }
 
     /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
@@ -427,58 +418,6 @@ impl VerifiedPackage {
             }
         }
         Ok(total)
-    }
-}
-
-/// Decodes `r` into chunks of up to 1 MiB sent on `tx`, until the end, an error (sent on), or
-/// the receiver is gone.
-fn decode_into(
-    mut r: Box<dyn Read + Send + '_>,
-    tx: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
-) {
-    loop {
-        let mut chunk = vec![0u8; 1 << 20];
-        let mut n = 0;
-        while n < chunk.len() {
-            match r.read(&mut chunk[n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-            }
-        }
-        chunk.truncate(n);
-        if n == 0 || tx.send(Ok(chunk)).is_err() {
-            return;
-        }
-    }
-}
-
-/// The reading end of `decode_into`.
-struct Piped {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl Read for Piped {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    self.chunk = next?;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 
