@@ -55,9 +55,10 @@ build() {
   # Built for size (issue 7, BENCHMARKS.md "Stub size per target"): std is compiled with the
   # stub's profile, a panic aborts at once (no message or backtrace machinery: std's DWARF
   # reader alone was ~100 KB) and no unwind tables are emitted. A panic is a bug in the stub
-  # either way; it was already abort, and no unwinding is lost.
-  local size_flags="-Zunstable-options -Cpanic=immediate-abort -Cforce-unwind-tables=no"
-  CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$size_flags" \
+  # either way; it was already abort, and no unwinding is lost. (Windows x64 requires unwind
+  # tables: rustc refuses to drop them there.)
+  local size_flags="-Zunstable-options -Cpanic=immediate-abort"
+  CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$size_flags -Cforce-unwind-tables=no" \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$size_flags" \
   RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \

@@ -1,7 +1,9 @@
-//! Patch application: bsdiff-lzma, zstd prefix frames and tree-stream listings on hostile
-//! bytes never panic and never write more than the declared size.
+//! Patch application: bsdiff-lzma, zstd prefix frames, tree-stream listings and full-archive tar
+//! streams on hostile bytes never panic and never yield more than the declared size.
 #![no_main]
-use iupack_stub::{bsdx, package::prefix_decoder, treestream};
+use iupack_stub::manifest::FileEntry;
+use iupack_stub::relpath::RelPath;
+use iupack_stub::{bsdx, package::prefix_decoder, tarstream, treestream};
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
@@ -26,5 +28,25 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(listed) = treestream::read_listing(&mut r, new_size) {
         let total: u64 = listed.iter().map(|l| l.size).sum();
         assert!(total <= new_size);
+    }
+
+    let files: Vec<FileEntry> = ["a/b.txt", "c"]
+        .iter()
+        .map(|p| FileEntry {
+            path: RelPath::parse(p).expect("valid"),
+            size: new_size % 1500,
+            sha256: "0".repeat(64),
+            mode: 0o644,
+        })
+        .collect();
+    let mut tar = tarstream::Reader::new(patch, "fuzz".into());
+    for f in &files {
+        let Ok(mut body) = tar.file(f) else { break };
+        let mut buf = Vec::new();
+        let _ = body.read_to_end(&mut buf);
+        assert!(buf.len() as u64 <= f.size);
+        if tar.end_file(f).is_err() {
+            break;
+        }
     }
 });
