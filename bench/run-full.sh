@@ -7,13 +7,15 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 need=()
+# tool:package (7z and its console SFX module come with p7zip-full)
+for t in 7z:p7zip-full makeself:makeself zip:zip unzip:unzip zstd:zstd xz:xz-utils; do
+  command -v "${t%%:*}" >/dev/null || need+=("${t##*:}")
+done
 [ -f /usr/lib/p7zip/7zCon.sfx ] || need+=(p7zip-full)
-for t in 7z makeself zip unzip zstd xz; do command -v "$t" >/dev/null || need+=("$t"); done
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  pkgs=("${need[@]/7z/7zip}"); pkgs=("${pkgs[@]/xz/xz-utils}")
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${pkgs[@]}"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
 fi
 bash "$repo/../shared/corpus/fetch.sh"
 (cd "$repo" && cargo build --locked --release -q -p iupack && cargo build --locked --profile stub -q -p iupack-stub)

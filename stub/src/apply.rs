@@ -991,12 +991,7 @@ fn write_tree_delta(
     let mut written = Vec::with_capacity(listed.len());
     let mut targets = Vec::with_capacity(listed.len());
     for f in &listed {
-        let target = create_file_in(root, &f.path, &mut dirs)?;
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
         // Read errors mean a bad patch; write errors (a full disk) are the machine's.
         let (n, sha256) = copy_hashed(
             &mut (&mut stream).take(f.size),
@@ -1041,8 +1036,12 @@ fn write_tree_delta(
     Ok(exec_paths(written.iter()))
 }
 
-/// Creates the folders `path` needs below `root` (once each) and returns the file's full path.
-fn create_file_in(root: &Path, path: &RelPath, dirs: &mut BTreeSet<String>) -> Result<PathBuf> {
+/// Creates the folders `path` needs below `root` (once each), then the file itself, new.
+fn new_file_in(
+    root: &Path,
+    path: &RelPath,
+    dirs: &mut BTreeSet<String>,
+) -> Result<(PathBuf, fs::File)> {
     for d in path.parents() {
         if dirs.insert(d.to_string()) {
             let p = root.join(d);
@@ -1050,7 +1049,13 @@ fn create_file_in(root: &Path, path: &RelPath, dirs: &mut BTreeSet<String>) -> R
                 .map_err(|e| Error::apply_io(format!("cannot create {}", p.display()), &e))?;
         }
     }
-    Ok(path.under(root))
+    let target = path.under(root);
+    let out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+    Ok((target, out))
 }
 
 /// Flushes a written file and gives it its mode; `sync_tree` syncs it later.
@@ -1094,12 +1099,7 @@ fn write_archive_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> R
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     let mut targets = Vec::new();
     vp.read_full_archive(c, |f, r| {
-        let target = create_file_in(root, &f.path, &mut dirs)?;
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
         stream_checked(r, &format!("the full content of {}", c.name), f, &mut out)?;
         finish_file(&mut out, &target, f.mode)?;
         targets.push(target);
@@ -1119,12 +1119,7 @@ fn write_files(
     let mut dirs: BTreeSet<String> = BTreeSet::new();
     let mut targets = Vec::with_capacity(files.len());
     for (f, source) in &files {
-        let target = create_file_in(root, &f.path, &mut dirs)?;
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
+        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
         match source {
             Source::Entry(name) => vp.copy_entry(name, f, &mut out)?,
             Source::Patch {
