@@ -129,10 +129,32 @@ impl Recovered {
     }
 }
 
+/// Removes the temp files an atomic write of the journal or the inventory leaves when its run is
+/// killed before the rename (the kill -9 soak found a journal's). Called with the inventory lock
+/// held, so no other run is writing them: any there are stale. The inventory temp a journal
+/// records (`.NAME.new-…`) is not among them; the journal's own recovery removes that one.
+fn remove_stale_temps(inventory: &Path, journal: &Path) {
+    let prefixes: Vec<String> = [inventory, journal]
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| format!(".{}.tmp-", n.to_string_lossy()))
+        .collect();
+    let Ok(entries) = fs::read_dir(fsutil::parent_of(inventory)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Finishes or undoes the transaction an earlier run left in `inventory`'s journal. Call with the
 /// inventory lock held. `Ok(None)` when there was nothing to recover.
 pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
     let path = journal_path(inventory);
+    remove_stale_temps(inventory, &path);
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -289,6 +289,27 @@ fn a_rollback_stopped_at_any_step_is_finished_or_undone_by_recover() {
 }
 
 #[test]
+fn recover_removes_the_temp_files_of_a_write_killed_before_its_rename() {
+    // The kill -9 soak found one: killed while the journal's temp file was being written, a run
+    // leaves `.inventory.json.journal.tmp-PID-N` and no journal.
+    let lab = Lab::new();
+    let before = state(&lab.machine());
+    for name in [
+        ".inventory.json.journal.tmp-4194000-0",
+        ".inventory.json.tmp-4194000-1",
+    ] {
+        fs::write(lab.machine().join(name), b"{\"half\": ").expect("write");
+    }
+    let o = output(
+        Command::new(stub_path())
+            .args(["recover", "--inventory"])
+            .arg(lab.w.inventory_path()),
+    );
+    assert_code(&o, 0);
+    assert_eq!(state(&lab.machine()), before);
+}
+
+#[test]
 fn the_next_package_run_recovers_first() {
     let lab = Lab::new();
     let before = state(&lab.machine());
