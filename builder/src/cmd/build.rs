@@ -109,10 +109,19 @@ pub fn run(a: Args) -> Result<(), Error> {
     }
     // Full archives on as many threads as there are cores (each compressor is single-threaded
     // and bound by the CPU; an xz 9e encoder takes ~350 MB, so no more at once).
+    // (A file past tar's 8 GiB header limit keeps its component in per-file entries.)
     let wanted: Vec<bool> = spec
         .components
         .iter()
-        .map(|c| c.full && codec != write::FullCodec::Deflate)
+        .zip(&contents)
+        .map(|(c, content)| {
+            c.full
+                && codec != write::FullCodec::Deflate
+                && content
+                    .files
+                    .iter()
+                    .all(|f| f.size <= iupack_stub::tarstream::MAX_FILE_BYTES)
+        })
         .collect();
     type Archived = std::io::Result<(manifest::FullArchive, write::PackageEntry)>;
     let results: Vec<std::sync::Mutex<Option<Archived>>> =
