@@ -234,7 +234,7 @@ impl VerifiedPackage {
     }
 
     /// The ZIP entry `name`, which must hold exactly `size` bytes as the signed manifest says.
-    fn sized_entry(&mut self, name: &str, size: u64) -> Result<Box<dyn Read + Send + '_>> {
+    fn sized_entry(&mut self, name: &str, size: u64) -> Result<Box<dyn Read + '_>> {
         let (e, zf) = self
             .archive
             .by_name(name)
@@ -309,7 +309,7 @@ impl VerifiedPackage {
         self.copy_entry(&name, &blob(a.size, &a.sha256), &mut io::sink())?;
         let zf = self.sized_entry(&name, a.size)?;
         let raw = io::BufReader::with_capacity(128 << 10, zf.take(a.size));
-        let decoder: Box<dyn Read + Send + '_> = match a.codec.as_str() {
+        let decoder: Box<dyn Read + '_> = match a.codec.as_str() {
             ARCHIVE_TAR_ZST => {
                 let mut d = zstd::stream::read::Decoder::with_buffer(raw)
                     .map_err(|e| Error::other(format!("cannot start the zstd decoder: {e}")))?;

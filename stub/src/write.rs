@@ -72,13 +72,12 @@ pub fn full_entries(component: &str, files: &[SourceFile]) -> Vec<PackageEntry> 
 }
 
 /// How full content is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FullCodec {
     /// One deflated ZIP entry per file: any unzip tool extracts it.
     Deflate,
     /// One tar stream per component, zstd level 19 with long-distance matching: small and the
-    /// fastest to apply.
-    #[default]
+    /// fastest to apply (the builder's default).
     Zstd,
     /// One tar stream per component, xz (LZMA2 preset 9e, with the x86 branch filter when most
     /// bytes are x86 programs): the smallest, slower to build and to apply.
@@ -91,16 +90,8 @@ const ARCHIVE_WINDOW_LOG: u32 = crate::package::ARCHIVE_WINDOW_LOG_MAX;
 
 /// True when the file starts like an x86 or x86-64 program (ELF or PE).
 fn is_x86_program(path: &Path) -> io::Result<bool> {
-    let mut head = [0u8; 1024];
-    let mut f = File::open(path)?;
-    let mut n = 0;
-    while n < head.len() {
-        match f.read(&mut head[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    let head = &head[..n];
+    let mut head = Vec::with_capacity(1024);
+    File::open(path)?.take(1024).read_to_end(&mut head)?;
     let u16_at = |i: usize| head.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     if head.starts_with(b"\x7fELF") {
         return Ok(matches!(u16_at(18), Some(0x3E | 0x03)));

@@ -208,7 +208,7 @@ impl Archive {
 
     /// The entry named `name` and a reader of its (inflated) bytes. The reader yields at most one
     /// byte more than the directory's size, so a caller comparing lengths sees an entry that lies.
-    pub fn by_name(&mut self, name: &str) -> io::Result<(Entry, Box<dyn Read + Send + '_>)> {
+    pub fn by_name(&mut self, name: &str) -> io::Result<(Entry, Box<dyn Read + '_>)> {
         let i = self
             .index_for_name(name)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no entry {name}")))?;
@@ -238,7 +238,7 @@ impl Archive {
             (e.compressed_size.clamp(512, 64 << 10)) as usize,
             (&mut self.file).take(e.compressed_size),
         );
-        let reader: Box<dyn Read + Send + '_> = match e.method {
+        let reader: Box<dyn Read + '_> = match e.method {
             0 => Box::new(raw.take(e.size + 1)),
             8 => Box::new(flate2::bufread::DeflateDecoder::new(raw).take(e.size + 1)),
             m => return Err(bad(format!("{name} uses compression method {m}"))),
