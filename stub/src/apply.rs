@@ -74,6 +74,21 @@ pub struct Options {
     pub pubkey: Option<String>,
     /// How long to wait for another update's inventory lock.
     pub wait: std::time::Duration,
+    /// Whether a person picks and confirms what an apply installs (`Mode::Apply` only).
+    pub interactive: Interactive,
+}
+
+/// Whether an apply asks a person first (see `interactive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Interactive {
+    /// Express: apply everything that fits, never prompt.
+    #[default]
+    No,
+    /// `-i`: always ask.
+    Yes,
+    /// A terminal run with no flags: ask when the product's inventory entry says
+    /// `"interactive": true`.
+    IfProductAsks,
 }
 
 /// What the plan does with one component.
@@ -95,6 +110,8 @@ pub enum Action {
     NotConfigured,
     /// The package carries no content that reaches this version from what is installed.
     NeedsOther,
+    /// Installable, but the person running interactive mode left it out.
+    Skipped,
 }
 
 impl Action {
@@ -108,6 +125,7 @@ impl Action {
             Action::RestartPending => "restart-pending",
             Action::NotConfigured => "not-configured",
             Action::NeedsOther => "needs-other",
+            Action::Skipped => "skipped",
         }
     }
 }
@@ -135,7 +153,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn report(&self, done: bool) -> ComponentReport {
+    pub(crate) fn report(&self, done: bool) -> ComponentReport {
         let installing = self.action == Action::Install;
         let c = &self.component;
         let (route, bytes) = match &self.route {
@@ -239,10 +257,31 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         // The file must be exactly what was signed, head included (a cheap check, ~1 ms).
         vp.verify_stub()?;
     }
-    let steps = plan(&vp, &inv, &product, opts.downgrades)?;
+    let mut steps = plan(&vp, &inv, &product, opts.downgrades)?;
     report.components = steps.iter().map(|s| s.report(false)).collect();
+    let verdict = verdict(&steps, !steps.iter().any(|s| s.action == Action::Install));
+    let asks = match opts.interactive {
+        Interactive::No => false,
+        Interactive::Yes => true,
+        Interactive::IfProductAsks => product.interactive,
+    };
+    if asks && opts.mode == Mode::Apply && verdict.0 == Verdict::Proceed {
+        let choice = crate::interactive::choose(
+            &mut steps,
+            &product,
+            &vp.manifest,
+            &vp.key_id,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+        )?;
+        report.components = steps.iter().map(|s| s.report(false)).collect();
+        if choice == crate::interactive::Choice::Cancel {
+            report.result = "cancelled".into();
+            report.message = "cancelled at the prompt: nothing was installed or changed".into();
+            return Ok(ExitCode::Success);
+        }
+    }
     let installs: Vec<&Step> = order_installs(&steps)?;
-    let verdict = verdict(&steps, installs.is_empty());
 
     match &opts.mode {
         Mode::List => {
@@ -774,7 +813,7 @@ fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
 }
 
 /// Every `requires` of a component being installed must hold in the state after the update.
-fn check_requires(steps: &[Step], product: &Product) -> Result<()> {
+pub(crate) fn check_requires(steps: &[Step], product: &Product) -> Result<()> {
     let after = |name: &str| -> Option<Version> {
         match steps.iter().find(|s| s.component.name == name) {
             Some(s) if s.action == Action::Install => Some(s.component.version.clone()),

@@ -56,6 +56,9 @@ pub struct Product {
     pub hooks: Option<serde_json::Value>,
     #[serde(default = "default_keep")]
     pub keep_previous: u32,
+    /// Runs from a terminal with no flags ask a person first (interactive mode), as `-i` does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interactive: bool,
     #[serde(flatten)]
     pub extra: Extra,
 }

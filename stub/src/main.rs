@@ -2,10 +2,10 @@
 //! installed client tool. Parses flags by hand to stay small, runs the apply engine, prints one
 //! result, writes the report and log, and exits with the documented code.
 
-use iupack_stub::apply::{self, Downgrades, Mode, Options};
+use iupack_stub::apply::{self, Downgrades, Interactive, Mode, Options};
 use iupack_stub::client;
 use iupack_stub::package::{Expect, Package};
-use iupack_stub::report::Report;
+use iupack_stub::report::{human_bytes, Report};
 use iupack_stub::signature::public_key_from_text;
 use iupack_stub::{fsutil, inventory, Error, ExitCode};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,10 @@ Options:
   --extract DIR       write the verified full content into DIR (new or empty)
   --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
                       the inventory's keys
+  -i, --interactive   show each component (installed -> package version, route, size,
+                      requires), let me pick which to install, and ask before applying
+                      (also the default on a terminal with no flags when the product's
+                      inventory entry says \"interactive\": true)
   --allow-downgrade   allow replacing a newer installed version with this older one
   --wait SECS         wait this long for another update's lock before exit 40 (default 5)
   --inventory PATH    the product inventory (default: $IUPACK_INVENTORY, else
@@ -71,6 +75,7 @@ struct Args {
     wait: Option<std::time::Duration>,
     mode: Option<Mode>,
     quiet: bool,
+    interactive: bool,
     json: bool,
     inventory: Option<PathBuf>,
     report: Option<PathBuf>,
@@ -109,6 +114,7 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
                 set_mode(&mut a, Mode::Extract(dir))?
             }
             "-q" | "--quiet" => a.quiet = true,
+            "-i" | "--interactive" => a.interactive = true,
             "/q" | "/s" | "/Q" | "/S" if cfg!(windows) => a.quiet = true,
             "--json" => a.json = true,
             "--inventory" => a.inventory = Some(value("--inventory")?),
@@ -178,6 +184,11 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     }
     if let Some(extra) = positional.next() {
         return Err(Error::usage(format!("unexpected argument `{extra}`")).hint("see --help"));
+    }
+    if a.interactive && (a.quiet || a.json || a.mode.is_some() || a.command != Command::Run) {
+        return Err(Error::usage(
+            "-i (interactive) asks a person what to install: it does not go with -q, --json, --list, --check, --verify, --dry-run, --extract or the client commands",
+        ));
     }
     if a.pubkey.is_some() && !matches!(a.mode, Some(Mode::Verify | Mode::Extract(_))) {
         return Err(Error::usage("--pubkey goes with --verify or --extract"));
@@ -277,6 +288,13 @@ fn real_main() -> i32 {
                 downgrades: args.downgrades,
                 pubkey,
                 wait,
+                interactive: if args.interactive {
+                    Interactive::Yes
+                } else if args.mode.is_none() && !args.quiet && !args.json && on_terminal() {
+                    Interactive::IfProductAsks
+                } else {
+                    Interactive::No
+                },
             };
             apply::run(pkg, &opts, &mut report)
         }
@@ -400,12 +418,10 @@ fn write_outputs(report: &Report, path: Option<&Path>, log: Option<&Path>) -> Re
     Ok(())
 }
 
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 10 << 20 => format!("{} MiB", n >> 20),
-        n if n >= 10 << 10 => format!("{} KiB", n >> 10),
-        n => format!("{n} B"),
-    }
+/// A person at a console: both standard input and output are a terminal.
+fn on_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 fn print_human(r: &Report, mode: &Mode) {

@@ -37,7 +37,8 @@ pub struct ComponentReport {
     pub to: String,
     /// full (or none when nothing is applied).
     pub route: Option<String>,
-    /// install, installed, current, newer-installed, downgrade-refused, not-configured, needs-other
+    /// install, installed, current, newer-installed, downgrade-refused, below-floor,
+    /// restart-pending, not-configured, needs-other, skipped
     pub action: String,
     pub bytes: u64,
 }
@@ -59,5 +60,14 @@ impl Report {
 
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("report serializes")
+    }
+}
+
+/// A byte count as a person reads it: "512 B", "34 KiB", "12 MiB".
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 10 << 20 => format!("{} MiB", n >> 20),
+        n if n >= 10 << 10 => format!("{} KiB", n >> 10),
+        n => format!("{n} B"),
     }
 }

@@ -394,3 +394,115 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A program run on a pseudo-terminal, the way a person at a console runs it: what it prints is
+/// collected as the person would see it (their typing echoed), and lines are typed into it.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct Pty {
+    child: std::process::Child,
+    keyboard: fs::File,
+    screen: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// How much of the screen earlier `expect`s consumed.
+    seen: usize,
+}
+
+#[cfg(unix)]
+impl Pty {
+    /// Starts `cmd` with a new pseudo-terminal as its standard input, output and error.
+    pub fn spawn(mut cmd: Command) -> Pty {
+        use std::io::Read;
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = fs::File::from(pty.slave);
+        cmd.stdin(slave.try_clone().expect("dup"))
+            .stdout(slave.try_clone().expect("dup"))
+            .stderr(slave);
+        let child = loop {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(26) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                other => break other.expect("start the program on a pty"),
+            }
+        };
+        // The parent's copies of the terminal's other end go with `cmd`, so reading ends (EIO)
+        // once the program exits.
+        drop(cmd);
+        let mut master = fs::File::from(pty.master);
+        let keyboard = master.try_clone().expect("dup");
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = screen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = master.read(&mut buf) {
+                sink.lock()
+                    .expect("screen")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Pty {
+            child,
+            keyboard,
+            screen,
+            reader: Some(reader),
+            seen: 0,
+        }
+    }
+
+    /// Everything shown so far.
+    pub fn screen(&self) -> String {
+        self.screen.lock().expect("screen").clone()
+    }
+
+    /// Waits (up to 30 s) until `text` appears after what earlier calls matched; returns the
+    /// screen from there to the end of the match.
+    pub fn expect(&mut self, text: &str) -> String {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if let Some(at) = screen[self.seen..].find(text) {
+                let end = self.seen + at + text.len();
+                let shown = screen[self.seen..end].to_string();
+                self.seen = end;
+                return shown;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "waited 30 s for {text:?}; the screen shows:\n{}",
+                &screen[self.seen..]
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Types a line and Enter.
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write;
+        self.keyboard
+            .write_all(format!("{line}\r").as_bytes())
+            .expect("type into the terminal");
+    }
+
+    /// Waits for the program to exit (up to 60 s); returns its exit code and the whole screen.
+    pub fn finish(mut self) -> (i32, String) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            if std::time::Instant::now() > until {
+                let _ = self.child.kill();
+                panic!(
+                    "the program did not exit; the screen shows:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        if let Some(r) = self.reader.take() {
+            r.join().expect("reader");
+        }
+        (status.code().unwrap_or(-1), self.screen())
+    }
+}

@@ -573,3 +573,174 @@ fn overlapping_component_folders_are_refused_and_change_nothing() {
     assert_err(&o, 1, "folders that overlap");
     assert_same(&before, &snapshot(&a.w.machine()));
 }
+
+/// Interactive mode, driven through a pseudo-terminal as a person at the console sees it.
+#[cfg(unix)]
+mod interactive {
+    use super::*;
+
+    fn on_pty(a: &Acme, pkg: &std::path::Path, args: &[&str]) -> Pty {
+        let mut cmd = Command::new(pkg);
+        cmd.args(args).arg("--inventory").arg(a.w.inventory_path());
+        Pty::spawn(cmd)
+    }
+
+    #[test]
+    fn a_person_picks_one_component_after_a_requires_conflict_and_confirms() {
+        let a = Acme::new();
+        let pkg = a.v2_package();
+        let report = a.w.path("report.json");
+        let mut t = on_pty(
+            &a,
+            &pkg,
+            &["-i", "--report", report.to_str().expect("utf8")],
+        );
+        // The table: installed -> package version, route, size, requires.
+        let table = t.expect("Install which?");
+        assert!(
+            table.contains("Acme Antivirus 12.1 - package acme-av-2026.11.24.1-"),
+            "{table}"
+        );
+        let row = |name: &str| {
+            table
+                .lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("no row for {name}:\n{table}"))
+                .to_string()
+        };
+        let engine = row(" engine ");
+        assert!(engine.trim_start().starts_with("1  engine"), "{engine}");
+        assert!(
+            engine.contains("3.7.70") && engine.contains("-> 3.7.71"),
+            "{engine}"
+        );
+        assert!(engine.contains("full"), "{engine}");
+        let defs = row("definitions");
+        assert!(defs.trim_start().starts_with("2  definitions"), "{defs}");
+        assert!(
+            defs.contains("2026.11.20.1") && defs.contains("-> 2026.11.24.1"),
+            "{defs}"
+        );
+        assert!(
+            defs.contains("KiB") && defs.ends_with("engine >=3.7.71"),
+            "{defs}"
+        );
+
+        // Definitions alone would break what they require: explained, asked again.
+        t.type_line("2");
+        let why = t.expect("Install which?");
+        assert!(
+            why.contains("definitions 2026.11.24.1 requires engine >=3.7.71"),
+            "{why}"
+        );
+        t.type_line("7");
+        let why = t.expect("Install which?");
+        assert!(
+            why.contains("`7` is not one of the numbers 1 to 2"),
+            "{why}"
+        );
+        t.type_line("1");
+        let confirm = t.expect("[y/N]");
+        assert!(
+            confirm.contains("Install engine 3.7.71 (full, "),
+            "{confirm}"
+        );
+        t.type_line("y");
+        let (code, screen) = t.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("installed engine 3.7.71"), "{screen}");
+
+        // Only the chosen component changed.
+        assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+        assert_tree_eq(&a.w.machine().join("acme/defs"), &a.defs1);
+        assert_eq!(a.w.component("engine")["version"], "3.7.71");
+        assert_eq!(a.w.component("definitions")["version"], "2026.11.20.1");
+        let r: serde_json::Value =
+            serde_json::from_slice(&fs::read(&report).expect("report")).expect("JSON");
+        assert_eq!(r["result"], "applied");
+        assert_eq!(r["components"][1]["action"], "skipped");
+        assert_eq!(r["components"][0]["action"], "installed");
+    }
+
+    #[test]
+    fn declining_at_the_prompt_or_closing_input_changes_nothing() {
+        let a = Acme::new();
+        let pkg = a.v2_package();
+        let before = snapshot(&a.w.machine());
+        let mut t = on_pty(&a, &pkg, &["-i"]);
+        t.expect("Install which?");
+        t.type_line("");
+        let confirm = t.expect("[y/N]");
+        assert!(
+            confirm.contains("Install engine 3.7.71 (full, ")
+                && confirm.contains("definitions 2026.11.24.1 (full, "),
+            "{confirm}"
+        );
+        t.type_line("n");
+        let (code, screen) = t.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(
+            screen.contains("nothing was installed or changed"),
+            "{screen}"
+        );
+        assert_same(&before, &snapshot(&a.w.machine()));
+
+        // "n" for none at the first question, and end of input (a closed pipe), also cancel.
+        let mut t = on_pty(&a, &pkg, &["--interactive"]);
+        t.expect("Install which?");
+        t.type_line("n");
+        assert_eq!(t.finish().0, 0);
+        let o = output(
+            Command::new(&pkg)
+                .args(["-i", "--inventory"])
+                .arg(a.w.inventory_path())
+                .stdin(std::process::Stdio::null()),
+        );
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("cancelled"), "{}", stdout(&o));
+        assert_same(&before, &snapshot(&a.w.machine()));
+    }
+
+    #[test]
+    fn a_product_that_asks_for_it_prompts_on_a_terminal_but_never_in_a_pipe_or_with_q() {
+        let a = Acme::new();
+        let pkg = a.v2_package();
+        let mut inv = a.w.inventory();
+        inv["products"][0]["interactive"] = serde_json::json!(true);
+        fs::write(a.w.inventory_path(), inv.to_string()).expect("write inventory");
+        let before = snapshot(&a.w.machine());
+
+        // On a terminal with no flags: the person is asked. --check never asks.
+        let mut t = on_pty(&a, &pkg, &[]);
+        t.expect("Install which?");
+        t.type_line("n");
+        assert_eq!(t.finish().0, 0);
+        let (code, screen) = on_pty(&a, &pkg, &["--check"]).finish();
+        assert_eq!((code, screen.trim()), (1, "needed"));
+        assert_same(&before, &snapshot(&a.w.machine()));
+
+        // A fleet tool's run (no terminal) is express: everything is applied without a prompt,
+        // and the setting survives the inventory rewrite.
+        let o = a.w.run(&pkg, &[]);
+        assert_code(&o, 0);
+        assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+        assert_tree_eq(&a.w.machine().join("acme/defs"), &a.defs2);
+        assert_eq!(a.w.inventory()["products"][0]["interactive"], true);
+
+        // -q on a terminal never prompts: it applies and prints nothing.
+        let b = Acme::new();
+        let pkg = b.v2_package();
+        let mut inv = b.w.inventory();
+        inv["products"][0]["interactive"] = serde_json::json!(true);
+        fs::write(b.w.inventory_path(), inv.to_string()).expect("write inventory");
+        let (code, screen) = on_pty(&b, &pkg, &["-q"]).finish();
+        assert_eq!((code, screen.as_str()), (0, ""));
+        assert_tree_eq(&b.w.machine().join("acme/defs"), &b.defs2);
+
+        // -i with -q or --json is a usage error: those never prompt.
+        for flags in [["-i", "-q"], ["-i", "--json"], ["-i", "--list"]] {
+            let o = a.w.run(&pkg, &flags);
+            assert_err(&o, 2, "-i (interactive) asks a person");
+        }
+    }
+}
