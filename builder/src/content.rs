@@ -27,9 +27,11 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
         if strip != 0 {
             return Err(Error::usage(format!(
                 "strip_components applies to archives, and {shown} is a folder"
-            )));
+            ))
+            .hint("remove strip_components from this component, or point content at the archive"));
         }
-        let files = scan_dir(path).map_err(|e| Error::usage(format!("content {shown}: {e}")))?;
+        let files = scan_dir(path)
+            .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
         return Ok(Content {
             files,
             _unpacked: None,
@@ -39,7 +41,10 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
     let tmp = tempfile::Builder::new()
         .prefix("iupack-content-")
         .tempdir()
-        .map_err(|e| Error::other(format!("cannot make a temp folder: {e}")))?;
+        .map_err(|e| {
+            Error::other(format!("cannot make a temp folder to unpack {shown}: {e}"))
+                .hint("free space in the temp folder, or point TMPDIR at a folder with room")
+        })?;
     let unpacked = if name.ends_with(".zip") {
         unpack_zip(path, tmp.path(), strip)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
@@ -51,10 +56,12 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
     } else {
         return Err(Error::usage(format!(
             "content {shown} is neither a folder nor a .zip, .tar or .tar.gz file"
-        )));
+        ))
+        .hint("point `content` at the release's folder or its .zip, .tar or .tar.gz archive"));
     };
-    unpacked.map_err(|e| Error::usage(format!("content {shown}: {e}")))?;
-    let files = scan_dir(tmp.path()).map_err(|e| Error::usage(format!("content {shown}: {e}")))?;
+    unpacked.map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
+    let files = scan_dir(tmp.path())
+        .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
     Ok(Content {
         files,
         _unpacked: Some(tmp),
@@ -63,6 +70,7 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
 
 fn io_err(path: &Path, e: &io::Error) -> Error {
     Error::usage(format!("cannot read {}: {e}", path.display()))
+        .hint("check that the path is right and readable by this user")
 }
 
 /// The safe relative path of an archive entry after dropping `strip` leading components;

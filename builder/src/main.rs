@@ -7,6 +7,7 @@ use iupack_stub::Error;
 mod cmd;
 mod content;
 mod keys;
+mod progress;
 mod spec;
 
 #[derive(Debug, Parser)]
@@ -36,6 +37,12 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    let json = match &cli.command {
+        Command::Build(a) => a.json,
+        Command::Inspect(a) => a.json,
+        Command::Verify(a) => a.json,
+        Command::Keygen(_) | Command::KeyTransition(_) => false,
+    };
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Build(a) => cmd::build::run(a),
@@ -44,13 +51,21 @@ fn main() {
         Command::KeyTransition(a) => cmd::transition::run(a),
     };
     if let Err(e) = result {
-        report(&e);
+        report(&e, json);
         std::process::exit(e.code.code());
     }
 }
 
-fn report(e: &Error) {
+/// Prints an error once, with what to do next; with `--json` also as JSON on stdout, so a
+/// script reading stdout learns why.
+fn report(e: &Error, json: bool) {
     eprintln!("iupack: error: {e}");
+    if json {
+        let v = serde_json::json!({
+            "error": { "message": e.message, "hint": e.hint, "exit_code": e.code.code() }
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    }
 }
 
 #[cfg(test)]

@@ -77,8 +77,10 @@ fn yes() -> bool {
 
 impl Spec {
     pub fn load(path: &Path) -> Result<(Spec, PathBuf), Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::usage(format!("cannot read the spec {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::usage(format!("cannot read the spec {}: {e}", path.display()))
+                .hint("check the spec file's path (see the build spec in the README)")
+        })?;
         let spec: Spec = toml::from_str(&text).map_err(|e| {
             Error::usage(format!("the spec {} is not valid: {e}", path.display()))
                 .hint("see the build spec format in the README")
@@ -89,7 +91,10 @@ impl Spec {
     }
 
     fn check(&self, path: &Path) -> Result<(), Error> {
-        let bad = |m: String| Error::usage(format!("{}: {m}", path.display()));
+        let bad = |m: String| {
+            Error::usage(format!("{}: {m}", path.display()))
+                .hint("fix the spec (the build spec format is in the README), then build again")
+        };
         if !is_valid_name(&self.product) {
             return Err(bad(format!(
                 "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",

@@ -58,13 +58,17 @@ impl Package {
                 },
                 format!("cannot open {shown}: {e}"),
             )
+            .hint("check the package file's path and that this user may read it")
         })?;
         let archive = match Archive::new(file) {
             Ok(a) if a.index_for_name(MANIFEST_ENTRY).is_some() => a,
             opened => {
                 let has_header = match File::open(path).and_then(find_manifest_header) {
                     Ok(found) => found,
-                    Err(e) => return Err(Error::other(format!("cannot read {shown}: {e}"))),
+                    Err(e) => {
+                        return Err(Error::other(format!("cannot read {shown}: {e}"))
+                            .hint("copy the package to a local disk and run it from there"))
+                    }
                 };
                 if has_header {
                     let why = match opened {

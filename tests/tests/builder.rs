@@ -529,3 +529,138 @@ fn build_target_picks_the_platform_and_refuses_a_stub_of_another_format() {
     let (o, _) = w.build_with(&spec, &key, "bad", &["--target", "Windows 11"]);
     assert_err(&o, 2, "is not a platform name");
 }
+
+#[test]
+fn every_builder_error_says_what_to_do_next_and_json_callers_get_it_on_stdout() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let good = simple_spec(&w, "s", "../releases/defs", "");
+    let pkg = w.package(&good, &key, "p");
+    let bad_name = w.spec(
+        "bad-name",
+        "product = \"Acme AV\"\n[[components]]\nname = \"d\"\nversion = \"1\"\ncontent = \"x\"\n",
+    );
+    let no_content = simple_spec(&w, "m", "../releases/nope", "");
+    let strip_dir = simple_spec(&w, "sd", "../releases/defs", "strip_components = 1\n");
+    // Scratch paths have no spaces: each case is one command line.
+    let p = |rel: &str| w.path(rel).display().to_string();
+    let (good, key, pkg) = (good.display(), key.display(), pkg.display());
+    let build = |spec: &str, out: &str| format!("build {spec} --key {key} --out {}", p(out));
+    let cases = [
+        (build(&good.to_string(), &pkg.to_string()), 2), // already there: --force
+        (build(&p("specs/nope.toml"), "packages/a.run"), 2),
+        (build(&bad_name.display().to_string(), "packages/b.run"), 2),
+        (
+            build(&no_content.display().to_string(), "packages/c.run"),
+            2,
+        ),
+        (build(&strip_dir.display().to_string(), "packages/d.run"), 2),
+        (
+            format!(
+                "build {good} --key {} --out {}",
+                p("keys/none.key"),
+                p("packages/e.run")
+            ),
+            2,
+        ),
+        (
+            format!(
+                "{} --stub {}",
+                build(&good.to_string(), "packages/f.run"),
+                p("nostub")
+            ),
+            2,
+        ),
+        (
+            format!(
+                "{} --target plan9",
+                build(&good.to_string(), "packages/g.run")
+            ),
+            2,
+        ),
+        (format!("verify {pkg} --pubkey {}", p("keys/none.pub")), 2),
+        (
+            format!("verify {} --pubkey {}", p("nope.run"), p("keys/k.pub")),
+            2,
+        ),
+        (format!("inspect {}", p("keys/k.pub")), 21),
+    ];
+    let cases: Vec<(Vec<&str>, i32)> = cases
+        .iter()
+        .map(|(line, code)| (line.split_whitespace().collect(), *code))
+        .collect();
+    for (args, want) in &cases {
+        let o = output(iupack().args(args));
+        assert_eq!(code(&o), *want, "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("\n  hint: "),
+            "{args:?} gives no hint:\n{}",
+            stderr(&o)
+        );
+        // The same error as JSON on stdout for callers that asked for JSON.
+        let o = output(iupack().args(args).arg("--json"));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{args:?} --json: {e}: {}", stdout(&o)));
+        assert_eq!(v["error"]["exit_code"], *want, "{args:?}");
+        assert!(
+            v["error"]["hint"].as_str().is_some_and(|h| !h.is_empty()),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn verify_json_and_progress_only_on_a_terminal() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    // In a pipe: no progress, stderr stays empty.
+    let (o, pkg) = w.build(&spec, &key, "p");
+    assert_code(&o, 0);
+    assert_eq!(stderr(&o), "");
+    let o = output(
+        iupack()
+            .args(["verify", "--json", "--pubkey"])
+            .arg(w.path("keys/k.pub"))
+            .arg(&pkg),
+    );
+    assert_code(&o, 0);
+    assert_eq!(stderr(&o), "");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["product"], "acme-av");
+    assert_eq!(v["components"][0]["name"], "definitions");
+    assert_eq!(v["content_bytes"], 800_000 + 6 + 10);
+    assert!(v["file_signature"]
+        .as_str()
+        .is_some_and(|s| s.ends_with(".minisig")));
+
+    // On a terminal: each phase of the build is shown, then the result.
+    #[cfg(unix)]
+    {
+        let mut cmd = iupack();
+        cmd.arg("build")
+            .arg(&spec)
+            .arg("--key")
+            .arg(&key)
+            .arg("--out")
+            .arg(w.path("packages/tty.run"));
+        let (code, screen) = Pty::spawn(cmd).finish();
+        assert_eq!(code, 0, "{screen}");
+        for phase in [
+            "✓ hashing",
+            "✓ compressing",
+            "✓ writing",
+            "✓ verifying",
+            "✓ signing",
+        ] {
+            assert!(
+                screen.contains(phase),
+                "no {phase:?} on the terminal:\n{screen}"
+            );
+        }
+        assert!(screen.contains("built "), "{screen}");
+    }
+}

@@ -2,6 +2,7 @@
 //! (a whole-file signature) and a line in `SHA256SUMS` beside it. The package is re-read and
 //! verified with the stub's own code before it replaces anything.
 
+use crate::progress::{self, Progress};
 use crate::{content, keys, spec::Spec};
 use iupack_stub::digest::{hash_reader, sha256_hex};
 use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, StubInfo, Targets};
@@ -37,7 +38,7 @@ pub struct Args {
     force: bool,
     /// Print the result as JSON.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
     /// zstd level of binary patches (1-22): higher is smaller and slower to build.
     #[arg(long, value_name = "N", default_value_t = 22, value_parser = clap::value_parser!(i32).range(1..=22))]
     delta_level: i32,
@@ -103,10 +104,20 @@ pub fn run(a: Args) -> Result<(), Error> {
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or_else(time::unix_now);
     let codec = write::FullCodec::from(a.compression);
+    let progress = Progress::new(a.json);
+    let pb = progress.bar("hashing", spec.components.len() as u64);
     let mut contents = Vec::new();
     for c in &spec.components {
+        pb.set_message(format!("{} {}", c.name, c.version));
         contents.push(content::load(&base.join(&c.content), c.strip_components)?);
+        pb.inc(1);
     }
+    let all = || contents.iter().flat_map(|c| &c.files);
+    pb.finish_with_message(format!(
+        "{} files, {}",
+        all().count(),
+        progress::bytes(all().map(|f| f.size).sum())
+    ));
     // Full archives on as many threads as there are cores (each compressor is single-threaded
     // and bound by the CPU; an xz 9e encoder takes ~350 MB, so no more at once).
     // (A file past tar's 8 GiB header limit keeps its component in per-file entries.)
@@ -127,9 +138,11 @@ pub fn run(a: Args) -> Result<(), Error> {
     let results: Vec<std::sync::Mutex<Option<Archived>>> =
         wanted.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let to_compress = wanted.iter().filter(|w| **w).count();
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(wanted.iter().filter(|w| **w).count());
+        .min(to_compress);
+    let pb = progress.bar("compressing", to_compress as u64);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -138,12 +151,15 @@ pub fn run(a: Args) -> Result<(), Error> {
                     break;
                 };
                 if wanted[i] {
+                    pb.set_message(c.name.clone());
                     let r = write::full_archive(&c.name, &contents[i].files, codec, created);
                     *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    pb.inc(1);
                 }
             });
         }
     });
+    pb.finish_with_message(format!("{codec:?} on {workers} threads").to_lowercase());
     let compressed: Vec<Option<Archived>> = results
         .into_iter()
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
@@ -151,6 +167,11 @@ pub fn run(a: Args) -> Result<(), Error> {
     let mut archives = Vec::new();
     let mut deltas = Vec::new();
     let mut entries = transition_entries(&spec, &base)?;
+    let mut delta_bytes = 0;
+    let pb = progress.bar(
+        "diffing",
+        spec.components.iter().map(|c| c.deltas.len() as u64).sum(),
+    );
     for ((c, content), archived) in spec.components.iter().zip(&contents).zip(compressed) {
         let mut archive = None;
         match archived {
@@ -162,6 +183,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                         "cannot compress the full content of {}: {e}",
                         c.name
                     ))
+                    .hint("check that the content is readable and memory is free; --compression deflate needs the least memory")
                 })?;
                 // Tiny components (a few config files) cost more as a tar stream than as entries.
                 let raw: u64 = content.files.iter().map(|f| f.size).sum();
@@ -176,6 +198,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         archives.push(archive);
         let mut built = Vec::new();
         for d in &c.deltas {
+            pb.set_message(format!("{} from {}", c.name, d.version));
             let old = content::load(&base.join(&d.content), d.strip_components)?;
             let bd = write::best_delta(
                 &c.name,
@@ -190,12 +213,16 @@ pub fn run(a: Args) -> Result<(), Error> {
                     "cannot make the delta of {} from {}: {e}",
                     c.name, d.version
                 ))
+                .hint("check that both releases' content is readable; --delta-codec file needs less memory than tree")
             })?;
             entries.extend(bd.entries);
+            delta_bytes += bd.delta.payload_size();
             built.push(bd.delta);
+            pb.inc(1);
         }
         deltas.push(built);
     }
+    pb.finish_with_message(format!("{} of patches", progress::bytes(delta_bytes)));
     let version = spec.package_version();
     let id = spec
         .id
@@ -240,8 +267,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         },
         components,
     };
-    m.validate()
-        .map_err(|e| Error::usage(format!("the package would not be valid: {e}")))?;
+    m.validate().map_err(|e| {
+        Error::usage(format!("the package would not be valid: {e}"))
+            .hint("fix the spec or the release content as the message says, then build again")
+    })?;
     let manifest_bytes = m.to_json();
     let comment = TrustedComment {
         product: spec.product.clone(),
@@ -260,6 +289,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     // Write beside the target, verify with the stub's code, then move into place.
     let tmp = fsutil::temp_beside(&a.out, "building");
     let result = (|| {
+        let pb = progress.spinner("writing");
         let file = File::create(&tmp).map_err(|e| write_err(&tmp, &e))?;
         let file =
             write::write_package(file, &stub, &manifest_bytes, &signature, &entries, created)
@@ -267,6 +297,8 @@ pub fn run(a: Args) -> Result<(), Error> {
         set_executable(&file).map_err(|e| write_err(&tmp, &e))?;
         file.sync_all().map_err(|e| write_err(&tmp, &e))?;
         drop(file);
+        pb.finish_with_message(format!("{} entries", entries.len()));
+        let pb = progress.spinner("verifying");
         let pkg = Package::open(&tmp, Expect::Package)?.expect("just written");
         let mut vp = pkg.verify(std::slice::from_ref(&pubkey), &[], "the signing key")?;
         vp.verify_content().map_err(|e| {
@@ -276,6 +308,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             ))
             .hint("was the content changed while the package was built? build again")
         })?;
+        pb.finish_with_message("signature and every content hash, with the stub's code");
         fs::rename(&tmp, &a.out).map_err(|e| write_err(&a.out, &e))
     })();
     if let Err(e) = result {
@@ -283,6 +316,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         return Err(e);
     }
 
+    let pb = progress.spinner("signing");
     let file_comment = format!(
         "iupack-package file={} product={} id={id}",
         file_name(&a.out),
@@ -302,6 +336,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     ))
     .map_err(|e| write_err(&a.out, &e))?;
     update_sums(&a.out, &sha)?;
+    pb.finish_with_message(format!("{} and SHA256SUMS", file_name(&sig_path)));
 
     let summary = serde_json::json!({
         "package": a.out.display().to_string(),
@@ -366,6 +401,7 @@ pub fn run(a: Args) -> Result<(), Error> {
 
 fn write_err(path: &Path, e: &std::io::Error) -> Error {
     Error::other(format!("cannot write {}: {e}", path.display()))
+        .hint("check free space and write permission in the output folder")
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -413,8 +449,10 @@ fn find_stub(flag: Option<&Path>, target: &str) -> Result<PathBuf, Error> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::other(format!("cannot find this program's folder: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::other(format!("cannot find this program's folder: {e}"))
+            .hint("pass the stub with --stub PATH")
+    })?;
     let dir = fsutil::parent_of(&exe);
     let name = if target.starts_with("windows-") {
         "iupack-stub.exe"
@@ -480,8 +518,10 @@ fn read_stub(path: &Path) -> Result<Vec<u8>, Error> {
         ))
         .hint("pass the iupack-stub program itself with --stub"));
     }
-    fs::read(path)
-        .map_err(|e| Error::usage(format!("cannot read the stub {}: {e}", path.display())))
+    fs::read(path).map_err(|e| {
+        Error::usage(format!("cannot read the stub {}: {e}", path.display()))
+            .hint("pass the iupack-stub program with --stub PATH")
+    })
 }
 
 fn set_executable(f: &File) -> std::io::Result<()> {
@@ -525,6 +565,7 @@ fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntr
         let (data, sig) = (read(&path)?, read(&sig_path)?);
         let t: iupack_stub::keys::Transition = serde_json::from_slice(&data).map_err(|e| {
             Error::usage(format!("{} is not a key transition: {e}", path.display()))
+                .hint("list the .json file that `iupack key-transition` wrote")
         })?;
         if t.product != spec.product {
             return Err(Error::usage(format!(
@@ -532,7 +573,8 @@ fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntr
                 path.display(),
                 t.product,
                 spec.product
-            )));
+            ))
+            .hint("list only key transitions made for this spec's product"));
         }
         let (name, sig_name) = iupack_stub::keys::entry_names(i + 1);
         for (name, bytes) in [(name, data), (sig_name, sig)] {

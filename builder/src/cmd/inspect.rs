@@ -13,7 +13,7 @@ pub struct Args {
     package: PathBuf,
     /// Print JSON: the manifest, the signer's key id and the ZIP entries.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {

@@ -53,8 +53,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         .map_err(|e| Error::other(e.to_string()))?
         .into_string();
     write_private(&sk_path, sk_text.as_bytes())?;
-    fsutil::atomic_write(&pk_path, pk_text.as_bytes())
-        .map_err(|e| Error::other(format!("cannot write {}: {e}", pk_path.display())))?;
+    fsutil::atomic_write(&pk_path, pk_text.as_bytes()).map_err(|e| {
+        Error::other(format!("cannot write {}: {e}", pk_path.display()))
+            .hint("check that the folder exists and is writable")
+    })?;
     let b64 = kp.pk.to_base64();
     println!(
         "wrote secret key {} (mode 0600{})",
@@ -97,5 +99,6 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> Result<(), Error> {
     result.map_err(|e| {
         fsutil::remove_quietly(&tmp);
         Error::other(format!("cannot write {}: {e}", path.display()))
+            .hint("check that the folder exists and is writable")
     })
 }

@@ -39,10 +39,13 @@ pub fn run(a: Args) -> Result<(), Error> {
         return Err(Error::usage(format!(
             "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",
             a.product
-        )));
+        ))
+        .hint("give the product id exactly as the build spec and the inventories name it"));
     }
-    let text = std::fs::read_to_string(&a.new_key)
-        .map_err(|e| Error::usage(format!("cannot read {}: {e}", a.new_key.display())))?;
+    let text = std::fs::read_to_string(&a.new_key).map_err(|e| {
+        Error::usage(format!("cannot read {}: {e}", a.new_key.display()))
+            .hint("pass the new key's public key file (PREFIX.pub from `iupack keygen`)")
+    })?;
     let new_key = public_key_from_text(&text)?;
     let (sk, pk) = keys::load_secret(&a.key)?;
     let old = keys::public_base64(&pk);

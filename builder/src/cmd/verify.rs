@@ -1,6 +1,7 @@
 //! `iupack verify`: the manifest signature and every content hash, checked by the same library
 //! code the stub runs; and the whole-file signature `PKG.minisig` when it is there.
 
+use crate::progress::{self, Progress};
 use iupack_stub::package::{Expect, Package};
 use iupack_stub::signature::{public_key_from_text, verify_file};
 use iupack_stub::Error;
@@ -13,25 +14,63 @@ pub struct Args {
     /// The publisher's minisign public key file.
     #[arg(long, value_name = "PUB")]
     pubkey: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let text = std::fs::read_to_string(&a.pubkey)
-        .map_err(|e| Error::usage(format!("cannot read {}: {e}", a.pubkey.display())))?;
+    let text = std::fs::read_to_string(&a.pubkey).map_err(|e| {
+        Error::usage(format!("cannot read {}: {e}", a.pubkey.display()))
+            .hint("pass the publisher's public key file (PREFIX.pub from `iupack keygen`)")
+    })?;
     let key = public_key_from_text(&text)?;
     let sig_path = {
         let mut s = a.package.as_os_str().to_owned();
         s.push(".minisig");
         PathBuf::from(s)
     };
-    if let Ok(sig) = std::fs::read_to_string(&sig_path) {
-        verify_file(&a.package, &sig, &key)?;
-        println!("file signature {} verified", sig_path.display());
-    }
+    let progress = Progress::new(a.json);
+    let file_signature = match std::fs::read_to_string(&sig_path) {
+        Ok(sig) => {
+            let pb = progress.spinner("whole file");
+            verify_file(&a.package, &sig, &key)?;
+            pb.finish_with_message(format!("{} verified", sig_path.display()));
+            Some(sig_path.display().to_string())
+        }
+        Err(_) => None,
+    };
+    let pb = progress.spinner("content");
     let pkg = Package::open(&a.package, Expect::Package)?.expect("a package or an error");
     let mut vp = pkg.verify(&[key], &[], "the given public key")?;
     let bytes = vp.verify_content()?;
+    pb.finish_with_message(format!(
+        "{} match the signed manifest",
+        progress::bytes(bytes)
+    ));
     let m = &vp.manifest;
+    if a.json {
+        let v = serde_json::json!({
+            "package": a.package.display().to_string(),
+            "verified": true,
+            "file_signature": file_signature,
+            "id": m.package.id,
+            "product": m.product,
+            "version": m.package.version.as_ref().map(ToString::to_string),
+            "signed_by": vp.key_id,
+            "content_bytes": bytes,
+            "components": m.components.iter().map(|c| serde_json::json!({
+                "name": c.name, "version": c.version.to_string(), "tree": c.tree,
+                "full": c.full.is_some(),
+                "deltas_from": c.deltas.iter().map(|d| d.from.to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        return Ok(());
+    }
+    if let Some(path) = file_signature {
+        println!("file signature {path} verified");
+    }
     println!(
         "{}: package {} of {} verified: manifest signed by key {}, {} components, {bytes} bytes of content match",
         a.package.display(),
