@@ -235,16 +235,27 @@ fn real_main() -> i32 {
             )))
         }
     };
+    // A fleet tool reads the report even when the run stops before its options are understood
+    // (a damaged package, a wrong flag): find --report and --log first.
+    let early = |flag: &str| {
+        argv.windows(2)
+            .find(|w| w[0] == flag)
+            .map(|w| PathBuf::from(&w[1]))
+    };
+    let (early_report, early_log) = (early("--report"), early("--log"));
     let own_pkg = match Package::open(&own, Expect::MaybeBare) {
         Ok(p) => p,
         Err(e) => {
             let mut r = Report::new("apply", &own.display().to_string());
-            return finish_error(&e, &mut r, None, None);
+            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
         }
     };
     let args = match parse_args(&argv, own_pkg.is_some()) {
         Ok(a) => a,
-        Err(e) => return fail(&e),
+        Err(e) => {
+            let mut r = Report::new("apply", &own.display().to_string());
+            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+        }
     };
     if args.help {
         print!("{HELP}");

@@ -476,6 +476,30 @@ fn json_report_and_log_record_every_run_including_refusals() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["exit_code"], 0);
     assert_eq!(lines[1]["exit_code"], 20);
+
+    // A package cut short on the way, and a mistyped option: the run stops before the options
+    // are understood, and the report and the log still say why.
+    let bytes = fs::read(&pkg).expect("read");
+    let cut = a.w.path("packages/cut.run");
+    fs::write(&cut, &bytes[..bytes.len() - 100]).expect("write");
+    set_mode(&cut, 0o755);
+    for (file, extra, code, result) in [
+        (&cut, None, 21, "refused"),
+        (&pkg, Some("--bogus"), 2, "failed"),
+    ] {
+        let mut run_args = args.to_vec();
+        run_args.extend(extra);
+        assert_code(&a.w.run(file, &run_args), code);
+        let r: serde_json::Value =
+            serde_json::from_slice(&fs::read(&report).expect("report")).expect("JSON");
+        assert_eq!(
+            (r["exit_code"].clone(), r["result"].clone()),
+            (code.into(), result.into())
+        );
+        assert!(r["message"].as_str().is_some_and(|m| !m.is_empty()), "{r}");
+    }
+    let lines = fs::read_to_string(&log).expect("log").lines().count();
+    assert_eq!(lines, 4);
 }
 
 #[test]
