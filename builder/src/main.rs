@@ -9,6 +9,7 @@ mod content;
 mod keys;
 mod progress;
 mod spec;
+mod store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,8 +26,12 @@ pub struct Cli {
 enum Command {
     /// Make a minisign key pair: PREFIX.key (secret, mode 0600) and PREFIX.pub.
     Keygen(cmd::keygen::Args),
-    /// Build a signed package from a spec file.
+    /// Build a signed package from a spec file, or from the newest releases in a release store.
     Build(cmd::build::Args),
+    /// Import a vendor drop into the release store as one release of a component.
+    Add(cmd::add::Args),
+    /// Keep only the newest N releases of each component in the release store.
+    Prune(cmd::prune::Args),
     /// Show what a package carries (the signature is not checked: use `verify`).
     Inspect(cmd::inspect::Args),
     /// Check a package's signature and every content hash, with the stub's own code.
@@ -41,11 +46,15 @@ fn main() {
         Command::Build(a) => a.json,
         Command::Inspect(a) => a.json,
         Command::Verify(a) => a.json,
-        Command::Keygen(_) | Command::KeyTransition(_) => false,
+        Command::Keygen(_) | Command::KeyTransition(_) | Command::Add(_) | Command::Prune(_) => {
+            false
+        }
     };
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Build(a) => cmd::build::run(a),
+        Command::Add(a) => cmd::add::run(a),
+        Command::Prune(a) => cmd::prune::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::KeyTransition(a) => cmd::transition::run(a),

@@ -90,7 +90,7 @@ impl Spec {
         Ok((spec, base))
     }
 
-    fn check(&self, path: &Path) -> Result<(), Error> {
+    pub fn check(&self, path: &Path) -> Result<(), Error> {
         let bad = |m: String| {
             Error::usage(format!("{}: {m}", path.display()))
                 .hint("fix the spec (the build spec format is in the README), then build again")

@@ -16,8 +16,23 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The build spec (TOML).
-    spec: PathBuf,
+    /// The build spec (TOML). Or give --store and --product instead.
+    #[arg(required_unless_present = "store", conflicts_with = "store")]
+    spec: Option<PathBuf>,
+    /// Build from the release store: the newest release of each of the product's components,
+    /// with deltas from earlier releases (see --deltas), targets from its product.toml.
+    #[arg(long, value_name = "STORE", requires = "product")]
+    store: Option<PathBuf>,
+    /// With --store: the product.
+    #[arg(long, value_name = "P", requires = "store")]
+    product: Option<String>,
+    /// With --store: carry deltas from up to N earlier releases of each component.
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "store")]
+    deltas: usize,
+    /// With --store: carry no full content, only deltas (smaller; machines further behind need
+    /// another package).
+    #[arg(long, requires = "store")]
+    no_full: bool,
     /// The minisign secret key to sign with.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
@@ -90,7 +105,17 @@ pub fn run(a: Args) -> Result<(), Error> {
     let sig_path = with_suffix(&a.out, ".minisig");
     super::check_overwrite(&a.out, a.force)?;
     super::check_overwrite(&sig_path, a.force)?;
-    let (spec, base) = Spec::load(&a.spec)?;
+    let (spec, base) = match (&a.spec, &a.store, &a.product) {
+        (Some(path), _, _) => Spec::load(path)?,
+        (None, Some(store), Some(product)) => {
+            crate::store::Store::new(store).spec(product, a.deltas, !a.no_full)?
+        }
+        _ => {
+            return Err(Error::usage(
+                "give a spec file, or --store STORE --product P",
+            ))
+        }
+    };
     let target = a.target.clone().unwrap_or_else(iupack_stub::this_platform);
     let platforms = platforms_for(&spec.targets.platforms, a.target.as_deref())?;
     let stub_path = find_stub(a.stub.as_deref(), &target)?;

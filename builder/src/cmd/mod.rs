@@ -1,8 +1,10 @@
 //! One module per subcommand, each with an `Args` struct and `run()`.
 
+pub mod add;
 pub mod build;
 pub mod inspect;
 pub mod keygen;
+pub mod prune;
 pub mod transition;
 pub mod verify;
 

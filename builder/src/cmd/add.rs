@@ -1,0 +1,52 @@
+//! `iupack add`: import a vendor drop into the release store (see `store`).
+
+use crate::store::{Added, Store};
+use iupack_stub::version::Version;
+use iupack_stub::Error;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The release store folder (made if missing).
+    store: PathBuf,
+    /// The product id, as the inventories name it.
+    product: String,
+    /// The component (engine, definitions, ...).
+    component: String,
+    /// The release's version (dotted numbers).
+    version: String,
+    /// The release content: a folder, .zip, .tar or .tar.gz.
+    content: PathBuf,
+    /// Leading path components to drop from archive entries (a vendor archive's top folder).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    strip_components: usize,
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let version = Version::parse(&a.version).map_err(|e| {
+        Error::usage(format!("`{}` is not a version: {e}", a.version))
+            .hint("versions are 1 to 6 dotted numbers, such as 3.7.71 or 2026.11.24.1")
+    })?;
+    let store = Store::new(&a.store);
+    match store.add(
+        &a.product,
+        &a.component,
+        &version,
+        &a.content,
+        a.strip_components,
+    )? {
+        Added::New { files, bytes, tree } => println!(
+            "added {} {} {version} to {}: {files} files, {bytes} bytes, tree {tree}",
+            a.product,
+            a.component,
+            a.store.display()
+        ),
+        Added::AlreadyThere { tree } => println!(
+            "{} {} {version} is already in {} with the same content (tree {tree}); nothing to do",
+            a.product,
+            a.component,
+            a.store.display()
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! `iupack prune`: keep the newest N releases of each component in the release store.
+
+use crate::store::Store;
+use iupack_stub::Error;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The release store folder.
+    store: PathBuf,
+    /// Only this product (default: every product in the store).
+    #[arg(long, value_name = "P")]
+    product: Option<String>,
+    /// How many releases of each component to keep (the newest). Deltas can be built only from
+    /// releases still in the store.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep: u32,
+    /// Show what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let store = Store::new(&a.store);
+    let products = match &a.product {
+        Some(p) => vec![p.clone()],
+        None => store.products()?,
+    };
+    let mut total = 0;
+    for p in &products {
+        store.product_file(p)?;
+        for (c, v) in store.prune(p, a.keep as usize, a.dry_run)? {
+            println!(
+                "{} {p} {c} {v}",
+                if a.dry_run { "would remove" } else { "removed" }
+            );
+            total += 1;
+        }
+    }
+    println!(
+        "{total} release(s) {}; the newest {} of each component kept",
+        if a.dry_run {
+            "would be removed"
+        } else {
+            "removed"
+        },
+        a.keep
+    );
+    Ok(())
+}

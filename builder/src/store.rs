@@ -1,0 +1,395 @@
+//! The admin's release store (issue 9): every release of a product's components, kept as
+//! folders so that packages can be built from it without a hand-written spec.
+//!
+//! ```text
+//! STORE/
+//!   PRODUCT/
+//!     product.toml           targets, and per component `requires` / `floor` (made by `add`)
+//!     COMPONENT/
+//!       VERSION/             the release's files, checked and unpacked on import
+//! ```
+//!
+//! A release folder appears only complete (copied into a hidden `.VERSION.adding-PID` folder,
+//! synced, then renamed) and leaves the same way (renamed hidden, then removed), so a crash never
+//! leaves a half release that a build would pick up. Hidden entries are never releases.
+
+use crate::content;
+use crate::spec::{ComponentSpec, DeltaSpec, Spec, Targets};
+use iupack_stub::manifest::{files_tree, is_valid_name};
+use iupack_stub::version::{Version, VersionReq};
+use iupack_stub::{fsutil, Error};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub const PRODUCT_FILE: &str = "product.toml";
+
+/// `product.toml`: what a spec would say besides the releases.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductFile {
+    pub targets: TargetsFile,
+    /// Per component: what it requires, its security floor.
+    #[serde(default)]
+    pub components: BTreeMap<String, ComponentFile>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsFile {
+    #[serde(default = "any_version")]
+    pub product_versions: String,
+    #[serde(default = "any")]
+    pub platforms: Vec<String>,
+    #[serde(default = "any")]
+    pub languages: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentFile {
+    #[serde(default)]
+    pub requires: BTreeMap<String, String>,
+    #[serde(default)]
+    pub floor: Option<String>,
+}
+
+fn any() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn any_version() -> String {
+    "*".into()
+}
+
+/// A store folder.
+#[derive(Debug)]
+pub struct Store {
+    pub root: PathBuf,
+}
+
+/// What `add` did.
+#[derive(Debug)]
+pub enum Added {
+    New {
+        files: usize,
+        bytes: u64,
+        tree: String,
+    },
+    AlreadyThere {
+        tree: String,
+    },
+}
+
+impl Store {
+    pub fn new(root: &Path) -> Store {
+        Store {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn product_dir(&self, product: &str) -> PathBuf {
+        self.root.join(product)
+    }
+
+    /// Imports a vendor drop (folder, .zip, .tar, .tar.gz) as release VERSION of COMPONENT.
+    /// Importing the same content again is a no-op; different content under a version already
+    /// there is refused.
+    pub fn add(
+        &self,
+        product: &str,
+        component: &str,
+        version: &Version,
+        content: &Path,
+        strip: usize,
+    ) -> Result<Added, Error> {
+        for (what, name) in [("product", product), ("component", component)] {
+            if !is_valid_name(name) {
+                return Err(Error::usage(format!(
+                    "{what} `{name}` must be lowercase letters, digits, `.`, `_`, `-`"
+                ))
+                .hint(format!("give the {what} id the inventories use")));
+            }
+        }
+        let loaded = content::load(content, strip)?;
+        let entries: Vec<_> = loaded.files.iter().map(|f| f.entry()).collect();
+        let tree = files_tree(&entries);
+        let dir = self.product_dir(product).join(component);
+        let target = dir.join(version.to_string());
+        if fsutil::exists(&target) {
+            let have = self.release_tree(&target)?;
+            if have == tree {
+                return Ok(Added::AlreadyThere { tree });
+            }
+            return Err(Error::usage(format!(
+                "the store already holds {product} {component} {version} with other content ({})",
+                target.display()
+            ))
+            .hint("a release never changes once published: give the new content a new version"));
+        }
+        self.ensure_product_file(product)?;
+        fs::create_dir_all(&dir).map_err(|e| write_err(&dir, &e))?;
+        let tmp = dir.join(format!(".{version}.adding-{}", std::process::id()));
+        let copied = (|| -> Result<(), Error> {
+            for f in &loaded.files {
+                let to = f.path.under(&tmp);
+                if let Some(parent) = to.parent() {
+                    fs::create_dir_all(parent).map_err(|e| write_err(parent, &e))?;
+                }
+                fs::copy(&f.disk, &to).map_err(|e| write_err(&to, &e))?;
+                set_mode(&to, f.mode).map_err(|e| write_err(&to, &e))?;
+                fsutil::sync_file(&to).map_err(|e| write_err(&to, &e))?;
+            }
+            fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, &e))?;
+            // What landed must be exactly what was checked.
+            if self.release_tree(&tmp)? != tree {
+                return Err(Error::other(format!(
+                    "the copy of {} in the store does not match the content read",
+                    content.display()
+                ))
+                .hint("was the content changed while it was added? add it again"));
+            }
+            fsutil::rename(&tmp, &target).map_err(|e| write_err(&target, &e))?;
+            fsutil::sync_dir(&dir).map_err(|e| write_err(&dir, &e))
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        Ok(Added::New {
+            files: loaded.files.len(),
+            bytes: loaded.files.iter().map(|f| f.size).sum(),
+            tree,
+        })
+    }
+
+    fn release_tree(&self, dir: &Path) -> Result<String, Error> {
+        let files = iupack_stub::write::scan_dir(dir).map_err(|e| {
+            Error::other(format!("the store's release {}: {e}", dir.display()))
+                .hint("a release folder in the store holds only the release's files; remove what was put there by hand")
+        })?;
+        let entries: Vec<_> = files.iter().map(|f| f.entry()).collect();
+        Ok(files_tree(&entries))
+    }
+
+    fn ensure_product_file(&self, product: &str) -> Result<(), Error> {
+        let path = self.product_dir(product).join(PRODUCT_FILE);
+        if fsutil::exists(&path) {
+            return Ok(());
+        }
+        fs::create_dir_all(self.product_dir(product))
+            .map_err(|e| write_err(&self.product_dir(product), &e))?;
+        let text = format!(
+            "# iupack release store: what packages of {product} target, and what each component\n\
+             # requires. Edit as the product needs; `iupack build --store` reads it.\n\
+             [targets]\n\
+             product_versions = \"*\"     # e.g. \">=12.0, <13\"\n\
+             platforms = [\"*\"]          # e.g. [\"linux-x86_64\", \"windows-x86_64\"]\n\
+             languages = [\"*\"]\n\
+             \n\
+             # [components.definitions]\n\
+             # requires = {{ engine = \">=3.7.70\" }}\n"
+        );
+        fsutil::atomic_write(&path, text.as_bytes()).map_err(|e| write_err(&path, &e))
+    }
+
+    pub fn product_file(&self, product: &str) -> Result<ProductFile, Error> {
+        let path = self.product_dir(product).join(PRODUCT_FILE);
+        let text = fs::read_to_string(&path).map_err(|e| {
+            Error::usage(format!("cannot read {}: {e}", path.display())).hint(format!(
+                "is {product} in this store? `iupack add {} {product} COMPONENT VERSION CONTENT` makes it",
+                self.root.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            Error::usage(format!("{} is not valid: {e}", path.display()))
+                .hint("fix it; the README's release store section shows its fields")
+        })
+    }
+
+    /// The products in the store.
+    pub fn products(&self) -> Result<Vec<String>, Error> {
+        Ok(visible_dirs(&self.root)?
+            .into_iter()
+            .filter(|p| self.root.join(p).join(PRODUCT_FILE).is_file())
+            .collect())
+    }
+
+    /// Each component of `product` with its releases, oldest first.
+    pub fn releases(&self, product: &str) -> Result<BTreeMap<String, Vec<Version>>, Error> {
+        let dir = self.product_dir(product);
+        let mut out = BTreeMap::new();
+        for c in visible_dirs(&dir)? {
+            let mut versions: Vec<Version> = Vec::new();
+            for v in visible_dirs(&dir.join(&c))? {
+                versions.push(Version::parse(&v).map_err(|e| {
+                    Error::usage(format!(
+                        "{} is not a release version: {e}",
+                        dir.join(&c).join(&v).display()
+                    ))
+                    .hint(
+                        "the store's release folders are named by version; move other folders out",
+                    )
+                })?);
+            }
+            versions.sort();
+            if !versions.is_empty() {
+                out.insert(c, versions);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn release_dir(&self, product: &str, component: &str, version: &Version) -> PathBuf {
+        self.product_dir(product)
+            .join(component)
+            .join(version.to_string())
+    }
+
+    /// A spec for the newest release of every component, with deltas from up to `deltas`
+    /// earlier releases.
+    pub fn spec(&self, product: &str, deltas: usize, full: bool) -> Result<(Spec, PathBuf), Error> {
+        let pf = self.product_file(product)?;
+        let releases = self.releases(product)?;
+        if releases.is_empty() {
+            return Err(Error::usage(format!(
+                "the store {} has no releases of {product}",
+                self.root.display()
+            ))
+            .hint("import one with `iupack add STORE PRODUCT COMPONENT VERSION CONTENT`"));
+        }
+        let bad = |e: String| {
+            Error::usage(format!(
+                "{}: {e}",
+                self.product_dir(product).join(PRODUCT_FILE).display()
+            ))
+            .hint("fix product.toml; versions and ranges are like 3.7.70 and \">=3.7, <4\"")
+        };
+        let mut components = Vec::new();
+        for (name, versions) in &releases {
+            let latest = versions.last().expect("non-empty").clone();
+            let settings = pf.components.get(name);
+            let requires = settings
+                .map(|s| {
+                    s.requires
+                        .iter()
+                        .map(|(k, v)| {
+                            Ok((
+                                k.clone(),
+                                VersionReq::parse(v)
+                                    .map_err(|e| bad(format!("{name} requires {k}: {e}")))?,
+                            ))
+                        })
+                        .collect::<Result<BTreeMap<_, _>, Error>>()
+                })
+                .transpose()?
+                .unwrap_or_default();
+            let floor = settings
+                .and_then(|s| s.floor.as_ref())
+                .map(|f| Version::parse(f).map_err(|e| bad(format!("{name} floor: {e}"))))
+                .transpose()?;
+            let earlier = &versions[..versions.len() - 1];
+            components.push(ComponentSpec {
+                name: name.clone(),
+                version: latest.clone(),
+                content: self.release_dir(product, name, &latest),
+                strip_components: 0,
+                full,
+                requires,
+                floor,
+                deltas: earlier
+                    .iter()
+                    .rev()
+                    .take(deltas)
+                    .map(|v| DeltaSpec {
+                        version: v.clone(),
+                        content: self.release_dir(product, name, v),
+                        strip_components: 0,
+                    })
+                    .collect(),
+            });
+        }
+        let spec = Spec {
+            product: product.to_string(),
+            version: None,
+            id: None,
+            targets: Targets {
+                product_versions: VersionReq::parse(&pf.targets.product_versions)
+                    .map_err(|e| bad(format!("product_versions: {e}")))?,
+                platforms: pf.targets.platforms,
+                languages: pf.targets.languages,
+            },
+            key_transitions: Vec::new(),
+            components,
+        };
+        spec.check(&self.product_dir(product).join(PRODUCT_FILE))?;
+        Ok((spec, self.product_dir(product)))
+    }
+
+    /// Removes all but the newest `keep` releases of each component of `product`; returns what
+    /// was (or, with `dry_run`, would be) removed.
+    pub fn prune(
+        &self,
+        product: &str,
+        keep: usize,
+        dry_run: bool,
+    ) -> Result<Vec<(String, Version)>, Error> {
+        let mut removed = Vec::new();
+        for (c, versions) in self.releases(product)? {
+            let old = versions.len().saturating_sub(keep);
+            for v in &versions[..old] {
+                if !dry_run {
+                    let dir = self.release_dir(product, &c, v);
+                    let hidden = self
+                        .product_dir(product)
+                        .join(&c)
+                        .join(format!(".{v}.pruning-{}", std::process::id()));
+                    fsutil::rename(&dir, &hidden).map_err(|e| write_err(&dir, &e))?;
+                    fs::remove_dir_all(&hidden).map_err(|e| write_err(&hidden, &e))?;
+                }
+                removed.push((c.clone(), v.clone()));
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Sub-folders of `dir` that are not hidden, sorted; none when `dir` does not exist.
+fn visible_dirs(dir: &Path) -> Result<Vec<String>, Error> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::usage(format!("cannot read {}: {e}", dir.display()))
+                .hint("check the store's path and permissions"))
+        }
+    };
+    let mut out = Vec::new();
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn write_err(path: &Path, e: &std::io::Error) -> Error {
+    Error::other(format!("cannot write {}: {e}", path.display()))
+        .hint("check free space and write permission in the store")
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
