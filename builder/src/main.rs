@@ -8,6 +8,7 @@ mod cmd;
 mod content;
 mod keys;
 mod progress;
+mod share;
 mod spec;
 mod store;
 
@@ -32,6 +33,10 @@ enum Command {
     Add(cmd::add::Args),
     /// Keep only the newest N releases of each component in the release store.
     Prune(cmd::prune::Args),
+    /// Write an update share from the release store: packages and a signed index.
+    Publish(cmd::publish::Args),
+    /// From machines' exported inventories, build the smallest packages that bring each current.
+    Plan(cmd::plan::Args),
     /// Show what a package carries (the signature is not checked: use `verify`).
     Inspect(cmd::inspect::Args),
     /// Check a package's signature and every content hash, with the stub's own code.
@@ -46,15 +51,20 @@ fn main() {
         Command::Build(a) => a.json,
         Command::Inspect(a) => a.json,
         Command::Verify(a) => a.json,
-        Command::Keygen(_) | Command::KeyTransition(_) | Command::Add(_) | Command::Prune(_) => {
-            false
-        }
+        Command::Keygen(_)
+        | Command::KeyTransition(_)
+        | Command::Add(_)
+        | Command::Prune(_)
+        | Command::Publish(_)
+        | Command::Plan(_) => false,
     };
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Build(a) => cmd::build::run(a),
         Command::Add(a) => cmd::add::run(a),
         Command::Prune(a) => cmd::prune::run(a),
+        Command::Publish(a) => cmd::publish::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::KeyTransition(a) => cmd::transition::run(a),

@@ -164,6 +164,16 @@ impl Store {
         })
     }
 
+    /// The tree digest of a stored release.
+    pub fn release_tree_of(
+        &self,
+        product: &str,
+        component: &str,
+        version: &Version,
+    ) -> Result<String, Error> {
+        self.release_tree(&self.release_dir(product, component, version))
+    }
+
     fn release_tree(&self, dir: &Path) -> Result<String, Error> {
         let files = iupack_stub::write::scan_dir(dir).map_err(|e| {
             Error::other(format!("the store's release {}: {e}", dir.display()))

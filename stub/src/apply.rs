@@ -76,6 +76,9 @@ pub struct Options {
     pub wait: std::time::Duration,
     /// Whether a person picks and confirms what an apply installs (`Mode::Apply` only).
     pub interactive: Interactive,
+    /// Apply only these components of the package (the others are skipped): `apply --from`
+    /// picks per component which package brings it.
+    pub only: Option<Vec<String>>,
 }
 
 /// Whether an apply asks a person first (see `interactive`).
@@ -258,6 +261,17 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         vp.verify_stub()?;
     }
     let mut steps = plan(&vp, &inv, &product, opts.downgrades)?;
+    if let Some(only) = &opts.only {
+        for s in steps
+            .iter_mut()
+            .filter(|s| !only.contains(&s.component.name))
+        {
+            if matches!(s.action, Action::Install | Action::NeedsOther) {
+                s.action = Action::Skipped;
+            }
+        }
+        check_requires(&steps, &product)?;
+    }
     report.components = steps.iter().map(|s| s.report(false)).collect();
     let verdict = verdict(&steps, !steps.iter().any(|s| s.action == Action::Install));
     let asks = match opts.interactive {
@@ -754,6 +768,12 @@ pub(crate) fn installed_tree(dir: &Path, exec: &[String]) -> Option<Vec<SourceFi
         }
     }
     Some(files)
+}
+
+/// The tree digest of an installed component's folder, as a manifest would name it; `None`
+/// when the folder is missing or unreadable.
+pub fn installed_digest(dir: &Path, exec: &[String]) -> Option<String> {
+    installed_tree(dir, exec).map(|files| tree_of(&files))
 }
 
 pub(crate) fn tree_of(files: &[SourceFile]) -> String {

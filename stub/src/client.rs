@@ -81,6 +81,46 @@ pub fn status(inventory: &Path) -> Result<serde_json::Value> {
     }))
 }
 
+/// `status --export`: per product its id, version and language, and per component its version
+/// and the digest of the tree on disk (computed now, not copied from the inventory), plus the
+/// machine's platform and language. No keys, paths, hooks, host names or user data: the file
+/// crosses the air gap to `iupack plan`.
+pub fn export(inventory: &Path) -> Result<serde_json::Value> {
+    let inventory = absolute(inventory);
+    let inv = InventoryFile::load(&inventory)?;
+    let products: Vec<serde_json::Value> = inv
+        .inventory
+        .products
+        .iter()
+        .map(|p| {
+            let components: serde_json::Map<String, serde_json::Value> = p
+                .components
+                .iter()
+                .map(|(name, c)| {
+                    let tree = c.version.as_ref().and_then(|_| {
+                        crate::apply::installed_digest(&inv.resolve(&c.path), &c.exec)
+                    });
+                    (
+                        name.clone(),
+                        serde_json::json!({ "version": c.version, "tree": tree }),
+                    )
+                })
+                .collect();
+            serde_json::json!({
+                "id": p.id, "version": p.version, "language": p.language,
+                "components": components,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "format": 1,
+        "kind": "iupack-inventory-export",
+        "exported": crate::time::rfc3339(crate::time::unix_now()),
+        "machine": { "platform": inv.platform(), "language": inv.inventory.machine.language },
+        "products": products,
+    }))
+}
+
 /// `rollback PRODUCT COMPONENT`: puts the newest kept copy back in place of the live tree, through
 /// the journal, after proving the kept copy is exactly what was recorded and that no `requires`
 /// breaks. The rolled-back tree is removed once the inventory records the change.

@@ -27,6 +27,7 @@ pub mod package;
 pub mod relpath;
 pub mod report;
 pub mod scan;
+pub mod share;
 pub mod signature;
 pub mod tarstream;
 pub mod time;

@@ -14,7 +14,12 @@ use std::time::Instant;
 const HELP: &str = "\
 Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits: express mode)
        iupack-stub apply PKG [OPTIONS]   the installed client tool, for a package file
+       iupack-stub apply --from SHARE    apply what an update share (index.json + packages)
+                                         holds for this machine: the smallest route per
+                                         component, in requires order (also --list, --check)
        iupack-stub status [--json]       what is installed, from which package, when
+       iupack-stub status --export FILE  write this machine's versions and tree digests for
+                                         `iupack plan` (no keys, paths or personal data)
        iupack-stub rollback PRODUCT COMPONENT
                                          put the kept previous version of COMPONENT back
        iupack-stub recover               finish or undo an update that was interrupted
@@ -66,6 +71,7 @@ enum Command {
     Status,
     Rollback(String, String),
     Recover,
+    ApplyFrom(PathBuf),
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +87,8 @@ struct Args {
     report: Option<PathBuf>,
     log: Option<PathBuf>,
     pubkey: Option<PathBuf>,
+    from: Option<PathBuf>,
+    export: Option<PathBuf>,
     downgrades: Downgrades,
     help: bool,
     version: bool,
@@ -121,6 +129,8 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "--report" => a.report = Some(value("--report")?),
             "--log" => a.log = Some(value("--log")?),
             "--pubkey" => a.pubkey = Some(value("--pubkey")?),
+            "--from" => a.from = Some(value("--from")?),
+            "--export" => a.export = Some(value("--export")?),
             "--wait" => {
                 let v = value("--wait")?;
                 let ms = v.to_str().and_then(parse_millis).ok_or_else(|| {
@@ -144,6 +154,9 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     let mut positional = positional.into_iter();
     if !has_payload {
         match positional.next().as_deref() {
+            Some("apply") if a.from.is_some() => {
+                a.command = Command::ApplyFrom(a.from.take().expect("checked"));
+            }
             Some("apply") => {
                 a.package = positional.next().map(PathBuf::from);
                 if a.package.is_none() && !(a.help || a.version) {
@@ -174,7 +187,13 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
                 ))
             }
         }
-        if a.command != Command::Run
+        if let Command::ApplyFrom(_) = a.command {
+            if !matches!(a.mode, None | Some(Mode::List | Mode::Check)) || a.pubkey.is_some() {
+                return Err(Error::usage(
+                    "apply --from SHARE takes --list or --check, and the common options",
+                ));
+            }
+        } else if a.command != Command::Run
             && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
         {
             return Err(Error::usage(
@@ -184,6 +203,16 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     }
     if let Some(extra) = positional.next() {
         return Err(Error::usage(format!("unexpected argument `{extra}`")).hint("see --help"));
+    }
+    if a.from.is_some() {
+        return Err(Error::usage(
+            "--from goes with apply: iupack-stub apply --from SHARE",
+        ));
+    }
+    if a.export.is_some() && a.command != Command::Status {
+        return Err(Error::usage(
+            "--export goes with status: iupack-stub status --export FILE",
+        ));
     }
     if a.interactive && (a.quiet || a.json || a.mode.is_some() || a.command != Command::Run) {
         return Err(Error::usage(
@@ -273,7 +302,13 @@ fn real_main() -> i32 {
             mode.name(),
             args.package.clone().unwrap_or_else(|| own.clone()),
         ),
-        Command::Status => return status(&inventory_path, args.json),
+        Command::Status => {
+            return match &args.export {
+                Some(file) => export(&inventory_path, file),
+                None => status(&inventory_path, args.json),
+            }
+        }
+        Command::ApplyFrom(share) => (mode.name(), share.clone()),
         Command::Rollback(..) => ("rollback", PathBuf::new()),
         Command::Recover => ("recover", PathBuf::new()),
     };
@@ -284,6 +319,18 @@ fn real_main() -> i32 {
             client::rollback(&inventory_path, product, component, wait, &mut report)
         }
         Command::Recover => client::recover(&inventory_path, wait, &mut report),
+        Command::ApplyFrom(share) => {
+            let opts = Options {
+                mode: mode.clone(),
+                inventory: inventory_path.clone(),
+                downgrades: args.downgrades,
+                pubkey: None,
+                wait,
+                interactive: Interactive::No,
+                only: None,
+            };
+            iupack_stub::share::apply_from(share, &opts, &mut report)
+        }
         _ => {
             let pkg = match own_pkg {
                 Some(p) => p,
@@ -306,6 +353,7 @@ fn real_main() -> i32 {
                 } else {
                     Interactive::No
                 },
+                only: None,
             };
             apply::run(pkg, &opts, &mut report)
         }
@@ -331,6 +379,28 @@ fn real_main() -> i32 {
             }
             code
         }
+    }
+}
+
+/// `status --export FILE`: what is installed, for `iupack plan` on the connected side.
+fn export(inventory: &Path, file: &Path) -> i32 {
+    let written = client::export(inventory).and_then(|v| {
+        let mut text = serde_json::to_string_pretty(&v).expect("export serializes");
+        text.push('\n');
+        fsutil::atomic_write(file, text.as_bytes()).map_err(|e| {
+            Error::other(format!("cannot write {}: {e}", file.display()))
+                .hint("check free space and write permission there (a USB stick may be read-only)")
+        })
+    });
+    match written {
+        Ok(()) => {
+            println!(
+                "wrote {}: installed versions and tree digests, for `iupack plan --inventory`",
+                file.display()
+            );
+            0
+        }
+        Err(e) => fail(&e),
     }
 }
 

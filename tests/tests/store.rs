@@ -226,3 +226,281 @@ fn add_build_from_store_and_prune() {
     );
     assert_err(&o, 2, "is nope in this store?");
 }
+
+/// A store with releases 1 to 4 of engine and definitions.
+fn store_with_releases(w: &World) -> PathBuf {
+    let store = w.path("store");
+    for n in 1..=4u8 {
+        let e = write_release(w, &format!("engine-{n}"), &engine(n));
+        let d = write_release(w, &format!("defs-{n}"), &defs(n));
+        assert_code(&add(&store, "engine", &format!("3.7.{n}"), &e), 0);
+        assert_code(&add(&store, "definitions", &format!("2026.11.2{n}"), &d), 0);
+    }
+    store
+}
+
+/// A machine with engine and definitions of release `n`.
+fn machine_at(w: &World, pubkey: &str, n: u8) -> World {
+    let m = World::new();
+    m.install_inventory(
+        &[pubkey],
+        &[
+            ("engine", Some(&format!("3.7.{n}")), "acme/engine"),
+            ("definitions", Some(&format!("2026.11.2{n}")), "acme/defs"),
+        ],
+    );
+    m.install_tree(&w.path(&format!("releases/engine-{n}")), "acme/engine");
+    m.install_tree(&w.path(&format!("releases/defs-{n}")), "acme/defs");
+    m
+}
+
+fn client(m: &World, args: &[&str]) -> std::process::Output {
+    output(
+        std::process::Command::new(stub_path())
+            .args(args)
+            .arg("--inventory")
+            .arg(m.inventory_path()),
+    )
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.metadata().expect("meta").len())
+        .sum()
+}
+
+#[test]
+fn exported_inventories_plan_a_share_that_brings_three_machines_current() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_with_releases(&w);
+    // Three machines: at release 1, at release 3, and at release 2 with a locally changed engine
+    // file (no delta can apply to it: it needs the engine's full content).
+    let machines = [
+        machine_at(&w, &pubkey, 1),
+        machine_at(&w, &pubkey, 3),
+        machine_at(&w, &pubkey, 2),
+    ];
+    fs::write(
+        machines[2].machine().join("acme/engine/lib/core.tbl"),
+        b"patched by hand",
+    )
+    .expect("write");
+
+    // The air-gapped side: each machine exports what it has (no keys, no paths).
+    let mut exports = Vec::new();
+    for (i, m) in machines.iter().enumerate() {
+        let file = w.path(&format!("exports/m{i}.json"));
+        fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        let o = client(m, &["status", "--export", file.to_str().expect("utf8")]);
+        assert_code(&o, 0);
+        let text = fs::read_to_string(&file).expect("export");
+        assert!(
+            !text.contains(&pubkey) && !text.contains("acme/engine"),
+            "{text}"
+        );
+        exports.push(file);
+    }
+
+    // The connected side: plan the packages from the exports.
+    let share = w.path("share");
+    let mut plan = iupack();
+    plan.arg("plan");
+    for e in &exports {
+        plan.arg("--inventory").arg(e);
+    }
+    plan.arg("--store")
+        .arg(&store)
+        .arg("--out")
+        .arg(&share)
+        .arg("--key")
+        .arg(&key)
+        .arg("--stub")
+        .arg(stub_path());
+    let o = output(&mut plan);
+    assert_code(&o, 0);
+    let said = stdout(&o);
+    assert!(
+        said.contains("engine 3.7.1 -> 3.7.4 (delta from 3.7.1)"),
+        "{said}"
+    );
+    assert!(said.contains("engine 3.7.2 -> 3.7.4 (full)"), "{said}");
+    assert!(
+        said.contains("definitions 2026.11.23 -> 2026.11.24 (delta from 2026.11.23)"),
+        "{said}"
+    );
+
+    // Back across the air gap: every machine applies from the share and ends byte-identical to
+    // release 4, reading only its own routes.
+    for (i, m) in machines.iter().enumerate() {
+        let o = client(
+            m,
+            &["apply", "--from", share.to_str().expect("utf8"), "--list"],
+        );
+        assert_code(&o, 0);
+        let o = client(
+            m,
+            &["apply", "--from", share.to_str().expect("utf8"), "--json"],
+        );
+        assert_code(&o, 0);
+        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        assert_eq!(r["result"], "applied", "machine {i}: {r}");
+        assert_tree_eq(
+            &m.machine().join("acme/engine"),
+            &w.path("releases/engine-4"),
+        );
+        assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs-4"));
+        assert_eq!(m.component("engine")["version"], "3.7.4");
+        assert_eq!(m.component("definitions")["version"], "2026.11.24");
+        let routes: Vec<String> = r["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .filter(|c| c["action"] == "installed")
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["name"].as_str().unwrap_or(""),
+                    c["route"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        let want_engine = [
+            "engine delta from 3.7.1",
+            "engine delta from 3.7.3",
+            "engine full",
+        ][i];
+        assert!(
+            routes.iter().any(|r| r == want_engine),
+            "machine {i}: {routes:?}"
+        );
+        // Current now: a second run changes nothing.
+        let before = snapshot(&m.machine());
+        let o = client(m, &["apply", "--from", share.to_str().expect("utf8")]);
+        assert_code(&o, 0);
+        assert!(stdout(&o).contains("already current"), "{}", stdout(&o));
+        assert_same(&before, &snapshot(&m.machine()));
+    }
+
+    // What it saved: the planned share against a full package shipped to each machine.
+    let full = build_from_store(&w, &store, &key, "full-for-comparison", &["--deltas", "0"]);
+    let full_size = fs::metadata(&full).expect("full").len();
+    let share_bytes = dir_bytes(&share);
+    // The test stub is a 40 MB debug build: compare what follows the stub too.
+    let stub_len = fs::metadata(stub_path()).expect("stub").len();
+    let packages = fs::read_dir(&share)
+        .expect("share")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".run"))
+        .count() as u64;
+    let (share_payload, full_payload) = (share_bytes - packages * stub_len, full_size - stub_len);
+    eprintln!(
+        "plan: share {share_bytes} bytes in {packages} package(s) + signatures + index for 3 machines \
+         ({share_payload} bytes beside the stub); a full package to each: 3 x {full_size} = {} bytes \
+         (3 x {full_payload} = {} beside the stub)",
+        3 * full_size,
+        3 * full_payload
+    );
+    assert!(
+        share_payload < full_payload,
+        "{share_payload} vs {full_payload}"
+    );
+}
+
+#[test]
+fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_with_releases(&w);
+    let share = w.path("share");
+    let o = output(
+        iupack()
+            .arg("publish")
+            .arg(&store)
+            .arg(&share)
+            .arg("--key")
+            .arg(&key)
+            .arg("--stub")
+            .arg(stub_path())
+            .args(["--deltas", "2"]),
+    );
+    assert_code(&o, 0);
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(share.join("index.json")).expect("index")).expect("JSON");
+    let files: Vec<&str> = index["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "acme-av-2026.11.24-full.run",
+            "acme-av-definitions-2026.11.24-deltas.run",
+            "acme-av-engine-3.7.4-deltas.run"
+        ]
+    );
+
+    // A machine at 3 takes both deltas; one at 1 (older than the deltas reach) takes full.
+    for (n, want) in [(3u8, "delta from 3.7.3"), (1, "full")] {
+        let m = machine_at(&w, &pubkey, n);
+        let o = client(
+            &m,
+            &["apply", "--from", share.to_str().expect("utf8"), "--json"],
+        );
+        assert_code(&o, 0);
+        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        let engine = r["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .find(|c| c["name"] == "engine" && c["action"] == "installed")
+            .map(|c| c["route"].clone());
+        assert_eq!(engine, Some(want.into()), "machine at {n}: {r}");
+        assert_tree_eq(
+            &m.machine().join("acme/engine"),
+            &w.path("releases/engine-4"),
+        );
+        assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs-4"));
+    }
+
+    // An index changed after signing: refused (20), nothing changed. A package swapped on the
+    // share: refused (21), nothing changed.
+    let m = machine_at(&w, &pubkey, 2);
+    let before = snapshot(&m.machine());
+    let evil = w.path("evil-share");
+    copy_dir(&share, &evil);
+    let text = fs::read_to_string(evil.join("index.json")).expect("index");
+    fs::write(
+        evil.join("index.json"),
+        text.replace("\"full\": ", "\"full\":  "),
+    )
+    .expect("write");
+    assert_code(
+        &client(&m, &["apply", "--from", evil.to_str().expect("utf8")]),
+        20,
+    );
+    assert_same(&before, &snapshot(&m.machine()));
+    fs::write(evil.join("index.json"), text).expect("write");
+    let deltas = evil.join("acme-av-engine-3.7.4-deltas.run");
+    let mut bytes = fs::read(&deltas).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    fs::write(&deltas, &bytes).expect("write");
+    let o = client(&m, &["apply", "--from", evil.to_str().expect("utf8")]);
+    assert_err(&o, 21, "is not the package the share's index lists");
+    assert_same(&before, &snapshot(&m.machine()));
+    // A machine that trusts another key refuses the share's index.
+    let (_, other) = w.keygen("other");
+    let stranger = machine_at(&w, &other, 2);
+    assert_code(
+        &client(
+            &stranger,
+            &["apply", "--from", share.to_str().expect("utf8")],
+        ),
+        20,
+    );
+}

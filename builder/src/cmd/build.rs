@@ -102,9 +102,6 @@ impl From<Codec> for write::CodecChoice {
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let sig_path = with_suffix(&a.out, ".minisig");
-    super::check_overwrite(&a.out, a.force)?;
-    super::check_overwrite(&sig_path, a.force)?;
     let (spec, base) = match (&a.spec, &a.store, &a.product) {
         (Some(path), _, _) => Spec::load(path)?,
         (None, Some(store), Some(product)) => {
@@ -116,6 +113,66 @@ pub fn run(a: Args) -> Result<(), Error> {
             ))
         }
     };
+    let built = build(&a, &spec, &base)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&built.summary).expect("json")
+        );
+    } else {
+        built.print();
+    }
+    Ok(())
+}
+
+/// A package just built and verified.
+#[derive(Debug)]
+pub struct Built {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub manifest: Manifest,
+    /// What `--json` prints.
+    pub summary: serde_json::Value,
+    lines: Vec<String>,
+}
+
+impl Built {
+    /// The human summary.
+    pub fn print(&self) {
+        for l in &self.lines {
+            println!("{l}");
+        }
+    }
+}
+
+impl Args {
+    /// The options `publish` and `plan` build with: defaults, this key and stub, `out` replaced.
+    pub fn for_share(key: &Path, out: &Path, stub: Option<&Path>, target: Option<&str>) -> Args {
+        Args {
+            spec: None,
+            store: None,
+            product: None,
+            deltas: 0,
+            no_full: false,
+            key: key.to_path_buf(),
+            out: out.to_path_buf(),
+            stub: stub.map(Path::to_path_buf),
+            target: target.map(str::to_string),
+            force: true,
+            json: true,
+            delta_level: 22,
+            delta_codec: Codec::Auto,
+            compression: Compression::Zstd,
+        }
+    }
+}
+
+/// Builds, verifies and signs the package `spec` describes (paths relative to `base`).
+pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
+    let sig_path = with_suffix(&a.out, ".minisig");
+    super::check_overwrite(&a.out, a.force)?;
+    super::check_overwrite(&sig_path, a.force)?;
     let target = a.target.clone().unwrap_or_else(iupack_stub::this_platform);
     let platforms = platforms_for(&spec.targets.platforms, a.target.as_deref())?;
     let stub_path = find_stub(a.stub.as_deref(), &target)?;
@@ -191,7 +248,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         .collect();
     let mut archives = Vec::new();
     let mut deltas = Vec::new();
-    let mut entries = transition_entries(&spec, &base)?;
+    let mut entries = transition_entries(spec, base)?;
     let mut delta_bytes = 0;
     let pb = progress.bar(
         "diffing",
@@ -385,43 +442,54 @@ pub fn run(a: Args) -> Result<(), Error> {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&summary).expect("json"));
-    } else {
-        println!("built {} ({size} bytes, sha256 {sha})", a.out.display());
-        println!(
-            "  package {id}, product {}, signed by key {}",
-            spec.product,
-            key_id(&pubkey).unwrap_or_default()
-        );
-        for c in &m.components {
-            if let Some(full) = &c.full {
-                println!(
-                    "  {:<14} {:<14} full: {} files, {} bytes ({}, {} bytes)",
-                    c.name,
-                    c.version,
-                    full.len(),
-                    c.full_size(),
-                    c.full_archive
-                        .as_ref()
-                        .map_or("deflate", |a| a.codec.as_str()),
-                    c.full_payload()
-                );
-            }
-            for d in &c.deltas {
-                println!(
-                    "  {:<14} {:<14} delta from {}: {}",
-                    c.name,
-                    c.version,
-                    d.from,
-                    d.describe()
-                );
-            }
+    let mut lines = Vec::new();
+    lines.push(format!(
+        "built {} ({size} bytes, sha256 {sha})",
+        a.out.display()
+    ));
+    lines.push(format!(
+        "  package {id}, product {}, signed by key {}",
+        spec.product,
+        key_id(&pubkey).unwrap_or_default()
+    ));
+    for c in &m.components {
+        if let Some(full) = &c.full {
+            lines.push(format!(
+                "  {:<14} {:<14} full: {} files, {} bytes ({}, {} bytes)",
+                c.name,
+                c.version,
+                full.len(),
+                c.full_size(),
+                c.full_archive
+                    .as_ref()
+                    .map_or("deflate", |a| a.codec.as_str()),
+                c.full_payload()
+            ));
         }
-        println!("  stub {} ({} bytes)", stub_path.display(), stub.len());
-        println!("wrote {} and SHA256SUMS", sig_path.display());
+        for d in &c.deltas {
+            lines.push(format!(
+                "  {:<14} {:<14} delta from {}: {}",
+                c.name,
+                c.version,
+                d.from,
+                d.describe()
+            ));
+        }
     }
-    Ok(())
+    lines.push(format!(
+        "  stub {} ({} bytes)",
+        stub_path.display(),
+        stub.len()
+    ));
+    lines.push(format!("wrote {} and SHA256SUMS", sig_path.display()));
+    Ok(Built {
+        path: a.out.clone(),
+        size,
+        sha256: sha,
+        manifest: m,
+        summary,
+        lines,
+    })
 }
 
 fn write_err(path: &Path, e: &std::io::Error) -> Error {

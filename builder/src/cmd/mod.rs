@@ -4,7 +4,9 @@ pub mod add;
 pub mod build;
 pub mod inspect;
 pub mod keygen;
+pub mod plan;
 pub mod prune;
+pub mod publish;
 pub mod transition;
 pub mod verify;
 

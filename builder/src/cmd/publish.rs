@@ -1,0 +1,90 @@
+//! `iupack publish STORE SHARE`: an update share from the release store. Per product: one
+//! package with the full content of the newest releases, and per component one package of
+//! deltas from its earlier releases; then the signed index. Clients read only what they apply
+//! (`iupack-stub apply --from SHARE`).
+
+use super::build::{self, Built};
+use crate::share;
+use crate::store::Store;
+use iupack_stub::Error;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The release store.
+    store: PathBuf,
+    /// The share folder to write (made if missing; packages it held that the new index does not
+    /// list are removed).
+    share: PathBuf,
+    /// The minisign secret key to sign packages and the index with.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Only this product (repeatable; default: every product in the store).
+    #[arg(long, value_name = "P")]
+    product: Vec<String>,
+    /// Deltas from up to N earlier releases of each component.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    deltas: usize,
+    /// The stub to head packages with (default: as `iupack build`).
+    #[arg(long, value_name = "PATH")]
+    stub: Option<PathBuf>,
+    /// The platform the packages are for (as `iupack build --target`).
+    #[arg(long, value_name = "T")]
+    target: Option<String>,
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let store = Store::new(&a.store);
+    let products = if a.product.is_empty() {
+        store.products()?
+    } else {
+        a.product.clone()
+    };
+    if products.is_empty() {
+        return Err(
+            Error::usage(format!("the store {} has no products", a.store.display()))
+                .hint("import releases with `iupack add STORE PRODUCT COMPONENT VERSION CONTENT`"),
+        );
+    }
+    std::fs::create_dir_all(&a.share).map_err(|e| {
+        Error::other(format!("cannot make {}: {e}", a.share.display()))
+            .hint("check the share's path and write permission")
+    })?;
+    let mut built: Vec<Built> = Vec::new();
+    for p in &products {
+        let (spec, base) = store.spec(p, 0, true)?;
+        let stem = format!("{p}-{}-full", spec.package_version());
+        built.push(make(&a, &spec, &base, &stem)?);
+        let (all, base) = store.spec(p, a.deltas, false)?;
+        for c in all.components.into_iter().filter(|c| !c.deltas.is_empty()) {
+            let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
+            let one = crate::spec::Spec {
+                components: vec![c],
+                ..store.spec(p, 0, true)?.0
+            };
+            built.push(make(&a, &one, &base, &stem)?);
+        }
+    }
+    let index = share::write_index(&a.share, &built, &a.key)?;
+    let total: u64 = built.iter().map(|b| b.size).sum();
+    for b in &built {
+        println!("  {} ({} bytes)", b.path.display(), b.size);
+    }
+    println!(
+        "published {} packages ({total} bytes) and a signed index to {}",
+        index.packages.len(),
+        a.share.display()
+    );
+    Ok(())
+}
+
+fn make(
+    a: &Args,
+    spec: &crate::spec::Spec,
+    base: &std::path::Path,
+    stem: &str,
+) -> Result<Built, Error> {
+    let out = a.share.join(share::package_name(stem, a.target.as_deref()));
+    let opts = build::Args::for_share(&a.key, &out, a.stub.as_deref(), a.target.as_deref());
+    build::build(&opts, spec, base)
+}

@@ -1,0 +1,102 @@
+//! Writing update shares (`iupack publish`, `iupack plan`): the packages, then the signed index
+//! that `iupack-stub apply --from SHARE` reads (format in stub/src/share.rs and docs/share.md).
+
+use crate::cmd::build::Built;
+use crate::keys;
+use iupack_stub::share::{
+    Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
+};
+use iupack_stub::{fsutil, time, write, Error};
+use std::path::Path;
+
+/// The file name a package gets in a share: `NAME.run`, or `NAME.exe` for Windows.
+pub fn package_name(stem: &str, target: Option<&str>) -> String {
+    let ext = if target.is_some_and(|t| t.starts_with("windows-")) {
+        "exe"
+    } else {
+        "run"
+    };
+    format!("{stem}.{ext}")
+}
+
+/// Writes `index.json` and its signature into `dir` for `built` (packages already in `dir`),
+/// then removes packages an earlier index of this share listed and this one does not.
+pub fn write_index(dir: &Path, built: &[Built], key: &Path) -> Result<Index, Error> {
+    let old = std::fs::read(dir.join(INDEX))
+        .ok()
+        .and_then(|b| Index::parse(&b).ok());
+    let index = Index {
+        format: INDEX_FORMAT,
+        created: time::rfc3339(time::unix_now()),
+        packages: built.iter().map(entry).collect(),
+    };
+    let bytes = index.to_json();
+    let (sk, pk) = keys::load_secret(key)?;
+    let products: std::collections::BTreeSet<&str> =
+        index.packages.iter().map(|p| p.product.as_str()).collect();
+    let comment = format!(
+        "{INDEX_COMMENT} products={} packages={} created={}",
+        products.into_iter().collect::<Vec<_>>().join(","),
+        index.packages.len(),
+        index.created
+    );
+    let sig = write::sign(
+        &sk,
+        Some(&pk),
+        &bytes[..],
+        &comment,
+        "iupack update share index",
+    )
+    .map_err(Error::other)?;
+    let put = |name: &str, data: &[u8]| {
+        let path = dir.join(name);
+        fsutil::atomic_write(&path, data).map_err(|e| {
+            Error::other(format!("cannot write {}: {e}", path.display()))
+                .hint("check free space and write permission in the share")
+        })
+    };
+    put(INDEX, &bytes)?;
+    put(INDEX_SIG, sig.as_bytes())?;
+    for stale in old.iter().flat_map(|o| &o.packages) {
+        if !index.packages.iter().any(|p| p.file == stale.file) {
+            fsutil::remove_quietly(&dir.join(&stale.file));
+            fsutil::remove_quietly(&dir.join(format!("{}.minisig", stale.file)));
+        }
+    }
+    Ok(index)
+}
+
+fn entry(b: &Built) -> IndexPackage {
+    let m = &b.manifest;
+    IndexPackage {
+        file: b
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size: b.size,
+        sha256: b.sha256.clone(),
+        product: m.product.clone(),
+        id: m.package.id.clone(),
+        components: m
+            .components
+            .iter()
+            .map(|c| IndexComponent {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                tree: c.tree.clone(),
+                full: c.full.as_ref().map(|_| c.full_payload()),
+                deltas: c
+                    .deltas
+                    .iter()
+                    .map(|d| IndexDelta {
+                        from: d.from.clone(),
+                        from_tree: d.from_tree.clone(),
+                        bytes: d.payload_size(),
+                    })
+                    .collect(),
+                requires: c.requires.clone(),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,403 @@
+//! Update shares (issue 9): a folder of packages plus a signed index (`index.json` and
+//! `index.json.minisig`) that lists every package, its product, component versions, routes and
+//! hashes. `iupack publish` and `iupack plan` write one; `iupack-stub apply --from SHARE` reads
+//! it, checks the index's signature against the product's trusted keys, picks for each
+//! component the smallest route that brings it current from what is installed, and applies the
+//! chosen packages in `requires` order, each all-or-nothing, each checked against the index's
+//! hash and then verified as any package is.
+
+use crate::apply::{self, Interactive, Options};
+use crate::error::{Error, ExitCode, Result};
+use crate::inventory::{InventoryFile, Product};
+use crate::package::{Expect, Package};
+use crate::report::Report;
+use crate::signature;
+use crate::version::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub const INDEX: &str = "index.json";
+pub const INDEX_SIG: &str = "index.json.minisig";
+pub const INDEX_FORMAT: u32 = 1;
+/// The trusted comment of an index signature starts with this (never a package's).
+pub const INDEX_COMMENT: &str = "iupack-index";
+const MAX_INDEX_BYTES: u64 = 16 << 20;
+const MAX_SIG_BYTES: u64 = 4096;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    pub format: u32,
+    pub created: String,
+    pub packages: Vec<IndexPackage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexPackage {
+    /// The file name in the share (no folders).
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub product: String,
+    pub id: String,
+    pub components: Vec<IndexComponent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexComponent {
+    pub name: String,
+    pub version: Version,
+    pub tree: String,
+    /// Bytes a full install reads from the package, when it carries full content.
+    pub full: Option<u64>,
+    pub deltas: Vec<IndexDelta>,
+    #[serde(default)]
+    pub requires: BTreeMap<String, VersionReq>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexDelta {
+    pub from: Version,
+    pub from_tree: String,
+    /// Bytes the delta reads from the package.
+    pub bytes: u64,
+}
+
+impl Index {
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("index serializes");
+        v.push(b'\n');
+        v
+    }
+
+    /// Parses and checks an index (file names plain, formats known).
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Index, String> {
+        let index: Index = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if index.format != INDEX_FORMAT {
+            return Err(format!(
+                "index format {} is not known to this iupack (it reads {INDEX_FORMAT})",
+                index.format
+            ));
+        }
+        for p in &index.packages {
+            let plain = !p.file.is_empty()
+                && !p.file.starts_with('.')
+                && !p.file.contains(['/', '\\', ':', '\0']);
+            if !plain {
+                return Err(format!(
+                    "package file name `{}` is not a plain name",
+                    p.file
+                ));
+            }
+        }
+        Ok(index)
+    }
+}
+
+/// One package run the share plan makes: which file, for which components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub file: String,
+    pub product: String,
+    pub components: Vec<String>,
+    /// Per component: "full" or "delta from V", and the bytes it reads.
+    pub routes: Vec<(String, String, u64)>,
+}
+
+/// Reads a share's index, and checks its signature with the keys `product` trusts.
+fn read_index(share: &Path) -> Result<(Index, Vec<u8>, String)> {
+    let read = |name: &str, max: u64| -> Result<Vec<u8>> {
+        let path = share.join(name);
+        let f = std::fs::File::open(&path).map_err(|e| {
+            Error::usage(format!("cannot read {}: {e}", path.display())).hint(
+                "give the folder `iupack publish` or `iupack plan` wrote (it holds index.json)",
+            )
+        })?;
+        let mut buf = Vec::new();
+        f.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+        if buf.len() as u64 > max {
+            return Err(Error::damaged(format!(
+                "{} is larger than {max} bytes",
+                path.display()
+            )));
+        }
+        Ok(buf)
+    };
+    let bytes = read(INDEX, MAX_INDEX_BYTES)?;
+    let sig = String::from_utf8(read(INDEX_SIG, MAX_SIG_BYTES)?)
+        .map_err(|_| Error::damaged("the index signature is not text"))?;
+    let index = Index::parse(&bytes)
+        .map_err(|e| Error::damaged(format!("the share's index.json is not valid: {e}")))?;
+    Ok((index, bytes, sig))
+}
+
+fn verify_index(bytes: &[u8], sig: &str, product: &Product, whose: &str) -> Result<String> {
+    let (key, comment) = signature::verify_raw(
+        bytes,
+        sig,
+        &product.trusted_keys,
+        &product.revoked_keys,
+        whose,
+    )?;
+    if !comment.starts_with(INDEX_COMMENT) {
+        return Err(
+            Error::signature("the share's index.json.minisig is not an index signature")
+                .hint("publish the share again with `iupack publish` or `iupack plan`"),
+        );
+    }
+    Ok(key)
+}
+
+/// For each component of `product` configured on this machine and older than the newest the
+/// index offers: the smallest route there (a delta from the installed version whose base is the
+/// tree on disk, else full content). Errors when a component can't be brought current.
+pub fn choose(index: &Index, inv: &InventoryFile, product: &Product) -> Result<Vec<Pick>> {
+    let mut picks: Vec<Pick> = Vec::new();
+    for (name, installed) in &product.components {
+        let offers: Vec<(&IndexPackage, &IndexComponent)> = index
+            .packages
+            .iter()
+            .filter(|p| p.product == product.id)
+            .flat_map(|p| {
+                p.components
+                    .iter()
+                    .filter(|c| c.name == *name)
+                    .map(move |c| (p, c))
+            })
+            .collect();
+        let Some(newest) = offers.iter().map(|(_, c)| &c.version).max().cloned() else {
+            continue;
+        };
+        if installed.pending.is_some() || installed.version.as_ref().is_some_and(|v| *v >= newest) {
+            continue;
+        }
+        let dir = inv.resolve(&installed.path);
+        let on_disk = installed
+            .version
+            .as_ref()
+            .and_then(|_| apply::installed_digest(&dir, &installed.exec));
+        let mut best: Option<(&IndexPackage, String, u64)> = None;
+        for (p, c) in offers.iter().filter(|(_, c)| c.version == newest) {
+            let mut consider = |route: String, bytes: u64| {
+                if best.as_ref().is_none_or(|b| bytes < b.2) {
+                    best = Some((p, route, bytes));
+                }
+            };
+            if let Some(bytes) = c.full {
+                consider("full".into(), bytes);
+            }
+            if let (Some(v), Some(tree)) = (&installed.version, &on_disk) {
+                for d in c
+                    .deltas
+                    .iter()
+                    .filter(|d| d.from == *v && d.from_tree == *tree)
+                {
+                    consider(format!("delta from {v}"), d.bytes);
+                }
+            }
+        }
+        let Some((p, route, bytes)) = best else {
+            let from = installed
+                .version
+                .as_ref()
+                .map_or("nothing".to_string(), ToString::to_string);
+            return Err(Error::new(
+                ExitCode::NeedsOther,
+                format!(
+                    "{} {name} {from} is installed; no package on the share brings it to {newest} (only deltas from other versions, or from other content)",
+                    product.id
+                ),
+            )
+            .hint("publish a share with full content (`iupack publish`), or plan one from this machine's exported inventory (`iupack plan`)"));
+        };
+        match picks.iter_mut().find(|k| k.file == p.file) {
+            Some(k) => {
+                k.components.push(name.clone());
+                k.routes.push((name.clone(), route, bytes));
+            }
+            None => picks.push(Pick {
+                file: p.file.clone(),
+                product: product.id.clone(),
+                components: vec![name.clone()],
+                routes: vec![(name.clone(), route, bytes)],
+            }),
+        }
+    }
+    Ok(order(picks, index))
+}
+
+/// Packages whose components others require go first.
+fn order(mut todo: Vec<Pick>, index: &Index) -> Vec<Pick> {
+    let requires = |pick: &Pick| -> Vec<String> {
+        index
+            .packages
+            .iter()
+            .filter(|p| p.file == pick.file)
+            .flat_map(|p| &p.components)
+            .filter(|c| pick.components.contains(&c.name))
+            .flat_map(|c| c.requires.keys().cloned())
+            .collect()
+    };
+    let mut done = Vec::new();
+    while !todo.is_empty() {
+        let ready = todo
+            .iter()
+            .position(|p| {
+                requires(p).iter().all(|r| {
+                    !todo
+                        .iter()
+                        .any(|o| o.file != p.file && o.components.contains(r))
+                })
+            })
+            .unwrap_or(0);
+        done.push(todo.remove(ready));
+    }
+    done
+}
+
+/// `iupack-stub apply --from SHARE` (mode Apply, List or Check).
+pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<ExitCode> {
+    let (index, bytes, sig) = read_index(share)?;
+    let inv = InventoryFile::load(&apply::absolute(&opts.inventory))?;
+    let whose = format!("this machine's inventory ({})", opts.inventory.display());
+    let mut picks = Vec::new();
+    let mut offered = false;
+    for product in &inv.inventory.products {
+        if !index.packages.iter().any(|p| p.product == product.id) {
+            continue;
+        }
+        offered = true;
+        let key = verify_index(&bytes, &sig, product, &whose)?;
+        report.signed_by = Some(key);
+        report.product = Some(product.id.clone());
+        picks.extend(choose(&index, &inv, product)?);
+    }
+    if !offered {
+        return Err(Error::not_applicable(format!(
+            "the share {} has no packages for the products installed here",
+            share.display()
+        ))
+        .hint("check that the share is this product's"));
+    }
+    let describe = |p: &Pick| {
+        let routes: Vec<String> = p
+            .routes
+            .iter()
+            .map(|(c, r, _)| format!("{c} ({r})"))
+            .collect();
+        format!("{}: {}", p.file, routes.join(", "))
+    };
+    let plan: Vec<String> = picks.iter().map(describe).collect();
+    if picks.is_empty() {
+        report.result = "current".into();
+        report.message = format!("already current with the share {}", share.display());
+        return Ok(ExitCode::Success);
+    }
+    match opts.mode {
+        apply::Mode::List => {
+            report.result = "listed".into();
+            report.message = format!("would apply {}", plan.join("; "));
+            return Ok(ExitCode::Success);
+        }
+        apply::Mode::Check => {
+            report.result = "needed".into();
+            report.message = format!("this machine needs {}", plan.join("; "));
+            return Ok(ExitCode::Error);
+        }
+        apply::Mode::Apply => {}
+        _ => {
+            return Err(Error::usage(
+                "--from goes with express apply, --list or --check",
+            ))
+        }
+    }
+    let mut code = ExitCode::Success;
+    let mut done = Vec::new();
+    let ids: Vec<&str> = picks
+        .iter()
+        .filter_map(|k| index.packages.iter().find(|p| p.file == k.file))
+        .map(|p| p.id.as_str())
+        .collect();
+    report.package_id = Some(ids.join(", "));
+    // Every chosen file must be the one the signed index names before anything is applied, so a
+    // damaged or swapped package on the share changes nothing at all.
+    for pick in &picks {
+        let entry = index
+            .packages
+            .iter()
+            .find(|p| p.file == pick.file)
+            .expect("picked from the index");
+        check_file(&share.join(&entry.file), entry)?;
+    }
+    for pick in &picks {
+        let entry = index
+            .packages
+            .iter()
+            .find(|p| p.file == pick.file)
+            .expect("picked from the index");
+        let path: PathBuf = share.join(&entry.file);
+        let pkg = Package::open(&path, Expect::Package)?.expect("a package or an error");
+        let one = Options {
+            only: Some(pick.components.clone()),
+            interactive: Interactive::No,
+            ..opts.clone()
+        };
+        let mut sub = Report::new("apply", &path.display().to_string());
+        let result = apply::run(pkg, &one, &mut sub);
+        report.components.append(&mut sub.components);
+        report.bytes += sub.bytes;
+        report.warnings.append(&mut sub.warnings);
+        if let Some(r) = sub.recovered {
+            report.recovered = Some(r);
+        }
+        match result {
+            Ok(c) => {
+                if c == ExitCode::RestartNeeded {
+                    code = c;
+                    report.restart_needed = true;
+                }
+                done.push(describe(pick));
+            }
+            Err(e) => {
+                let before = if done.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (applied before it: {})", done.join("; "))
+                };
+                return Err(Error {
+                    message: format!("{}: {}{before}", entry.file, e.message),
+                    ..e
+                });
+            }
+        }
+    }
+    report.result = "applied".into();
+    report.message = format!("applied from {}: {}", share.display(), done.join("; "));
+    Ok(code)
+}
+
+/// The file must be the one the index names: size and SHA-256.
+fn check_file(path: &Path, entry: &IndexPackage) -> Result<()> {
+    let f = std::fs::File::open(path).map_err(|e| {
+        Error::usage(format!("cannot open {}: {e}", path.display()))
+            .hint("the share is incomplete: copy it again, index and packages together")
+    })?;
+    let (size, sha) = crate::digest::hash_reader(std::io::BufReader::new(f))
+        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    if size != entry.size || sha != entry.sha256 {
+        return Err(Error::damaged(format!(
+            "{} is not the package the share's index lists: expected {} bytes with SHA-256 {}, got {size} bytes with {sha}",
+            path.display(),
+            entry.size,
+            entry.sha256
+        )));
+    }
+    Ok(())
+}
