@@ -401,3 +401,35 @@ fn check_file(path: &Path, entry: &IndexPackage) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Index;
+
+    fn index_with(file: &str) -> String {
+        format!(
+            r#"{{"format":1,"created":"2026-11-30T00:00:00Z","packages":[{{"file":{},"size":1,"sha256":"00","product":"p","id":"i","components":[]}}]}}"#,
+            serde_json::to_string(file).expect("json")
+        )
+    }
+
+    #[test]
+    fn package_names_must_be_plain() {
+        assert!(Index::parse(index_with("acme-av-1-full.run").as_bytes()).is_ok());
+        for bad in [
+            "../evil.run",
+            "sub/x.run",
+            "c:\\x.exe",
+            ".hidden.run",
+            "",
+            "a\\b",
+        ] {
+            let e = Index::parse(index_with(bad).as_bytes()).expect_err(bad);
+            assert!(e.contains("not a plain name"), "{bad}: {e}");
+        }
+        let future = index_with("x.run").replace("\"format\":1", "\"format\":2");
+        assert!(Index::parse(future.as_bytes())
+            .expect_err("format 2")
+            .contains("format 2"));
+    }
+}

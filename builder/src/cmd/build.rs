@@ -33,6 +33,9 @@ pub struct Args {
     /// another package).
     #[arg(long, requires = "store")]
     no_full: bool,
+    /// With --store: carry full content too (the default).
+    #[arg(long, requires = "store", conflicts_with = "no_full")]
+    full: bool,
     /// The minisign secret key to sign with.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
@@ -155,6 +158,7 @@ impl Args {
             product: None,
             deltas: 0,
             no_full: false,
+            full: false,
             key: key.to_path_buf(),
             out: out.to_path_buf(),
             stub: stub.map(Path::to_path_buf),
