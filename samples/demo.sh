@@ -91,6 +91,29 @@ expect 11 "$stub" rollback acme-av definitions
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" -q
 expect 0 "$stub" recover
 
+step "The release store, an update share and the inventory round trip, on a second machine still at the first release"
+store="$work/store"
+for rel in engine/3.7.70 engine/3.7.71 definitions/2026.11.20.1 definitions/2026.11.22.1 definitions/2026.11.24.1 config/1.0 config/1.1; do
+  "$iupack" add "$store" acme-av "${rel%%/*}" "${rel#*/}" "$here/acme/releases/$rel"
+done
+printf '\n[components.definitions]\nrequires = { engine = ">=3.7.71" }\n' >> "$store/acme-av/product.toml"
+machine2="$work/machine2"
+rm -rf "$machine2" && mkdir -p "$machine2/acme"
+cp "$here/acme/machine/inventory.json" "$machine2/"
+cp -r "$here/acme/releases/engine/3.7.70" "$machine2/acme/engine"
+cp -r "$here/acme/releases/definitions/2026.11.20.1" "$machine2/acme/defs"
+cp -r "$here/acme/releases/config/1.0" "$machine2/acme/config"
+expect 0 "$stub" status --export "$work/machine2.json" --inventory "$machine2/inventory.json"
+expect 0 "$iupack" plan --inventory "$work/machine2.json" --store "$store" --out "$work/share" \
+  --key keys/snakeoil.key --stub "$stub"
+ls -l "$work/share"
+expect 0 "$stub" apply --from "$work/share" --list --inventory "$machine2/inventory.json"
+expect 0 "$stub" apply --from "$work/share" --inventory "$machine2/inventory.json"
+for c in engine:engine/3.7.71 defs:definitions/2026.11.24.1 config:config/1.1; do
+  diff -r "$machine2/acme/${c%%:*}" "$here/acme/releases/${c#*:}" && echo "machine2 acme/${c%%:*} is byte-identical to release ${c#*:}"
+done
+expect 0 "$stub" apply --from "$work/share" --inventory "$machine2/inventory.json"
+
 step "Done"
 echo "report of the full apply: $work/report.json"
 echo "scratch machine and packages: $work"

@@ -526,10 +526,13 @@ fn print_human(r: &Report, mode: &Mode) {
         }
         return;
     }
+    let package = r
+        .package_id
+        .as_ref()
+        .map_or(String::new(), |id| format!(" package {id}"));
     println!(
-        "{} package {} (signed by key {})",
+        "{}{package} (signed by key {})",
         r.product.as_deref().unwrap_or("?"),
-        r.package_id.as_deref().unwrap_or("?"),
         r.signed_by.as_deref().unwrap_or("?")
     );
     for c in &r.components {

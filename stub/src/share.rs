@@ -300,6 +300,12 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
         report.message = format!("already current with the share {}", share.display());
         return Ok(ExitCode::Success);
     }
+    let ids: Vec<&str> = picks
+        .iter()
+        .filter_map(|k| index.packages.iter().find(|p| p.file == k.file))
+        .map(|p| p.id.as_str())
+        .collect();
+    report.package_id = Some(ids.join(", "));
     match opts.mode {
         apply::Mode::List => {
             report.result = "listed".into();
@@ -320,12 +326,6 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
     }
     let mut code = ExitCode::Success;
     let mut done = Vec::new();
-    let ids: Vec<&str> = picks
-        .iter()
-        .filter_map(|k| index.packages.iter().find(|p| p.file == k.file))
-        .map(|p| p.id.as_str())
-        .collect();
-    report.package_id = Some(ids.join(", "));
     // Every chosen file must be the one the signed index names before anything is applied, so a
     // damaged or swapped package on the share changes nothing at all.
     for pick in &picks {
