@@ -155,11 +155,97 @@ fn verify_index(bytes: &[u8], sig: &str, product: &Product, whose: &str) -> Resu
     Ok(key)
 }
 
+/// One step of a component's route: install `route` ("full" or "delta from V") from `file`.
+#[derive(Debug, Clone)]
+struct Step {
+    file: String,
+    route: String,
+    bytes: u64,
+}
+
+/// A state a component can be in: its version and the digest of its tree.
+#[derive(Debug, Clone)]
+struct Reached {
+    version: Option<Version>,
+    tree: Option<String>,
+    cost: u64,
+    steps: Vec<Step>,
+}
+
+/// The cheapest chain of package steps that takes a component from what is installed to the
+/// newest version the index offers: full content of that version, a delta from the installed
+/// version whose base is the tree on disk, or a chain of them (a full package of an earlier
+/// release, then a delta from it, as monthly full and daily delta files work). Fewer steps win a
+/// tie. `None` when nothing reaches it.
+fn cheapest(
+    offers: &[(&IndexPackage, &IndexComponent)],
+    version: Option<Version>,
+    tree: Option<String>,
+) -> Option<Reached> {
+    let newest = offers.iter().map(|(_, c)| &c.version).max()?.clone();
+    let mut targets: Vec<&Version> = offers.iter().map(|(_, c)| &c.version).collect();
+    targets.sort();
+    targets.dedup();
+    let mut reached = vec![Reached {
+        version,
+        tree,
+        cost: 0,
+        steps: Vec::new(),
+    }];
+    for t in targets {
+        let mut found: Vec<Reached> = Vec::new();
+        for (p, c) in offers.iter().filter(|(_, c)| c.version == *t) {
+            for s in reached
+                .iter()
+                .filter(|s| s.version.as_ref().is_none_or(|v| v < t))
+            {
+                let mut edges = Vec::new();
+                if let Some(bytes) = c.full {
+                    edges.push(("full".to_string(), bytes));
+                }
+                for d in &c.deltas {
+                    if s.version.as_ref() == Some(&d.from) && s.tree.as_ref() == Some(&d.from_tree)
+                    {
+                        edges.push((format!("delta from {}", d.from), d.bytes));
+                    }
+                }
+                for (route, bytes) in edges {
+                    let mut steps = s.steps.clone();
+                    steps.push(Step {
+                        file: p.file.clone(),
+                        route,
+                        bytes,
+                    });
+                    let next = Reached {
+                        version: Some(t.clone()),
+                        tree: Some(c.tree.clone()),
+                        cost: s.cost + bytes,
+                        steps,
+                    };
+                    match found.iter_mut().find(|f| f.tree == next.tree) {
+                        Some(f) if (next.cost, next.steps.len()) < (f.cost, f.steps.len()) => {
+                            *f = next
+                        }
+                        Some(_) => {}
+                        None => found.push(next),
+                    }
+                }
+            }
+        }
+        reached.extend(found);
+    }
+    reached
+        .into_iter()
+        .filter(|r| r.version.as_ref() == Some(&newest))
+        .min_by_key(|r| (r.cost, r.steps.len()))
+}
+
 /// For each component of `product` configured on this machine and older than the newest the
-/// index offers: the smallest route there (a delta from the installed version whose base is the
-/// tree on disk, else full content). Errors when a component can't be brought current.
+/// index offers, the cheapest chain of steps there (see `cheapest`); then the package runs that
+/// make them, in order. Errors when a component can't be brought current.
 pub fn choose(index: &Index, inv: &InventoryFile, product: &Product) -> Result<Vec<Pick>> {
-    let mut picks: Vec<Pick> = Vec::new();
+    // component -> its steps, and what it requires at the newest version
+    let mut routes: Vec<(String, Vec<Step>, Vec<String>)> = Vec::new();
     for (name, installed) in &product.components {
         let offers: Vec<(&IndexPackage, &IndexComponent)> = index
             .packages
@@ -183,27 +269,7 @@ pub fn choose(index: &Index, inv: &InventoryFile, product: &Product) -> Result<V
             .version
             .as_ref()
             .and_then(|_| apply::installed_digest(&dir, &installed.exec));
-        let mut best: Option<(&IndexPackage, String, u64)> = None;
-        for (p, c) in offers.iter().filter(|(_, c)| c.version == newest) {
-            let mut consider = |route: String, bytes: u64| {
-                if best.as_ref().is_none_or(|b| bytes < b.2) {
-                    best = Some((p, route, bytes));
-                }
-            };
-            if let Some(bytes) = c.full {
-                consider("full".into(), bytes);
-            }
-            if let (Some(v), Some(tree)) = (&installed.version, &on_disk) {
-                for d in c
-                    .deltas
-                    .iter()
-                    .filter(|d| d.from == *v && d.from_tree == *tree)
-                {
-                    consider(format!("delta from {v}"), d.bytes);
-                }
-            }
-        }
-        let Some((p, route, bytes)) = best else {
+        let Some(best) = cheapest(&offers, installed.version.clone(), on_disk) else {
             let from = installed
                 .version
                 .as_ref()
@@ -217,49 +283,89 @@ pub fn choose(index: &Index, inv: &InventoryFile, product: &Product) -> Result<V
             )
             .hint("publish a share with full content (`iupack publish`), or plan one from this machine's exported inventory (`iupack plan`)"));
         };
-        match picks.iter_mut().find(|k| k.file == p.file) {
-            Some(k) => {
-                k.components.push(name.clone());
-                k.routes.push((name.clone(), route, bytes));
-            }
-            None => picks.push(Pick {
-                file: p.file.clone(),
-                product: product.id.clone(),
-                components: vec![name.clone()],
-                routes: vec![(name.clone(), route, bytes)],
-            }),
-        }
+        let requires = offers
+            .iter()
+            .filter(|(_, c)| c.version == newest)
+            .flat_map(|(_, c)| c.requires.keys().cloned())
+            .collect();
+        routes.push((name.clone(), best.steps, requires));
     }
-    Ok(order(picks, index))
+    Ok(schedule(product, routes))
 }
 
-/// Packages whose components others require go first.
-fn order(mut todo: Vec<Pick>, index: &Index) -> Vec<Pick> {
-    let requires = |pick: &Pick| -> Vec<String> {
-        index
-            .packages
-            .iter()
-            .filter(|p| p.file == pick.file)
-            .flat_map(|p| &p.components)
-            .filter(|c| pick.components.contains(&c.name))
-            .flat_map(|c| c.requires.keys().cloned())
-            .collect()
-    };
-    let mut done = Vec::new();
-    while !todo.is_empty() {
-        let ready = todo
-            .iter()
-            .position(|p| {
-                requires(p).iter().all(|r| {
-                    !todo
-                        .iter()
-                        .any(|o| o.file != p.file && o.components.contains(r))
-                })
-            })
-            .unwrap_or(0);
-        done.push(todo.remove(ready));
+/// Package runs from each component's steps: round by round (every component's first step,
+/// then every second step, ...), a step waiting while a component it requires still has more
+/// than this round to go; in a round, one run per package, those whose components others
+/// require first.
+fn schedule(product: &Product, mut routes: Vec<(String, Vec<Step>, Vec<String>)>) -> Vec<Pick> {
+    let mut runs: Vec<Pick> = Vec::new();
+    for (_, steps, _) in &mut routes {
+        steps.reverse(); // pop() takes the next step
     }
-    done
+    while routes.iter().any(|(_, steps, _)| !steps.is_empty()) {
+        let remaining = |name: &str, routes: &[(String, Vec<Step>, Vec<String>)]| {
+            routes
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .map_or(0, |(_, s, _)| s.len())
+        };
+        let mut round: Vec<(String, Step, Vec<String>)> = Vec::new();
+        let ready: Vec<usize> = (0..routes.len())
+            .filter(|&i| {
+                let (name, steps, requires) = &routes[i];
+                !steps.is_empty()
+                    && requires
+                        .iter()
+                        .all(|r| r == name || remaining(r, &routes) <= 1)
+            })
+            .collect();
+        // A requires cycle would leave nothing ready: take every next step then.
+        let take: Vec<usize> = if ready.is_empty() {
+            (0..routes.len())
+                .filter(|&i| !routes[i].1.is_empty())
+                .collect()
+        } else {
+            ready
+        };
+        for i in take {
+            let (name, steps, requires) = &mut routes[i];
+            let step = steps.pop().expect("a step");
+            round.push((name.clone(), step, requires.clone()));
+        }
+        let mut picks: Vec<(Pick, Vec<String>)> = Vec::new();
+        for (name, step, requires) in round {
+            match picks.iter_mut().find(|(k, _)| k.file == step.file) {
+                Some((k, req)) => {
+                    k.components.push(name.clone());
+                    k.routes.push((name, step.route, step.bytes));
+                    req.extend(requires);
+                }
+                None => picks.push((
+                    Pick {
+                        file: step.file,
+                        product: product.id.clone(),
+                        components: vec![name.clone()],
+                        routes: vec![(name, step.route, step.bytes)],
+                    },
+                    requires,
+                )),
+            }
+        }
+        while !picks.is_empty() {
+            let next = picks
+                .iter()
+                .position(|(k, req)| {
+                    req.iter().all(|r| {
+                        !picks
+                            .iter()
+                            .any(|(o, _)| o.file != k.file && o.components.contains(r))
+                    })
+                })
+                .unwrap_or(0);
+            runs.push(picks.remove(next).0);
+        }
+    }
+    runs
 }
 
 /// `iupack-stub apply --from SHARE` (mode Apply, List or Check).
@@ -328,7 +434,10 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
     let mut done = Vec::new();
     // Every chosen file must be the one the signed index names before anything is applied, so a
     // damaged or swapped package on the share changes nothing at all.
-    for pick in &picks {
+    for (i, pick) in picks.iter().enumerate() {
+        if picks[..i].iter().any(|p| p.file == pick.file) {
+            continue;
+        }
         let entry = index
             .packages
             .iter()
@@ -404,7 +513,84 @@ fn check_file(path: &Path, entry: &IndexPackage) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::Index;
+    use super::{cheapest, Index, IndexComponent, IndexDelta, IndexPackage};
+    use crate::version::Version;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).expect("version")
+    }
+
+    fn offer(file: &str, version: &str, full: Option<u64>, deltas: &[(&str, u64)]) -> IndexPackage {
+        IndexPackage {
+            file: file.into(),
+            size: 0,
+            sha256: String::new(),
+            product: "p".into(),
+            id: file.into(),
+            components: vec![IndexComponent {
+                name: "defs".into(),
+                version: v(version),
+                tree: format!("tree-{version}"),
+                full,
+                deltas: deltas
+                    .iter()
+                    .map(|(from, bytes)| IndexDelta {
+                        from: v(from),
+                        from_tree: format!("tree-{from}"),
+                        bytes: *bytes,
+                    })
+                    .collect(),
+                requires: Default::default(),
+            }],
+        }
+    }
+
+    fn route(pkgs: &[IndexPackage], installed: Option<&str>, tree: Option<&str>) -> Vec<String> {
+        let offers: Vec<_> = pkgs.iter().map(|p| (p, &p.components[0])).collect();
+        cheapest(&offers, installed.map(v), tree.map(str::to_string))
+            .map(|r| {
+                r.steps
+                    .iter()
+                    .map(|s| format!("{}:{}", s.file, s.route))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn routes_chain_a_full_package_and_a_delta_when_that_is_cheapest() {
+        // A monthly full (3), a daily delta 3 -> 4, and a full 4 that costs more than both.
+        let share = [
+            offer("monthly", "3", Some(100), &[]),
+            offer("daily", "4", None, &[("3", 10)]),
+            offer("full4", "4", Some(200), &[]),
+        ];
+        assert_eq!(
+            route(&share, Some("1"), Some("tree-1")),
+            ["monthly:full", "daily:delta from 3"]
+        );
+        assert_eq!(
+            route(&share, None, None),
+            ["monthly:full", "daily:delta from 3"]
+        );
+        // At 3 with the stored tree: the delta alone. At 3 with changed files the delta can't
+        // apply, and the same version is never installed again: the newest full.
+        assert_eq!(
+            route(&share, Some("3"), Some("tree-3")),
+            ["daily:delta from 3"]
+        );
+        assert_eq!(route(&share, Some("3"), Some("changed")), ["full4:full"]);
+        // When the newest full is cheaper than the chain, one step.
+        let share = [
+            offer("monthly", "3", Some(100), &[]),
+            offer("daily", "4", None, &[("3", 10)]),
+            offer("full4", "4", Some(105), &[]),
+        ];
+        assert_eq!(route(&share, Some("1"), Some("tree-1")), ["full4:full"]);
+        // Only deltas from elsewhere: no route.
+        let share = [offer("daily", "4", None, &[("3", 10)])];
+        assert!(route(&share, Some("2"), Some("tree-2")).is_empty());
+    }
 
     fn index_with(file: &str) -> String {
         format!(

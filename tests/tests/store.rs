@@ -229,8 +229,13 @@ fn add_build_from_store_and_prune() {
 
 /// A store with releases 1 to 4 of engine and definitions.
 fn store_with_releases(w: &World) -> PathBuf {
+    store_up_to(w, 4)
+}
+
+/// A store with releases 1 to `last` of engine and definitions.
+fn store_up_to(w: &World, last: u8) -> PathBuf {
     let store = w.path("store");
-    for n in 1..=4u8 {
+    for n in 1..=last {
         let e = write_release(w, &format!("engine-{n}"), &engine(n));
         let d = write_release(w, &format!("defs-{n}"), &defs(n));
         assert_code(&add(&store, "engine", &format!("3.7.{n}"), &e), 0);
@@ -503,4 +508,107 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         ),
         20,
     );
+}
+
+fn publish(store: &Path, share: &Path, key: &Path, deltas: &str) {
+    let o = output(
+        iupack()
+            .arg("publish")
+            .arg(store)
+            .arg(share)
+            .arg("--key")
+            .arg(key)
+            .arg("--stub")
+            .arg(stub_path())
+            .args(["--deltas", deltas]),
+    );
+    assert_code(&o, 0);
+}
+
+#[test]
+fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    // Last month's share: the full package of release 3.
+    let store = store_up_to(&w, 3);
+    let monthly = w.path("monthly");
+    publish(&store, &monthly, &key, "1");
+    // Today's: release 4, with deltas from 3.
+    let e = write_release(&w, "engine-4", &engine(4));
+    let d = write_release(&w, "defs-4", &defs(4));
+    assert_code(&add(&store, "engine", "3.7.4", &e), 0);
+    assert_code(&add(&store, "definitions", "2026.11.24", &d), 0);
+    let daily = w.path("daily");
+    publish(&store, &daily, &key, "1");
+
+    // The share the site keeps, as Avast's admins did: the monthly full file and the daily
+    // delta files, under one index signed by the publisher.
+    let share = w.path("share");
+    fs::create_dir_all(&share).expect("mkdir");
+    let read_index = |dir: &Path| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index")).expect("JSON")
+    };
+    let mut packages = Vec::new();
+    for (dir, keep) in [(&monthly, "-full.run"), (&daily, "-deltas.run")] {
+        for p in read_index(dir)["packages"].as_array().expect("packages") {
+            let file = p["file"].as_str().expect("file");
+            if file.ends_with(keep) {
+                fs::copy(dir.join(file), share.join(file)).expect("copy");
+                packages.push(p.clone());
+            }
+        }
+    }
+    let index = serde_json::json!({
+        "format": 1, "created": "2026-11-30T00:00:00Z", "packages": packages,
+    });
+    let bytes = serde_json::to_vec_pretty(&index).expect("json");
+    let text = fs::read_to_string(&key).expect("key");
+    let sk = minisign::SecretKey::from_unencrypted_box(
+        minisign::SecretKeyBox::from_string(&text).expect("box"),
+    )
+    .expect("key");
+    let sig = minisign::sign(
+        None,
+        &sk,
+        &bytes[..],
+        Some("iupack-index products=acme-av packages=3"),
+        Some("monthly and daily"),
+    )
+    .expect("sign");
+    fs::write(share.join("index.json"), &bytes).expect("write");
+    fs::write(share.join("index.json.minisig"), sig.to_string()).expect("write");
+
+    // A machine at release 1 takes the monthly full package, then the daily deltas.
+    let m = machine_at(&w, &pubkey, 1);
+    let o = client(
+        &m,
+        &["apply", "--from", share.to_str().expect("utf8"), "--list"],
+    );
+    assert_code(&o, 0);
+    let list = stdout(&o);
+    let full_at = list.find("acme-av-2026.11.23-full.run").expect(&list);
+    let delta_at = list
+        .find("acme-av-engine-3.7.4-deltas.run: engine (delta from 3.7.3)")
+        .expect(&list);
+    assert!(full_at < delta_at, "{list}");
+    let o = client(
+        &m,
+        &["apply", "--from", share.to_str().expect("utf8"), "--json"],
+    );
+    assert_code(&o, 0);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let engine_routes: Vec<&str> = r["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter(|c| c["name"] == "engine" && c["action"] == "installed")
+        .map(|c| c["route"].as_str().expect("route"))
+        .collect();
+    assert_eq!(engine_routes, ["full", "delta from 3.7.3"], "{r}");
+    assert_tree_eq(
+        &m.machine().join("acme/engine"),
+        &w.path("releases/engine-4"),
+    );
+    assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs-4"));
+    assert_eq!(m.component("engine")["version"], "3.7.4");
 }
