@@ -57,11 +57,25 @@ pub fn write_index(dir: &Path, built: &[Built], key: &Path) -> Result<Index, Err
     };
     put(INDEX, &bytes)?;
     put(INDEX_SIG, sig.as_bytes())?;
-    for stale in old.iter().flat_map(|o| &o.packages) {
-        if !index.packages.iter().any(|p| p.file == stale.file) {
-            fsutil::remove_quietly(&dir.join(&stale.file));
-            fsutil::remove_quietly(&dir.join(format!("{}.minisig", stale.file)));
-        }
+    let stale: Vec<&str> = old
+        .iter()
+        .flat_map(|o| &o.packages)
+        .filter(|s| !index.packages.iter().any(|p| p.file == s.file))
+        .map(|s| s.file.as_str())
+        .collect();
+    for file in &stale {
+        fsutil::remove_quietly(&dir.join(file));
+        fsutil::remove_quietly(&dir.join(format!("{file}.minisig")));
+    }
+    // SHA256SUMS (which each build extended) keeps lines only for what is still there.
+    let sums = dir.join("SHA256SUMS");
+    if let (false, Ok(text)) = (stale.is_empty(), std::fs::read_to_string(&sums)) {
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split_once("  ").is_none_or(|(_, n)| !stale.contains(&n)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        put("SHA256SUMS", kept.as_bytes())?;
     }
     Ok(index)
 }

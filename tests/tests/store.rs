@@ -508,6 +508,31 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         ),
         20,
     );
+
+    // Publishing again after a prune to one release: the delta packages, their signatures and
+    // their SHA256SUMS lines leave the share.
+    let o = output(iupack().arg("prune").arg(&store).args(["--keep", "1"]));
+    assert_code(&o, 0);
+    publish(&store, &share, &key, "2");
+    let mut names: Vec<String> = fs::read_dir(&share)
+        .expect("share")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SHA256SUMS",
+            "acme-av-2026.11.24-full.run",
+            "acme-av-2026.11.24-full.run.minisig",
+            "index.json",
+            "index.json.minisig"
+        ]
+    );
+    let sums = fs::read_to_string(share.join("SHA256SUMS")).expect("sums");
+    assert_eq!(sums.lines().count(), 1, "{sums}");
+    assert!(sums.ends_with("  acme-av-2026.11.24-full.run\n"), "{sums}");
 }
 
 fn publish(store: &Path, share: &Path, key: &Path, deltas: &str) {

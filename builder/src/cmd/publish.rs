@@ -55,8 +55,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         let (spec, base) = store.spec(p, 0, true)?;
         let stem = format!("{p}-{}-full", spec.package_version());
         built.push(make(&a, &spec, &base, &stem)?);
-        let (all, base) = store.spec(p, a.deltas, false)?;
-        for c in all.components.into_iter().filter(|c| !c.deltas.is_empty()) {
+        // Per component with earlier releases: its deltas alone (no full content).
+        let (all, base) = store.spec(p, a.deltas, true)?;
+        for mut c in all.components.into_iter().filter(|c| !c.deltas.is_empty()) {
+            c.full = false;
             let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
             let one = crate::spec::Spec {
                 components: vec![c],
