@@ -453,6 +453,14 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
             .expect("picked from the index");
         let path: PathBuf = share.join(&entry.file);
         let pkg = Package::open(&path, Expect::Package)?.expect("a package or an error");
+        // The package's own signature names its product; it must be the one the index says.
+        let claimed = pkg.claimed()?;
+        if claimed.product != pick.product {
+            return Err(Error::damaged(format!(
+                "{} is a package of {}, but the share's index lists it for {}",
+                entry.file, claimed.product, pick.product
+            )));
+        }
         let one = Options {
             only: Some(pick.components.clone()),
             interactive: Interactive::No,

@@ -583,25 +583,7 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
             }
         }
     }
-    let index = serde_json::json!({
-        "format": 1, "created": "2026-11-30T00:00:00Z", "packages": packages,
-    });
-    let bytes = serde_json::to_vec_pretty(&index).expect("json");
-    let text = fs::read_to_string(&key).expect("key");
-    let sk = minisign::SecretKey::from_unencrypted_box(
-        minisign::SecretKeyBox::from_string(&text).expect("box"),
-    )
-    .expect("key");
-    let sig = minisign::sign(
-        None,
-        &sk,
-        &bytes[..],
-        Some("iupack-index products=acme-av packages=3"),
-        Some("monthly and daily"),
-    )
-    .expect("sign");
-    fs::write(share.join("index.json"), &bytes).expect("write");
-    fs::write(share.join("index.json.minisig"), sig.to_string()).expect("write");
+    sign_index(&share, &key, packages);
 
     // A machine at release 1 takes the monthly full package, then the daily deltas.
     let m = machine_at(&w, &pubkey, 1);
@@ -636,4 +618,68 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     );
     assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs-4"));
     assert_eq!(m.component("engine")["version"], "3.7.4");
+}
+
+/// Writes `index.json` listing `packages` into `share`, signed by `key` as `iupack publish`
+/// would: for shares put together by hand.
+fn sign_index(share: &Path, key: &Path, packages: Vec<serde_json::Value>) {
+    let index = serde_json::json!({
+        "format": 1, "created": "2026-11-30T00:00:00Z", "packages": packages,
+    });
+    let bytes = serde_json::to_vec_pretty(&index).expect("json");
+    let text = fs::read_to_string(key).expect("key");
+    let sk = minisign::SecretKey::from_unencrypted_box(
+        minisign::SecretKeyBox::from_string(&text).expect("box"),
+    )
+    .expect("key");
+    let sig = minisign::sign(
+        None,
+        &sk,
+        &bytes[..],
+        Some("iupack-index products=acme-av"),
+        Some("put together by hand"),
+    )
+    .expect("sign");
+    fs::write(share.join("index.json"), &bytes).expect("write");
+    fs::write(share.join("index.json.minisig"), sig.to_string()).expect("write");
+}
+
+#[test]
+fn an_index_that_lists_another_products_package_as_this_ones_is_refused() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    // The same publisher's key signs a second product, with a newer "engine".
+    let other = w.path("other-store");
+    let e = write_release(&w, "other-engine", &engine(9));
+    let o = output(
+        iupack()
+            .arg("add")
+            .arg(&other)
+            .args(["other-av", "engine", "3.7.9"])
+            .arg(&e),
+    );
+    assert_code(&o, 0);
+    let share = w.path("share");
+    publish(&other, &share, &key, "1");
+    let mut packages: Vec<serde_json::Value> = serde_json::from_slice::<serde_json::Value>(
+        &fs::read(share.join("index.json")).expect("index"),
+    )
+    .expect("JSON")["packages"]
+        .as_array()
+        .expect("packages")
+        .clone();
+    packages[0]["product"] = "acme-av".into();
+    sign_index(&share, &key, packages);
+
+    write_release(&w, "engine-1", &engine(1));
+    write_release(&w, "defs-1", &defs(1));
+    let m = machine_at(&w, &pubkey, 1);
+    let before = snapshot(&m.machine());
+    let o = client(&m, &["apply", "--from", share.to_str().expect("utf8")]);
+    assert_err(
+        &o,
+        21,
+        "is a package of other-av, but the share's index lists it for acme-av",
+    );
+    assert_same(&before, &snapshot(&m.machine()));
 }

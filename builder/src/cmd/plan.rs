@@ -83,6 +83,17 @@ pub fn run(a: Args) -> Result<(), Error> {
             .hint("check the path and write permission")
     })?;
     let in_store = store.products()?;
+    // Stored releases' tree digests, hashed once however many machines have that version.
+    let mut trees: BTreeMap<(String, String, Version), String> = BTreeMap::new();
+    let mut tree_of = |product: &str, component: &str, v: &Version| -> Result<String, Error> {
+        let k = (product.to_string(), component.to_string(), v.clone());
+        if let Some(t) = trees.get(&k) {
+            return Ok(t.clone());
+        }
+        let t = store.release_tree_of(product, component, v)?;
+        trees.insert(k, t.clone());
+        Ok(t)
+    };
     let mut built: Vec<Built> = Vec::new();
     let mut lines = Vec::new();
     for (product, comps) in &seen {
@@ -104,7 +115,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                     Some(v)
                         if c.deltas.iter().any(|d| d.version == *v)
                             && m.tree.is_some()
-                            && m.tree == Some(store.release_tree_of(product, &c.name, v)?) =>
+                            && m.tree == Some(tree_of(product, &c.name, v)?) =>
                     {
                         froms.insert(v.clone());
                         format!("delta from {v}")
