@@ -34,7 +34,7 @@ Options:
   --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
                       the inventory's keys
   -i, --interactive   show each component (installed -> package version, route, size,
-                      requires), let me pick which to install, and ask before applying
+                      requires), lets you pick which to install, and asks before applying
                       (also the default on a terminal with no flags when the product's
                       inventory entry says \"interactive\": true)
   --allow-downgrade   allow replacing a newer installed version with this older one
