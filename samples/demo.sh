@@ -30,13 +30,17 @@ iupack="$repo/target/release/iupack"
 stub="$repo/target/stub/iupack-stub"
 ls -l "$stub"
 
+new_machine() { # new_machine DIR: Acme 12.1 with the first releases installed
+  rm -rf "$1" && mkdir -p "$1/acme"
+  cp "$here/acme/machine/inventory.json" "$1/"
+  cp -r "$here/acme/releases/engine/3.7.70" "$1/acme/engine"
+  cp -r "$here/acme/releases/definitions/2026.11.20.1" "$1/acme/defs"
+  cp -r "$here/acme/releases/config/1.0" "$1/acme/config"
+}
+
 step "A scratch machine with Acme Antivirus 12.1 installed: engine 3.7.70, definitions 2026.11.20.1, config 1.0"
 machine="$work/machine"
-rm -rf "$machine" && mkdir -p "$machine/acme"
-cp "$here/acme/machine/inventory.json" "$machine/"
-cp -r "$here/acme/releases/engine/3.7.70" "$machine/acme/engine"
-cp -r "$here/acme/releases/definitions/2026.11.20.1" "$machine/acme/defs"
-cp -r "$here/acme/releases/config/1.0" "$machine/acme/config"
+new_machine "$machine"
 export IUPACK_INVENTORY="$machine/inventory.json"
 echo "inventory: $IUPACK_INVENTORY (trusts only the snakeoil sample key)"
 
@@ -98,11 +102,7 @@ for rel in engine/3.7.70 engine/3.7.71 definitions/2026.11.20.1 definitions/2026
 done
 printf '\n[components.definitions]\nrequires = { engine = ">=3.7.71" }\n' >> "$store/acme-av/product.toml"
 machine2="$work/machine2"
-rm -rf "$machine2" && mkdir -p "$machine2/acme"
-cp "$here/acme/machine/inventory.json" "$machine2/"
-cp -r "$here/acme/releases/engine/3.7.70" "$machine2/acme/engine"
-cp -r "$here/acme/releases/definitions/2026.11.20.1" "$machine2/acme/defs"
-cp -r "$here/acme/releases/config/1.0" "$machine2/acme/config"
+new_machine "$machine2"
 expect 0 "$stub" status --export "$work/machine2.json" --inventory "$machine2/inventory.json"
 expect 0 "$iupack" plan --inventory "$work/machine2.json" --store "$store" --out "$work/share" \
   --key keys/snakeoil.key --stub "$stub"

@@ -1,22 +1,37 @@
 //! Writing update shares (`iupack publish`, `iupack plan`): the packages, then the signed index
 //! that `iupack-stub apply --from SHARE` reads (format in stub/src/share.rs and docs/share.md).
 
-use crate::cmd::build::Built;
+use crate::cmd::build::{self, Built};
 use crate::keys;
+use crate::spec::Spec;
 use iupack_stub::share::{
     Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
 };
 use iupack_stub::{fsutil, time, write, Error};
 use std::path::Path;
 
-/// The file name a package gets in a share: `NAME.run`, or `NAME.exe` for Windows.
-pub fn package_name(stem: &str, target: Option<&str>) -> String {
-    let ext = if target.is_some_and(|t| t.starts_with("windows-")) {
-        "exe"
-    } else {
-        "run"
-    };
-    format!("{stem}.{ext}")
+/// Where and how `publish` and `plan` build a share's packages.
+#[derive(Debug)]
+pub struct ShareBuild<'a> {
+    pub dir: &'a Path,
+    pub key: &'a Path,
+    pub stub: Option<&'a Path>,
+    pub target: Option<&'a str>,
+}
+
+impl ShareBuild<'_> {
+    /// Builds `spec` (paths relative to `base`) into the share as `STEM.run`, or `STEM.exe` for
+    /// Windows.
+    pub fn package(&self, spec: &Spec, base: &Path, stem: &str) -> Result<Built, Error> {
+        let ext = if self.target.is_some_and(|t| t.starts_with("windows-")) {
+            "exe"
+        } else {
+            "run"
+        };
+        let out = self.dir.join(format!("{stem}.{ext}"));
+        let opts = build::Args::for_share(self.key, &out, self.stub, self.target);
+        build::build(&opts, spec, base)
+    }
 }
 
 /// Writes `index.json` and its signature into `dir` for `built` (packages already in `dir`),
@@ -68,14 +83,8 @@ pub fn write_index(dir: &Path, built: &[Built], key: &Path) -> Result<Index, Err
         fsutil::remove_quietly(&dir.join(format!("{file}.minisig")));
     }
     // SHA256SUMS (which each build extended) keeps lines only for what is still there.
-    let sums = dir.join("SHA256SUMS");
-    if let (false, Ok(text)) = (stale.is_empty(), std::fs::read_to_string(&sums)) {
-        let kept: String = text
-            .lines()
-            .filter(|l| l.split_once("  ").is_none_or(|(_, n)| !stale.contains(&n)))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        put("SHA256SUMS", kept.as_bytes())?;
+    if !stale.is_empty() {
+        build::edit_sums(dir, &stale, None)?;
     }
     Ok(index)
 }

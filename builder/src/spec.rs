@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     pub product: String,
@@ -25,7 +25,7 @@ pub struct Spec {
     pub components: Vec<ComponentSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
     #[serde(default = "VersionReq::any")]
@@ -40,7 +40,7 @@ fn any() -> Vec<String> {
     vec!["*".into()]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentSpec {
     pub name: String,
@@ -62,7 +62,7 @@ pub struct ComponentSpec {
     pub deltas: Vec<DeltaSpec>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeltaSpec {
     pub version: Version,

@@ -138,7 +138,7 @@ impl Store {
                     fs::create_dir_all(parent).map_err(|e| write_err(parent, &e))?;
                 }
                 fs::copy(&f.disk, &to).map_err(|e| write_err(&to, &e))?;
-                set_mode(&to, f.mode).map_err(|e| write_err(&to, &e))?;
+                fsutil::set_mode(&to, f.mode).map_err(|e| write_err(&to, &e))?;
                 fsutil::sync_file(&to).map_err(|e| write_err(&to, &e))?;
             }
             fs::create_dir_all(&tmp).map_err(|e| write_err(&tmp, &e))?;
@@ -389,17 +389,4 @@ fn visible_dirs(dir: &Path) -> Result<Vec<String>, Error> {
 fn write_err(path: &Path, e: &std::io::Error) -> Error {
     Error::other(format!("cannot write {}: {e}", path.display()))
         .hint("check free space and write permission in the store")
-}
-
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, mode);
-        Ok(())
-    }
 }

@@ -287,7 +287,7 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
             &vp.key_id,
             &mut std::io::stdin().lock(),
             &mut std::io::stdout(),
-        )?;
+        );
         report.components = steps.iter().map(|s| s.report(false)).collect();
         if choice == crate::interactive::Choice::Cancel {
             report.result = "cancelled".into();
@@ -1247,16 +1247,8 @@ fn changed_meanwhile(e: Error) -> Error {
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| {
-            Error::apply_io(format!("cannot set the mode of {}", path.display()), &e)
-        })?;
-    }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
-    Ok(())
+    fsutil::set_mode(path, mode)
+        .map_err(|e| Error::apply_io(format!("cannot set the mode of {}", path.display()), &e))
 }
 
 /// A name in `side` for the copy of `version` being replaced, unused so far.

@@ -19,6 +19,20 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Sets a file's Unix permission bits (a no-op elsewhere: NTFS has no exec bit).
+pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
 /// Syncs a written file's data to disk. Windows flushes only through a handle opened for
 /// writing (FlushFileBuffers needs write access), Unix through any.
 pub fn sync_file(path: &Path) -> io::Result<()> {

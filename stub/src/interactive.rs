@@ -8,7 +8,6 @@
 //! is changed before the person confirms.
 
 use crate::apply::{check_requires, Action, Step};
-use crate::error::Result;
 use crate::inventory::Product;
 use crate::manifest::Manifest;
 use crate::report::human_bytes;
@@ -24,7 +23,8 @@ pub enum Choice {
 }
 
 /// Shows the plan, asks which components to install and asks to confirm. Components left out
-/// become `Action::Skipped`. I/O errors on the terminal cancel (nothing has been changed).
+/// (all of them on `Cancel`) become `Action::Skipped`. I/O errors on the terminal cancel
+/// (nothing has been changed).
 pub fn choose(
     steps: &mut [Step],
     product: &Product,
@@ -32,14 +32,14 @@ pub fn choose(
     signer: &str,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
-) -> Result<Choice> {
+) -> Choice {
     let choice = ask(steps, product, manifest, signer, input, out).unwrap_or(Choice::Cancel);
     if choice == Choice::Cancel {
         for s in steps.iter_mut().filter(|s| s.action == Action::Install) {
             s.action = Action::Skipped;
         }
     }
-    Ok(choice)
+    choice
 }
 
 fn ask(
@@ -177,7 +177,7 @@ fn read_line(input: &mut dyn BufRead) -> std::io::Result<Option<String>> {
 
 /// The numbers picked (1-based) from "" (all), "n"/"none" (none) or numbers separated by spaces
 /// or commas.
-fn parse_pick(line: &str, count: usize) -> std::result::Result<Vec<usize>, String> {
+fn parse_pick(line: &str, count: usize) -> Result<Vec<usize>, String> {
     let line = line.trim();
     match line.to_ascii_lowercase().as_str() {
         "" | "a" | "all" => return Ok((1..=count).collect()),

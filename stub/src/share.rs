@@ -406,11 +406,18 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
         report.message = format!("already current with the share {}", share.display());
         return Ok(ExitCode::Success);
     }
-    let ids: Vec<&str> = picks
+    // Each pick's index entry, in pick order.
+    let entries: Vec<&IndexPackage> = picks
         .iter()
-        .filter_map(|k| index.packages.iter().find(|p| p.file == k.file))
-        .map(|p| p.id.as_str())
+        .map(|k| {
+            index
+                .packages
+                .iter()
+                .find(|p| p.file == k.file)
+                .expect("picked from the index")
+        })
         .collect();
+    let ids: Vec<&str> = entries.iter().map(|p| p.id.as_str()).collect();
     report.package_id = Some(ids.join(", "));
     match opts.mode {
         apply::Mode::List => {
@@ -434,23 +441,12 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
     let mut done = Vec::new();
     // Every chosen file must be the one the signed index names before anything is applied, so a
     // damaged or swapped package on the share changes nothing at all.
-    for (i, pick) in picks.iter().enumerate() {
-        if picks[..i].iter().any(|p| p.file == pick.file) {
-            continue;
+    for (i, entry) in entries.iter().enumerate() {
+        if !entries[..i].iter().any(|p| p.file == entry.file) {
+            check_file(&share.join(&entry.file), entry)?;
         }
-        let entry = index
-            .packages
-            .iter()
-            .find(|p| p.file == pick.file)
-            .expect("picked from the index");
-        check_file(&share.join(&entry.file), entry)?;
     }
-    for pick in &picks {
-        let entry = index
-            .packages
-            .iter()
-            .find(|p| p.file == pick.file)
-            .expect("picked from the index");
+    for ((pick, entry), described) in picks.iter().zip(&entries).zip(&plan) {
         let path: PathBuf = share.join(&entry.file);
         let pkg = Package::open(&path, Expect::Package)?.expect("a package or an error");
         // The package's own signature names its product; it must be the one the index says.
@@ -480,7 +476,7 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
                     code = c;
                     report.restart_needed = true;
                 }
-                done.push(describe(pick));
+                done.push(described.clone());
             }
             Err(e) => {
                 let before = if done.is_empty() {

@@ -157,13 +157,7 @@ fn add_build_from_store_and_prune() {
         let o = m.run(&pkg, &["--json"]);
         assert_code(&o, 0);
         let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-        let engine_route = r["components"]
-            .as_array()
-            .expect("components")
-            .iter()
-            .find(|c| c["name"] == "engine")
-            .map(|c| c["route"].clone());
-        assert_eq!(engine_route, Some(route.into()), "machine at {n}");
+        assert_eq!(installed_routes(&r, "engine"), [route], "machine at {n}");
         assert_tree_eq(
             &m.machine().join("acme/engine"),
             &w.path("releases/engine-4"),
@@ -268,6 +262,17 @@ fn client(m: &World, args: &[&str]) -> std::process::Output {
     )
 }
 
+/// The routes by which a run's report says `component` was installed, in order.
+fn installed_routes(report: &serde_json::Value, component: &str) -> Vec<String> {
+    report["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .filter(|c| c["name"] == component && c["action"] == "installed")
+        .map(|c| c["route"].as_str().expect("route").to_string())
+        .collect()
+}
+
 fn dir_bytes(dir: &Path) -> u64 {
     fs::read_dir(dir)
         .expect("dir")
@@ -359,28 +364,8 @@ fn exported_inventories_plan_a_share_that_brings_three_machines_current() {
         assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs-4"));
         assert_eq!(m.component("engine")["version"], "3.7.4");
         assert_eq!(m.component("definitions")["version"], "2026.11.24");
-        let routes: Vec<String> = r["components"]
-            .as_array()
-            .expect("components")
-            .iter()
-            .filter(|c| c["action"] == "installed")
-            .map(|c| {
-                format!(
-                    "{} {}",
-                    c["name"].as_str().unwrap_or(""),
-                    c["route"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
-        let want_engine = [
-            "engine delta from 3.7.1",
-            "engine delta from 3.7.3",
-            "engine full",
-        ][i];
-        assert!(
-            routes.iter().any(|r| r == want_engine),
-            "machine {i}: {routes:?}"
-        );
+        let want_engine = ["delta from 3.7.1", "delta from 3.7.3", "full"][i];
+        assert_eq!(installed_routes(&r, "engine"), [want_engine], "machine {i}");
         // Current now: a second run changes nothing.
         let before = snapshot(&m.machine());
         let o = client(m, &["apply", "--from", share.to_str().expect("utf8")]);
@@ -458,13 +443,11 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         );
         assert_code(&o, 0);
         let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-        let engine = r["components"]
-            .as_array()
-            .expect("components")
-            .iter()
-            .find(|c| c["name"] == "engine" && c["action"] == "installed")
-            .map(|c| c["route"].clone());
-        assert_eq!(engine, Some(want.into()), "machine at {n}: {r}");
+        assert_eq!(
+            installed_routes(&r, "engine"),
+            [want],
+            "machine at {n}: {r}"
+        );
         assert_tree_eq(
             &m.machine().join("acme/engine"),
             &w.path("releases/engine-4"),
@@ -604,14 +587,11 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     );
     assert_code(&o, 0);
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
-    let engine_routes: Vec<&str> = r["components"]
-        .as_array()
-        .expect("components")
-        .iter()
-        .filter(|c| c["name"] == "engine" && c["action"] == "installed")
-        .map(|c| c["route"].as_str().expect("route"))
-        .collect();
-    assert_eq!(engine_routes, ["full", "delta from 3.7.3"], "{r}");
+    assert_eq!(
+        installed_routes(&r, "engine"),
+        ["full", "delta from 3.7.3"],
+        "{r}"
+    );
     assert_tree_eq(
         &m.machine().join("acme/engine"),
         &w.path("releases/engine-4"),

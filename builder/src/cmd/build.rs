@@ -634,15 +634,23 @@ fn set_executable(f: &File) -> std::io::Result<()> {
 
 /// Adds or replaces this package's line in `SHA256SUMS` beside it (`sha256sum -c` format).
 fn update_sums(pkg: &Path, sha: &str) -> Result<(), Error> {
-    let sums = fsutil::parent_of(pkg).join("SHA256SUMS");
     let name = file_name(pkg);
+    edit_sums(&fsutil::parent_of(pkg), &[&name], Some((sha, &name)))
+}
+
+/// Rewrites `dir/SHA256SUMS` without the lines of the files named in `drop`, and with the line
+/// `add` (sha, name) at the end.
+pub fn edit_sums(dir: &Path, drop: &[&str], add: Option<(&str, &str)>) -> Result<(), Error> {
+    let sums = dir.join("SHA256SUMS");
     let old = fs::read_to_string(&sums).unwrap_or_default();
     let mut text: String = old
         .lines()
-        .filter(|l| l.split_once("  ").map(|(_, n)| n) != Some(name.as_str()))
+        .filter(|l| l.split_once("  ").is_none_or(|(_, n)| !drop.contains(&n)))
         .map(|l| format!("{l}\n"))
         .collect();
-    text.push_str(&format!("{sha}  {name}\n"));
+    if let Some((sha, name)) = add {
+        text.push_str(&format!("{sha}  {name}\n"));
+    }
     fsutil::atomic_write(&sums, text.as_bytes()).map_err(|e| write_err(&sums, &e))
 }
 

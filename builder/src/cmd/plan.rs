@@ -5,9 +5,8 @@
 //! full content only when some machine has another version, changed files, or nothing. Written
 //! as an update share (packages + signed index) for `iupack-stub apply --from DIR`.
 
-use super::build::{self, Built};
+use super::build::Built;
 use crate::share;
-use crate::spec::Spec;
 use crate::store::Store;
 use iupack_stub::version::Version;
 use iupack_stub::Error;
@@ -94,6 +93,12 @@ pub fn run(a: Args) -> Result<(), Error> {
         trees.insert(k, t.clone());
         Ok(t)
     };
+    let out = share::ShareBuild {
+        dir: &a.out,
+        key: &a.key,
+        stub: a.stub.as_deref(),
+        target: a.target.as_deref(),
+    };
     let mut built: Vec<Built> = Vec::new();
     let mut lines = Vec::new();
     for (product, comps) in &seen {
@@ -148,7 +153,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         }
         spec.components = keep;
         let stem = format!("{product}-{}-plan", spec.package_version());
-        built.push(make(&a, &spec, &base, &stem)?);
+        built.push(out.package(&spec, &base, &stem)?);
     }
     let index = share::write_index(&a.out, &built, &a.key)?;
     for l in &lines {
@@ -162,10 +167,4 @@ pub fn run(a: Args) -> Result<(), Error> {
         a.out.display()
     );
     Ok(())
-}
-
-fn make(a: &Args, spec: &Spec, base: &std::path::Path, stem: &str) -> Result<Built, Error> {
-    let out = a.out.join(share::package_name(stem, a.target.as_deref()));
-    let opts = build::Args::for_share(&a.key, &out, a.stub.as_deref(), a.target.as_deref());
-    build::build(&opts, spec, base)
 }

@@ -3,8 +3,9 @@
 //! deltas from its earlier releases; then the signed index. Clients read only what they apply
 //! (`iupack-stub apply --from SHARE`).
 
-use super::build::{self, Built};
+use super::build::Built;
 use crate::share;
+use crate::spec::{ComponentSpec, Spec};
 use crate::store::Store;
 use iupack_stub::Error;
 use std::path::PathBuf;
@@ -50,21 +51,33 @@ pub fn run(a: Args) -> Result<(), Error> {
         Error::other(format!("cannot make {}: {e}", a.share.display()))
             .hint("check the share's path and write permission")
     })?;
+    let out = share::ShareBuild {
+        dir: &a.share,
+        key: &a.key,
+        stub: a.stub.as_deref(),
+        target: a.target.as_deref(),
+    };
     let mut built: Vec<Built> = Vec::new();
     for p in &products {
-        let (spec, base) = store.spec(p, 0, true)?;
-        let stem = format!("{p}-{}-full", spec.package_version());
-        built.push(make(&a, &spec, &base, &stem)?);
-        // Per component with earlier releases: its deltas alone (no full content).
         let (all, base) = store.spec(p, a.deltas, true)?;
-        for mut c in all.components.into_iter().filter(|c| !c.deltas.is_empty()) {
-            c.full = false;
+        // The newest release of every component, full content only.
+        let mut full = all.clone();
+        for c in &mut full.components {
+            c.deltas.clear();
+        }
+        let stem = format!("{p}-{}-full", full.package_version());
+        built.push(out.package(&full, &base, &stem)?);
+        // Per component with earlier releases: its deltas alone (no full content).
+        for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
             let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
-            let one = crate::spec::Spec {
-                components: vec![c],
-                ..store.spec(p, 0, true)?.0
+            let one = Spec {
+                components: vec![ComponentSpec {
+                    full: false,
+                    ..c.clone()
+                }],
+                ..all.clone()
             };
-            built.push(make(&a, &one, &base, &stem)?);
+            built.push(out.package(&one, &base, &stem)?);
         }
     }
     let index = share::write_index(&a.share, &built, &a.key)?;
@@ -78,15 +91,4 @@ pub fn run(a: Args) -> Result<(), Error> {
         a.share.display()
     );
     Ok(())
-}
-
-fn make(
-    a: &Args,
-    spec: &crate::spec::Spec,
-    base: &std::path::Path,
-    stem: &str,
-) -> Result<Built, Error> {
-    let out = a.share.join(share::package_name(stem, a.target.as_deref()));
-    let opts = build::Args::for_share(&a.key, &out, a.stub.as_deref(), a.target.as_deref());
-    build::build(&opts, spec, base)
 }
