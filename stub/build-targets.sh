@@ -2,8 +2,14 @@
 # Builds the stub for other targets from this Debian 12 machine (issue 6), with Debian's
 # rustc-web 1.96 and its std source (-Zbuild-std), as ../shared/notes/cross-build-facts.md
 # describes:
-#   windows-x86_64  x86_64-pc-windows-gnu      (mingw-w64 linker)  -> target/stubs/windows-x86_64/iupack-stub.exe
-#   linux-x86_64    x86_64-unknown-linux-musl  (static-pie, musl)  -> target/stubs/linux-x86_64/iupack-stub
+#   windows-x86_64  x86_64-pc-windows-gnu      (mingw-w64 linker)  -> target/stubs/windows-x86_64/
+#   linux-x86_64    x86_64-unknown-linux-musl  (static-pie, musl)  -> target/stubs/linux-x86_64/
+# three builds each (issue 7: a package's head carries only what it runs):
+#   iupack-stub[.exe]       the installed client tool: every feature
+#   iupack-head[.exe]       a package head without the client commands and without zstd (xz and
+#                           deflate full packages, and deltas that hold no zstd patch)
+#   iupack-head-zstd[.exe]  a package head with zstd (the default full compression and patches)
+# `iupack build` picks the smallest head that reads what the package holds.
 # Usage: bash stub/build-targets.sh [windows-x86_64] [linux-x86_64]   (default: both)
 # Installs the Debian packages it needs. Build products are cached in $IUPACK_CROSS_DIR
 # (default ~/.cache/iupack-cross): a cold build of std takes 2-4 minutes per target, a rebuild
@@ -48,10 +54,16 @@ musl_self_contained() {
 features=${IUPACK_STUB_FEATURES:-}
 build() {
   local platform=$1 triple=$2 exe=$3
-  local out=$platform feat=()
+  local out=$platform
   local dir=$cache
-  if [ -n "$features" ]; then out="$platform-faults"; feat=(--features "$features"); dir="$cache/faults"; fi
-  echo "build-targets: $out ($triple)"
+  local variants=("iupack-stub:" "iupack-head:--no-default-features" "iupack-head-zstd:--no-default-features --features zstd")
+  if [ -n "$features" ]; then out="$platform-faults"; variants=("iupack-stub:--features $features"); dir="$cache/faults"; fi
+  local ext=${exe#iupack-stub}
+  local v
+  for v in "${variants[@]}"; do
+  local name=${v%%:*} feat
+  read -r -a feat <<< "${v#*:}"
+  echo "build-targets: $out/$name$ext ($triple)"
   # Built for size (issue 7, BENCHMARKS.md "Stub size per target"): std is compiled with the
   # stub's profile, a panic aborts at once (no message or backtrace machinery: std's DWARF
   # reader alone was ~100 KB) and no unwind tables are emitted. A panic is a bug in the stub
@@ -67,8 +79,9 @@ build() {
     /usr/bin/cargo build --quiet --locked -Zbuild-std=std,panic_abort --target "$triple" \
       --profile stub -p iupack-stub --bin iupack-stub --target-dir "$dir" "${feat[@]}"
   mkdir -p "target/stubs/$out"
-  cp "$dir/$triple/stub/$exe" "target/stubs/$out/$exe"
-  echo "build-targets: target/stubs/$out/$exe $(stat -c %s "target/stubs/$out/$exe") bytes"
+  cp "$dir/$triple/stub/$exe" "target/stubs/$out/$name$ext"
+  echo "build-targets: target/stubs/$out/$name$ext $(stat -c %s "target/stubs/$out/$name$ext") bytes"
+  done
 }
 
 for t in "${targets[@]}"; do

@@ -47,6 +47,18 @@ machine() { # machine DIR PLATFORM [fresh]
   fi
 }
 
+# A full-only xz package holds no zstd data, so `iupack build` gives it the small head
+# (iupack-head: no zstd, no client commands); the sample's packages carry zstd patches and get
+# iupack-head-zstd.
+sed -e '/^\[\[components.deltas\]\]/,+2d' -e "s|\.\./releases|$repo/samples/acme/releases|" \
+  samples/acme/specs/acme-av-2026.11.24.1.toml > "$work/full-only.toml"
+grep -q deltas "$work/full-only.toml" && fail "the full-only spec still has deltas"
+xz_package() { # xz_package TARGET OUT: builds it and checks which head it took
+  "$iupack" build "$work/full-only.toml" --key keys/snakeoil.key --target "$1" --compression xz \
+    --out "$2" --force --json > "$work/xz.json"
+  grep -q '"stub": ".*/iupack-head\(\.exe\)\?"' "$work/xz.json" || { cat "$work/xz.json"; fail "the xz package did not get iupack-head"; }
+}
+
 echo "== windows-x86_64 under Wine"
 export WINEPREFIX="$work/wine" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 wineboot -i >/dev/null 2>&1 || true
@@ -122,14 +134,23 @@ expect 0 win "$work/win/faults.exe" --inventory "$(inv "$work/w-busy")"
 grep -q "finished after the restart" "$work/out.txt" || { cat "$work/out.txt"; fail "the restart was not recorded"; }
 grep -q '"pending"' "$work/w-busy/inventory.json" && fail "pending stays after the restart"
 same_tree "$work/w-busy/acme/.engine.iupack/previous-3.7.70" samples/acme/releases/engine/3.7.70
+# The xz package with the small head: full apply on a fresh machine.
+xz_package windows-x86_64 "$work/win/full-xz.exe"
+machine "$work/w-xz" windows-x86_64 fresh
+expect 0 win "$work/win/full-xz.exe" /q --inventory "$(inv "$work/w-xz")"
+same_tree "$work/w-xz/acme/engine" samples/acme/releases/engine/3.7.71
+same_tree "$work/w-xz/acme/defs" samples/acme/releases/definitions/2026.11.24.1
+expect 2 win target/stubs/windows-x86_64/iupack-head.exe status
+grep -q "package head" "$work/out.txt" || fail "a bare head does not say what it is"
 expect 10 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(winepath -w "$work/none.json")"
 expect 0 win "$work/win/acme-av-2026.11.24.1.exe" '/?'
-echo "windows-x86_64: stub $(stat -c %s target/stubs/windows-x86_64/iupack-stub.exe) bytes; all checks passed"
+echo "windows-x86_64: client tool $(stat -c %s target/stubs/windows-x86_64/iupack-stub.exe) bytes, heads $(stat -c %s target/stubs/windows-x86_64/iupack-head.exe) and $(stat -c %s target/stubs/windows-x86_64/iupack-head-zstd.exe) (zstd); all checks passed"
 
 echo "== linux-x86_64 (static) in an empty chroot"
 "$iupack" build samples/acme/specs/acme-av-2026.11.24.1.toml --key keys/snakeoil.key \
   --target linux-x86_64 --out "$work/linux/acme-av-2026.11.24.1.run" --force >/dev/null
-if file -L "$work/linux/acme-av-2026.11.24.1.run" | grep -q "dynamically linked"; then
+xz_package linux-x86_64 "$work/linux/full-xz.run"
+if file -L "$work/linux/acme-av-2026.11.24.1.run" "$work/linux/full-xz.run" | grep -q "dynamically linked"; then
   fail "the linux-x86_64 package is not static"
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -139,10 +160,16 @@ fi
 root="$work/chroot"
 mkdir -p "$root/proc" "$root/m"
 cp "$work/linux/acme-av-2026.11.24.1.run" "$root/pkg.run"
+cp "$work/linux/full-xz.run" "$root/full-xz.run"
 machine "$root/m" linux-x86_64
+machine "$root/fresh" linux-x86_64 fresh
 mount -t proc proc "$root/proc"
 expect 0 chroot "$root" /pkg.run --inventory /m/inventory.json
 same_tree "$root/m/acme/engine" samples/acme/releases/engine/3.7.71
 same_tree "$root/m/acme/defs" samples/acme/releases/definitions/2026.11.24.1
+expect 0 chroot "$root" /full-xz.run --inventory /fresh/inventory.json
+same_tree "$root/fresh/acme/engine" samples/acme/releases/engine/3.7.71
+same_tree "$root/fresh/acme/defs" samples/acme/releases/definitions/2026.11.24.1
+expect 0 chroot "$root" /full-xz.run --check --inventory /fresh/inventory.json
 [ "$(find "$root" -path "$root/proc" -prune -o -name '*.so*' -print | wc -l)" = 0 ] || fail "shared libraries in the chroot"
-echo "linux-x86_64: stub $(stat -c %s target/stubs/linux-x86_64/iupack-stub) bytes (static-pie); all checks passed"
+echo "linux-x86_64: client tool $(stat -c %s target/stubs/linux-x86_64/iupack-stub) bytes, heads $(stat -c %s target/stubs/linux-x86_64/iupack-head) and $(stat -c %s target/stubs/linux-x86_64/iupack-head-zstd) (zstd), static-pie; all checks passed"

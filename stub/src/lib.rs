@@ -46,3 +46,77 @@ pub use error::{Error, ExitCode};
 pub fn this_platform() -> String {
     format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
+
+/// The text that starts a stub's feature mark (`iupack-stub-features:zstd,client,` then NUL):
+/// the builder reads it from a stub file to know what that head can decode (see `stub_features`).
+pub const FEATURES_PREFIX: &[u8] = b"iupack-stub-features:";
+
+/// This build's feature mark, kept in the binary by `main.rs` (`#[used]`).
+pub const FEATURES_MARK: [u8; 40] = features_mark();
+
+const fn features_mark() -> [u8; 40] {
+    let mut out = [0u8; 40];
+    let mut n = 0;
+    let parts: [&[u8]; 3] = [
+        FEATURES_PREFIX,
+        if cfg!(feature = "zstd") {
+            b"zstd,"
+        } else {
+            b""
+        },
+        if cfg!(feature = "client") {
+            b"client,"
+        } else {
+            b""
+        },
+    ];
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    out
+}
+
+/// The features a stub file was built with, from its mark; `None` for a stub without one (built
+/// before heads had variants: those have every feature).
+pub fn stub_features(stub: &[u8]) -> Option<Vec<String>> {
+    let at = stub
+        .windows(FEATURES_PREFIX.len())
+        .position(|w| w == FEATURES_PREFIX)?;
+    let rest = &stub[at + FEATURES_PREFIX.len()..];
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    Some(
+        String::from_utf8_lossy(&rest[..end])
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_feature_mark_names_this_builds_features() {
+        let mut file = b"\x7fELF...".to_vec();
+        file.extend_from_slice(&super::FEATURES_MARK);
+        file.extend_from_slice(b"more code");
+        let got = super::stub_features(&file).expect("marked");
+        assert_eq!(got.contains(&"zstd".to_string()), cfg!(feature = "zstd"));
+        assert_eq!(
+            got.contains(&"client".to_string()),
+            cfg!(feature = "client")
+        );
+        assert_eq!(super::stub_features(b"\x7fELF no mark"), None);
+        assert_eq!(
+            super::stub_features(b"iupack-stub-features:\0"),
+            Some(Vec::new())
+        );
+    }
+}

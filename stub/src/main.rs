@@ -3,6 +3,7 @@
 //! result, writes the report and log, and exits with the documented code.
 
 use iupack_stub::apply::{self, Downgrades, Interactive, Mode, Options};
+#[cfg(feature = "client")]
 use iupack_stub::client;
 use iupack_stub::package::{Expect, Package};
 use iupack_stub::report::{human_bytes, Report};
@@ -11,9 +12,14 @@ use iupack_stub::{fsutil, inventory, Error, ExitCode};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-const HELP: &str = "\
+const USAGE: &str = "\
 Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits: express mode)
-       iupack-stub apply PKG [OPTIONS]   the installed client tool, for a package file
+";
+
+/// The installed client tool's commands (not in package heads: `--no-default-features`).
+#[cfg(feature = "client")]
+const CLIENT_USAGE: &str =
+    "       iupack-stub apply PKG [OPTIONS]   the installed client tool, for a package file
        iupack-stub apply --from SHARE    apply what an update share (index.json + packages)
                                          holds for this machine: the smallest route per
                                          component, in requires order (also --list, --check)
@@ -23,7 +29,14 @@ Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits:
        iupack-stub rollback PRODUCT COMPONENT
                                          put the kept previous version of COMPONENT back
        iupack-stub recover               finish or undo an update that was interrupted
+";
+#[cfg(not(feature = "client"))]
+const CLIENT_USAGE: &str =
+    "       (this is a package head: the client tool's commands, apply PKG, apply --from,
+       status, rollback and recover, are in the installed iupack-stub)
+";
 
+const HELP: &str = "
 Options:
   --list              show the package and what it would do on this machine; change nothing
   --check             detection: exit 0 if this machine has everything the package brings,
@@ -68,9 +81,13 @@ Exit codes:
 enum Command {
     #[default]
     Run,
+    #[cfg(feature = "client")]
     Status,
+    #[cfg(feature = "client")]
     Rollback(String, String),
+    #[cfg(feature = "client")]
     Recover,
+    #[cfg(feature = "client")]
     ApplyFrom(PathBuf),
 }
 
@@ -153,53 +170,7 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     }
     let mut positional = positional.into_iter();
     if !has_payload {
-        match positional.next().as_deref() {
-            Some("apply") if a.from.is_some() => {
-                a.command = Command::ApplyFrom(a.from.take().expect("checked"));
-            }
-            Some("apply") => {
-                a.package = positional.next().map(PathBuf::from);
-                if a.package.is_none() && !(a.help || a.version) {
-                    return Err(Error::usage(
-                        "apply needs the package file: iupack-stub apply PKG",
-                    ));
-                }
-            }
-            Some("status") => a.command = Command::Status,
-            Some("recover") => a.command = Command::Recover,
-            Some("rollback") => {
-                let (Some(p), Some(c)) = (positional.next(), positional.next()) else {
-                    return Err(Error::usage(
-                        "rollback needs the product and the component: iupack-stub rollback PRODUCT COMPONENT",
-                    ));
-                };
-                a.command = Command::Rollback(p, c);
-            }
-            Some(other) => {
-                return Err(Error::usage(format!("unknown command `{other}`")).hint(
-                    "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
-                ))
-            }
-            None if a.help || a.version => {}
-            None => {
-                return Err(Error::usage("this iupack-stub carries no package").hint(
-                    "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
-                ))
-            }
-        }
-        if let Command::ApplyFrom(_) = a.command {
-            if !matches!(a.mode, None | Some(Mode::List | Mode::Check)) || a.pubkey.is_some() {
-                return Err(Error::usage(
-                    "apply --from SHARE takes --list or --check, and the common options",
-                ));
-            }
-        } else if a.command != Command::Run
-            && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
-        {
-            return Err(Error::usage(
-                "status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log",
-            ));
-        }
+        client_command(&mut a, &mut positional)?;
     }
     if let Some(extra) = positional.next() {
         return Err(Error::usage(format!("unexpected argument `{extra}`")).hint("see --help"));
@@ -209,7 +180,7 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "--from goes with apply: iupack-stub apply --from SHARE",
         ));
     }
-    if a.export.is_some() && a.command != Command::Status {
+    if a.export.is_some() && !a.is_status() {
         return Err(Error::usage(
             "--export goes with status: iupack-stub status --export FILE",
         ));
@@ -223,6 +194,87 @@ fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
         return Err(Error::usage("--pubkey goes with --verify or --extract"));
     }
     Ok(a)
+}
+
+impl Args {
+    fn is_status(&self) -> bool {
+        #[cfg(feature = "client")]
+        return self.command == Command::Status;
+        #[cfg(not(feature = "client"))]
+        false
+    }
+}
+
+/// The client tool's command, for a run with no payload attached.
+#[cfg(feature = "client")]
+fn client_command(
+    a: &mut Args,
+    positional: &mut impl Iterator<Item = String>,
+) -> Result<(), Error> {
+    match positional.next().as_deref() {
+        Some("apply") if a.from.is_some() => {
+            a.command = Command::ApplyFrom(a.from.take().expect("checked"));
+        }
+        Some("apply") => {
+            a.package = positional.next().map(PathBuf::from);
+            if a.package.is_none() && !(a.help || a.version) {
+                return Err(Error::usage(
+                    "apply needs the package file: iupack-stub apply PKG",
+                ));
+            }
+        }
+        Some("status") => a.command = Command::Status,
+        Some("recover") => a.command = Command::Recover,
+        Some("rollback") => {
+            let (Some(p), Some(c)) = (positional.next(), positional.next()) else {
+                return Err(Error::usage(
+                    "rollback needs the product and the component: iupack-stub rollback PRODUCT COMPONENT",
+                ));
+            };
+            a.command = Command::Rollback(p, c);
+        }
+        Some(other) => {
+            return Err(Error::usage(format!("unknown command `{other}`")).hint(
+                "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+            ))
+        }
+        None if a.help || a.version => {}
+        None => {
+            return Err(Error::usage("this iupack-stub carries no package").hint(
+                "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+            ))
+        }
+    }
+    if let Command::ApplyFrom(_) = a.command {
+        if !matches!(a.mode, None | Some(Mode::List | Mode::Check)) || a.pubkey.is_some() {
+            return Err(Error::usage(
+                "apply --from SHARE takes --list or --check, and the common options",
+            ));
+        }
+    } else if a.command != Command::Run
+        && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
+    {
+        return Err(Error::usage(
+            "status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log",
+        ));
+    }
+    Ok(())
+}
+
+/// A package head with no package attached has no commands: the client tool is the full
+/// iupack-stub.
+#[cfg(not(feature = "client"))]
+fn client_command(
+    a: &mut Args,
+    _positional: &mut impl Iterator<Item = String>,
+) -> Result<(), Error> {
+    if a.help || a.version {
+        return Ok(());
+    }
+    Err(
+        Error::usage("this is a package head with no package attached")
+            .hint("run a package file directly; for apply PKG, status, rollback and recover use the installed client tool, iupack-stub"),
+    )
 }
 
 /// Seconds as text ("5", "0.5", "12.25") to milliseconds, at most a day. Parsed by hand: float
@@ -246,6 +298,10 @@ fn parse_millis(s: &str) -> Option<u64> {
     let total = secs.checked_mul(1000)?.checked_add(ms)?;
     (total <= 86_400_000).then_some(total)
 }
+
+/// What this head can decode, for the builder (`iupack_stub::stub_features`).
+#[used]
+static FEATURES: [u8; 40] = iupack_stub::FEATURES_MARK;
 
 fn main() {
     std::process::exit(real_main());
@@ -287,7 +343,7 @@ fn real_main() -> i32 {
         }
     };
     if args.help {
-        print!("{HELP}");
+        print!("{USAGE}{CLIENT_USAGE}{HELP}");
         return 0;
     }
     if args.version {
@@ -302,23 +358,30 @@ fn real_main() -> i32 {
             mode.name(),
             args.package.clone().unwrap_or_else(|| own.clone()),
         ),
+        #[cfg(feature = "client")]
         Command::Status => {
             return match &args.export {
                 Some(file) => export(&inventory_path, file),
                 None => status(&inventory_path, args.json),
             }
         }
+        #[cfg(feature = "client")]
         Command::ApplyFrom(share) => (mode.name(), share.clone()),
+        #[cfg(feature = "client")]
         Command::Rollback(..) => ("rollback", PathBuf::new()),
+        #[cfg(feature = "client")]
         Command::Recover => ("recover", PathBuf::new()),
     };
     let mut report = Report::new(mode_name, &pkg_path.display().to_string());
 
     let result = (|| match &args.command {
+        #[cfg(feature = "client")]
         Command::Rollback(product, component) => {
             client::rollback(&inventory_path, product, component, wait, &mut report)
         }
+        #[cfg(feature = "client")]
         Command::Recover => client::recover(&inventory_path, wait, &mut report),
+        #[cfg(feature = "client")]
         Command::ApplyFrom(share) => {
             let opts = Options {
                 mode: mode.clone(),
@@ -382,6 +445,7 @@ fn real_main() -> i32 {
     }
 }
 
+#[cfg(feature = "client")]
 /// `status --export FILE`: what is installed, for `iupack plan` on the connected side.
 fn export(inventory: &Path, file: &Path) -> i32 {
     let written = client::export(inventory).and_then(|v| {
@@ -404,6 +468,7 @@ fn export(inventory: &Path, file: &Path) -> i32 {
     }
 }
 
+#[cfg(feature = "client")]
 /// `status`: prints what is installed (or JSON with --json).
 fn status(inventory: &Path, json: bool) -> i32 {
     let st = match client::status(inventory) {

@@ -176,6 +176,16 @@ impl DeltaFile {
 }
 
 impl Delta {
+    /// True when applying this delta decodes zstd data (a whole-tree patch, or any file patch in
+    /// the delta's default `zstd-prefix` format).
+    pub fn needs_zstd(&self) -> bool {
+        self.codec == CODEC_ZSTD_TREE
+            || self
+                .files
+                .iter()
+                .any(|f| f.op == DeltaOp::Patch && f.codec.is_none())
+    }
+
     /// True when this stub can apply every patch of the delta.
     pub fn is_supported(&self) -> bool {
         match self.codec.as_str() {
@@ -322,6 +332,17 @@ pub fn is_valid_name(s: &str) -> bool {
 /// The tree digest of a list of files.
 pub fn files_tree(files: &[FileEntry]) -> String {
     tree_digest(files.iter().map(FileEntry::tree_line))
+}
+
+/// True when some content of a package with these components is zstd data, so its head needs
+/// the zstd decoder (the builder picks the smaller head without it otherwise).
+pub fn needs_zstd(components: &[Component]) -> bool {
+    components.iter().any(|c| {
+        c.full_archive
+            .as_ref()
+            .is_some_and(|a| a.codec == ARCHIVE_TAR_ZST)
+            || c.deltas.iter().any(Delta::needs_zstd)
+    })
 }
 
 impl Manifest {

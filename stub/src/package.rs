@@ -314,6 +314,7 @@ impl VerifiedPackage {
         let zf = self.sized_entry(&name, a.size)?;
         let raw = io::BufReader::with_capacity(128 << 10, zf.take(a.size));
         let decoder: Box<dyn Read + '_> = match a.codec.as_str() {
+            #[cfg(feature = "zstd")]
             ARCHIVE_TAR_ZST => {
                 let mut d = zstd::stream::read::Decoder::with_buffer(raw)
                     .map_err(|e| Error::other(format!("cannot start the zstd decoder: {e}")))?;
@@ -326,6 +327,8 @@ impl VerifiedPackage {
                 false,
                 ARCHIVE_XZ_MEM_LIMIT_KIB,
             )),
+            #[cfg(not(feature = "zstd"))]
+            ARCHIVE_TAR_ZST => return Err(no_zstd(&name)),
             other => {
                 return Err(Error::damaged(format!(
                     "{name}: archive codec {other} is not one this stub reads"
@@ -434,15 +437,37 @@ pub const ARCHIVE_XZ_MEM_LIMIT_KIB: u32 = 40 << 10;
 /// A zstd decoder of a patch made with `old` as raw prefix, for an output of `new_size` bytes. The
 /// window never needs to exceed what reaches from the output's end back over the prefix: a
 /// hostile frame can't make the decoder allocate more.
-pub fn prefix_decoder<'a, R: io::BufRead>(
+#[cfg(feature = "zstd")]
+pub fn prefix_decoder<'a, R: io::BufRead + 'a>(
     patch: R,
     old: &'a [u8],
     new_size: u64,
-) -> Result<zstd::stream::read::Decoder<'a, R>> {
+) -> Result<impl Read + 'a> {
     let window_log = crate::digest::window_log(old.len() as u64, new_size);
     zstd::stream::read::Decoder::with_ref_prefix(patch, old)
         .and_then(|mut d| d.window_log_max(window_log).map(|()| d))
         .map_err(|e| Error::other(format!("cannot start the patch decoder: {e}")))
+}
+
+/// A head built without zstd (`--no-default-features`) can't decode zstd patches.
+#[cfg(not(feature = "zstd"))]
+pub fn prefix_decoder<'a, R: io::BufRead + 'a>(
+    _patch: R,
+    _old: &'a [u8],
+    _new_size: u64,
+) -> Result<io::Empty> {
+    Err(no_zstd("a zstd patch"))
+}
+
+/// What a head built without the zstd decoder says of zstd data. The builder never pairs such a
+/// head with a package that needs zstd (`Manifest::needs_zstd`), so this means a head was
+/// swapped by hand.
+#[cfg(not(feature = "zstd"))]
+fn no_zstd(what: &str) -> Error {
+    Error::other(format!(
+        "{what} is zstd-compressed, and this package's head was built without the zstd decoder"
+    ))
+    .hint("rebuild the package with iupack (it picks a head that reads what the package holds), or apply it with the installed client tool: iupack-stub apply PKG")
 }
 
 /// The expectation for an entry that is not a file of the tree (a whole-tree patch): size and hash.

@@ -498,6 +498,113 @@ fn a_signature_moved_onto_another_manifest_is_refused_with_20() {
     assert_same(&before, &snapshot(&w.machine()));
 }
 
+/// A copy of the development stub whose feature mark says it lacks `drop` (the builder reads
+/// the mark; the bytes behind it are the same full stub).
+fn stub_marked_without(drop: &str, to: &Path) {
+    let mut bytes = fs::read(stub_path()).expect("stub");
+    let mark = iupack_stub::FEATURES_MARK;
+    let mut edited = mark;
+    let at = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let i = at(&mark, format!("{drop},").as_bytes()).expect("feature in the mark");
+    edited[i] = b'X';
+    let mut n = 0;
+    while let Some(p) = at(&bytes, &mark) {
+        bytes[p..p + mark.len()].copy_from_slice(&edited);
+        n += 1;
+    }
+    assert!(n > 0, "the development stub carries its feature mark");
+    fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+    fs::write(to, bytes).expect("write stub");
+    set_mode(to, 0o755);
+}
+
+#[test]
+fn each_package_gets_the_smallest_head_that_reads_it() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    defs_release(&w);
+    w.release(
+        "defs2",
+        &[
+            ("main.avdb", b"replaced\n", false),
+            ("sub/dir/daily.avdb", b"daily 2\n", false),
+            ("tool.sh", b"#!/bin/sh\n", true),
+        ],
+    );
+    // An iupack installed with the three stubs stub/build-targets.sh makes per platform.
+    let bin = w.path("bin");
+    let stubs = bin.join("stubs").join(this_platform());
+    fs::create_dir_all(&stubs).expect("mkdir");
+    fs::copy(bin_dir().join("iupack"), bin.join("iupack")).expect("copy iupack");
+    set_mode(&bin.join("iupack"), 0o755);
+    stub_marked_without("zstd", &stubs.join("iupack-head"));
+    stub_marked_without("client", &stubs.join("iupack-head-zstd"));
+    fs::copy(stub_path(), stubs.join("iupack-stub")).expect("copy stub");
+    let build = |spec: &Path, out: &str, extra: &[&str]| {
+        let o = Command::new(bin.join("iupack"))
+            .arg("build")
+            .arg(spec)
+            .arg("--key")
+            .arg(&key)
+            .arg("--out")
+            .arg(w.path(out))
+            .arg("--json")
+            .args(extra)
+            .output()
+            .expect("run iupack");
+        let head = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .ok()
+            .and_then(|v| {
+                v["stub"]
+                    .as_str()
+                    .map(|s| s.rsplit('/').next().unwrap_or(s).to_string())
+            });
+        (o, head)
+    };
+    let full = simple_spec(&w, "full", "../releases/defs", "");
+    for (method, head) in [
+        ("xz", "iupack-head"),
+        ("deflate", "iupack-head"),
+        ("zstd", "iupack-head-zstd"),
+    ] {
+        let (o, got) = build(&full, &format!("{method}.run"), &["--compression", method]);
+        assert_code(&o, 0);
+        assert_eq!(got.as_deref(), Some(head), "--compression {method}");
+    }
+    // A whole-tree patch is zstd data, whatever the full content's compression.
+    let delta = simple_spec(
+        &w,
+        "delta",
+        "../releases/defs2",
+        "[[components.deltas]]\nversion = \"1.0\"\ncontent = \"../releases/defs\"\n",
+    );
+    let (o, got) = build(
+        &delta,
+        "delta.run",
+        &["--compression", "xz", "--delta-codec", "tree"],
+    );
+    assert_code(&o, 0);
+    assert_eq!(got.as_deref(), Some("iupack-head-zstd"));
+    // The small head applies its package: byte-identical, inventory updated.
+    fresh_machine(&w, &pubkey);
+    let o = w.run(&w.path("xz.run"), &[]);
+    assert_code(&o, 0);
+    assert_tree_eq(&w.machine().join("acme/defs"), &w.path("releases/defs"));
+    assert_eq!(w.component("definitions")["version"], "2026.11.24.1");
+    // A head without zstd is refused for zstd content, given or found, and nothing is written.
+    let (o, _) = build(
+        &full,
+        "refused.run",
+        &["--stub", &stubs.join("iupack-head").display().to_string()],
+    );
+    assert_err(&o, 2, "built without the zstd decoder");
+    fs::remove_file(stubs.join("iupack-head-zstd")).expect("rm");
+    fs::remove_file(stubs.join("iupack-stub")).expect("rm");
+    let (o, _) = build(&full, "refused2.run", &[]);
+    assert_err(&o, 2, "none of the stubs found");
+    assert!(!w.path("refused.run").exists() && !w.path("refused2.run").exists());
+}
+
 #[test]
 fn build_target_picks_the_platform_and_refuses_a_stub_of_another_format() {
     let w = World::new();

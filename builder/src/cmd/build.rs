@@ -179,9 +179,7 @@ pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
     super::check_overwrite(&sig_path, a.force)?;
     let target = a.target.clone().unwrap_or_else(iupack_stub::this_platform);
     let platforms = platforms_for(&spec.targets.platforms, a.target.as_deref())?;
-    let stub_path = find_stub(a.stub.as_deref(), &target)?;
-    let stub = read_stub(&stub_path)?;
-    check_stub_format(&stub, &stub_path, &target)?;
+    let heads = find_stubs(a.stub.as_deref(), &target)?;
     let (sk, pk) = keys::load_secret(&a.key)?;
     let pubkey = keys::public_base64(&pk);
 
@@ -334,6 +332,7 @@ pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
             }
         })
         .collect();
+    let (stub_path, stub) = pick_stub(&heads, &target, manifest::needs_zstd(&components))?;
     let m = Manifest {
         format: manifest::FORMAT,
         package: PackageInfo {
@@ -513,7 +512,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// The stub: `--stub`, else `iupack-stub` beside this program.
 /// The manifest's platforms: the spec's, or with `--target T` just T (which the spec must allow).
 fn platforms_for(spec: &[String], target: Option<&str>) -> Result<Vec<String>, Error> {
     let Some(t) = target else {
@@ -539,33 +537,51 @@ fn platforms_for(spec: &[String], target: Option<&str>) -> Result<Vec<String>, E
     Ok(vec![t.to_string()])
 }
 
-/// The stub for `target`: `--stub`, else `stubs/T/` beside this program or in the cargo target
-/// folder above it (where stub/build-targets.sh puts them), else, for this machine's own
-/// platform, `iupack-stub` beside this program.
-fn find_stub(flag: Option<&Path>, target: &str) -> Result<PathBuf, Error> {
+/// The heads a package for `target` may take, in order of preference: `--stub`, else those in
+/// `stubs/T/` beside this program or in the cargo target folder above it (where
+/// stub/build-targets.sh puts them: `iupack-head`, without zstd and the client commands, then
+/// `iupack-head-zstd`, then the full `iupack-stub`), else, for this machine's own platform,
+/// `iupack-stub` beside this program.
+struct Heads {
+    given: bool,
+    found: Vec<PathBuf>,
+}
+
+fn find_stubs(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
     if let Some(p) = flag {
-        return Ok(p.to_path_buf());
+        return Ok(Heads {
+            given: true,
+            found: vec![p.to_path_buf()],
+        });
     }
     let exe = std::env::current_exe().map_err(|e| {
         Error::other(format!("cannot find this program's folder: {e}"))
             .hint("pass the stub with --stub PATH")
     })?;
     let dir = fsutil::parent_of(&exe);
-    let name = if target.starts_with("windows-") {
-        "iupack-stub.exe"
+    let ext = if target.starts_with("windows-") {
+        ".exe"
     } else {
-        "iupack-stub"
+        ""
     };
-    let mut candidates = vec![dir.join("stubs").join(target).join(name)];
-    if let Some(up) = dir.parent() {
-        candidates.push(up.join("stubs").join(target).join(name));
+    let mut candidates = Vec::new();
+    for stubs in [Some(dir.as_path()), dir.parent()].into_iter().flatten() {
+        let d = stubs.join("stubs").join(target);
+        for name in ["iupack-head", "iupack-head-zstd", "iupack-stub"] {
+            candidates.push(d.join(format!("{name}{ext}")));
+        }
     }
     if target == iupack_stub::this_platform() {
-        candidates.push(dir.join(name));
-        candidates.push(dir.join("stubs").join(name));
+        let name = format!("iupack-stub{ext}");
+        candidates.push(dir.join(&name));
+        candidates.push(dir.join("stubs").join(&name));
     }
-    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
-        return Ok(found.clone());
+    let found: Vec<PathBuf> = candidates.iter().filter(|c| c.is_file()).cloned().collect();
+    if !found.is_empty() {
+        return Ok(Heads {
+            given: false,
+            found,
+        });
     }
     Err(Error::usage(format!(
         "no stub for {target} found (looked in {})",
@@ -580,6 +596,39 @@ fn find_stub(flag: Option<&Path>, target: &str) -> Result<PathBuf, Error> {
     } else {
         format!("build it with `bash stub/build-targets.sh {target}`, or pass --stub PATH")
     }))
+}
+
+/// The first head that can decode what the package holds: one built without zstd only when no
+/// content is zstd data. A stub with no feature mark predates head variants and reads everything.
+fn pick_stub(heads: &Heads, target: &str, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
+    for path in &heads.found {
+        let stub = read_stub(path)?;
+        check_stub_format(&stub, path, target)?;
+        let reads_zstd =
+            iupack_stub::stub_features(&stub).is_none_or(|f| f.iter().any(|f| f == "zstd"));
+        if reads_zstd || !needs_zstd {
+            return Ok((path.clone(), stub));
+        }
+        if heads.given {
+            return Err(Error::usage(format!(
+                "{} was built without the zstd decoder, and this package holds zstd data",
+                path.display()
+            ))
+            .hint("pass a head built with zstd (stubs/T/iupack-head-zstd or iupack-stub), or build with --compression xz or deflate and no deltas"));
+        }
+    }
+    Err(Error::usage(format!(
+        "none of the stubs found for {target} reads zstd, and this package holds zstd data ({})",
+        heads
+            .found
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .hint(format!(
+        "build them all with `bash stub/build-targets.sh {target}`, or pass --stub PATH"
+    )))
 }
 
 /// A stub for Windows must be a PE executable, one for anything else an ELF one: a package with
