@@ -18,7 +18,7 @@ run() {
   local crashes; crashes=$(ls "artifacts/$t" 2>/dev/null | wc -l)
   echo "$t: exit $rc, ${execs:-?} executions in ${secs}s, $crashes artifacts"
 }
-targets=(manifest inventory version payload patch journal_keys share_index)
+targets=(manifest inventory version payload patch journal_keys share_index json)
 par=${FUZZ_JOBS:-2}   # targets run side by side (each is one process)
 for ((i = 0; i < ${#targets[@]}; i += par)); do
   for t in "${targets[@]:i:par}"; do run "$t" & done

@@ -3,8 +3,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = serde_json::from_slice::<iupack_stub::journal::Journal>(data);
-    let _ = serde_json::from_slice::<iupack_stub::keys::Transition>(data);
+    let _ = iupack_stub::json::from_slice::<iupack_stub::journal::Journal>(data);
+    let _ = iupack_stub::keys::Transition::parse(data);
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = iupack_stub::signature::peek_comment(s);
         let _ = iupack_stub::signature::public_key_from_text(s);

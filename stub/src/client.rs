@@ -8,6 +8,7 @@ use crate::fsutil;
 use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InventoryFile, Product};
 use crate::journal::{self, Rename, Transaction};
+use crate::json::{Obj, Value};
 use crate::lock::InventoryLock;
 use crate::report::{ComponentReport, Report};
 use crate::version::{Version, VersionReq};
@@ -44,81 +45,97 @@ pub fn recover(inventory: &Path, wait: Duration, report: &mut Report) -> Result<
 }
 
 /// `status`: what is installed, from which package, when, and what is kept. Read only.
-pub fn status(inventory: &Path) -> Result<serde_json::Value> {
+pub fn status(inventory: &Path) -> Result<Value> {
     let inventory = absolute(inventory);
     let inv = InventoryFile::load(&inventory)?;
-    let products: Vec<serde_json::Value> = inv
+    let products: Vec<Value> = inv
         .inventory
         .products
         .iter()
         .map(|p| {
-            let components: Vec<serde_json::Value> = p
+            let components: Vec<Value> = p
                 .components
                 .iter()
                 .map(|(name, c)| {
-                    serde_json::json!({
-                        "name": name,
-                        "version": c.version,
-                        "path": inv.resolve(&c.path),
-                        "tree": c.tree,
-                        "package": c.package,
-                        "installed": c.installed,
-                        "kept": c.previous.iter().map(|k| &k.version).collect::<Vec<_>>(),
-                        "pending_restart": c.pending.as_ref().map(|p| &p.version),
-                    })
+                    Obj::new()
+                        .put("name", name)
+                        .put("version", &c.version)
+                        .put("path", inv.resolve(&c.path))
+                        .put("tree", &c.tree)
+                        .put("package", &c.package)
+                        .put("installed", &c.installed)
+                        .put(
+                            "kept",
+                            c.previous.iter().map(|k| &k.version).collect::<Vec<_>>(),
+                        )
+                        .put("pending_restart", c.pending.as_ref().map(|p| &p.version))
+                        .build()
                 })
                 .collect();
-            serde_json::json!({
-                "id": p.id, "name": p.name, "version": p.version,
-                "trusted_keys": p.trusted_keys.len(), "components": components,
-            })
+            Obj::new()
+                .put("id", &p.id)
+                .put("name", &p.name)
+                .put("version", &p.version)
+                .put("trusted_keys", p.trusted_keys.len())
+                .put("components", components)
+                .build()
         })
         .collect();
-    Ok(serde_json::json!({
-        "inventory": inventory,
-        "interrupted_update": fsutil::exists(&journal::journal_path(&inventory)),
-        "products": products,
-    }))
+    Ok(Obj::new()
+        .put("inventory", &inventory)
+        .put(
+            "interrupted_update",
+            fsutil::exists(&journal::journal_path(&inventory)),
+        )
+        .put("products", products)
+        .build())
 }
 
 /// `status --export`: per product its id, version and language, and per component its version
 /// and the digest of the tree on disk (computed now, not copied from the inventory), plus the
 /// machine's platform and language. No keys, paths, hooks, host names or user data: the file
 /// crosses the air gap to `iupack plan`.
-pub fn export(inventory: &Path) -> Result<serde_json::Value> {
+pub fn export(inventory: &Path) -> Result<Value> {
     let inventory = absolute(inventory);
     let inv = InventoryFile::load(&inventory)?;
-    let products: Vec<serde_json::Value> = inv
-        .inventory
-        .products
-        .iter()
-        .map(|p| {
-            let components: serde_json::Map<String, serde_json::Value> = p
-                .components
-                .iter()
-                .map(|(name, c)| {
+    let products: Vec<Value> =
+        inv.inventory
+            .products
+            .iter()
+            .map(|p| {
+                let components = p.components.iter().fold(Obj::new(), |o, (name, c)| {
                     let tree = c.version.as_ref().and_then(|_| {
                         crate::apply::installed_digest(&inv.resolve(&c.path), &c.exec)
                     });
-                    (
-                        name.clone(),
-                        serde_json::json!({ "version": c.version, "tree": tree }),
+                    o.put(
+                        name,
+                        Obj::new()
+                            .put("version", &c.version)
+                            .put("tree", tree)
+                            .build(),
                     )
-                })
-                .collect();
-            serde_json::json!({
-                "id": p.id, "version": p.version, "language": p.language,
-                "components": components,
+                });
+                Obj::new()
+                    .put("id", &p.id)
+                    .put("version", &p.version)
+                    .put("language", &p.language)
+                    .put("components", components.build())
+                    .build()
             })
-        })
-        .collect();
-    Ok(serde_json::json!({
-        "format": 1,
-        "kind": "iupack-inventory-export",
-        "exported": crate::time::rfc3339(crate::time::unix_now()),
-        "machine": { "platform": inv.platform(), "language": inv.inventory.machine.language },
-        "products": products,
-    }))
+            .collect();
+    Ok(Obj::new()
+        .put("format", 1u32)
+        .put("kind", "iupack-inventory-export")
+        .put("exported", crate::time::rfc3339(crate::time::unix_now()))
+        .put(
+            "machine",
+            Obj::new()
+                .put("platform", inv.platform())
+                .put("language", &inv.inventory.machine.language)
+                .build(),
+        )
+        .put("products", products)
+        .build())
 }
 
 /// `rollback PRODUCT COMPONENT`: puts the newest kept copy back in place of the live tree, through

@@ -14,30 +14,29 @@
 //! hook's output goes to the stub's stderr, so `--json` stays clean.
 
 use crate::error::{Error, ExitCode, Result};
-use serde::Deserialize;
+use crate::json::{object, FromJson, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Hooks {
-    #[serde(default)]
     pub validate: Option<Vec<String>>,
-    #[serde(default)]
     pub after: Option<Vec<String>>,
-    #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
+
+object!(Hooks, ignore, { validate: opt, after: opt, timeout_secs: opt });
 
 impl Hooks {
     /// The product's hooks from its inventory entry; a malformed entry is an error (a hook the
     /// admin meant to run must not be skipped silently).
-    pub fn of(value: Option<&serde_json::Value>, product: &str) -> Result<Hooks> {
+    pub fn of(value: Option<&Value>, product: &str) -> Result<Hooks> {
         let Some(v) = value else {
             return Ok(Hooks::default());
         };
-        let hooks: Hooks = serde_json::from_value(v.clone()).map_err(|e| {
+        let hooks = Hooks::from_json(v).map_err(|e| {
             Error::other(format!("the inventory's hooks for {product} are not valid: {e}"))
                 .hint("hooks are { \"validate\": [PROGRAM, ARGS...], \"after\": [...], \"timeout_secs\": N }")
         })?;

@@ -6,8 +6,8 @@
 
 use crate::error::{Error, ExitCode, Result};
 use crate::fsutil;
+use crate::json::{self, object, Fields, FromJson, JsonError, Obj, ToJson, Value};
 use crate::version::Version;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -15,111 +15,133 @@ pub const FORMAT: u32 = 1;
 const MAX_INVENTORY_BYTES: u64 = 16 << 20;
 pub const ENV_INVENTORY: &str = "IUPACK_INVENTORY";
 
-type Extra = serde_json::Map<String, serde_json::Value>;
+type Extra = json::Map;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Inventory {
     pub format: u32,
-    #[serde(default)]
     pub machine: Machine,
-    #[serde(default)]
     pub products: Vec<Product>,
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Machine {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Product {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub version: Version,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
-    #[serde(default)]
     pub trusted_keys: Vec<String>,
-    #[serde(default)]
     pub revoked_keys: Vec<String>,
-    #[serde(default)]
     pub components: BTreeMap<String, InstalledComponent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<serde_json::Value>,
-    #[serde(default = "default_keep")]
+    pub hooks: Option<Value>,
     pub keep_previous: u32,
     /// Runs from a terminal with no flags ask a person first (interactive mode), as `-i` does.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interactive: bool,
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
-fn default_keep() -> u32 {
-    1
+object!(Inventory, keep(extra), { format: req, machine: dflt, products: dflt });
+object!(Machine, keep(extra), { platform: opt, language: opt });
+object!(InstalledComponent, keep(extra), {
+    version: opt, path: req, tree: opt, package: opt, installed: opt, floor: opt, requires: list,
+    previous: list, exec: list, pending: opt,
+});
+object!(PendingInstall, ignore, {
+    version: req, tree: req, package: req, installed: req, requires: list, kept_as: opt,
+    stage: req, exec: list,
+});
+object!(PreviousCopy, ignore, {
+    version: null, tree: null, dir: req, package: opt, installed: opt, requires: list, exec: list,
+});
+
+/// Kept copies beside the installed version unless the inventory says otherwise.
+const DEFAULT_KEEP: u32 = 1;
+
+impl FromJson for Product {
+    fn from_json(v: &Value) -> std::result::Result<Self, JsonError> {
+        let mut f = Fields::of(v)?;
+        Ok(Product {
+            id: f.req("id")?,
+            name: f.opt("name")?,
+            version: f.req("version")?,
+            language: f.opt("language")?,
+            trusted_keys: f.or_default("trusted_keys")?,
+            revoked_keys: f.or_default("revoked_keys")?,
+            components: f.or_default("components")?,
+            hooks: f.opt("hooks")?,
+            keep_previous: f.opt("keep_previous")?.unwrap_or(DEFAULT_KEEP),
+            interactive: f.or_default("interactive")?,
+            extra: f.rest(),
+        })
+    }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl ToJson for Product {
+    fn to_json(&self) -> Value {
+        Obj::new()
+            .put("id", &self.id)
+            .put_opt("name", &self.name)
+            .put("version", &self.version)
+            .put_opt("language", &self.language)
+            .put("trusted_keys", &self.trusted_keys)
+            .put("revoked_keys", &self.revoked_keys)
+            .put("components", &self.components)
+            .put_opt("hooks", &self.hooks)
+            .put("keep_previous", self.keep_previous)
+            .put_if(self.interactive, "interactive", true)
+            .extend(&self.extra)
+            .build()
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct InstalledComponent {
     /// Absent when the component is configured but not yet installed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
     /// Where the component lives; relative paths resolve against the inventory's folder.
     pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree: Option<String>,
     /// The package that installed the current version, and when.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<String>,
     /// The security floor: the lowest version this machine may run, raised by signed packages,
     /// never lowered by iupack.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<Version>,
     /// What the installed version requires of other components (from its package), so that a
     /// rollback can refuse to break it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, String>,
     /// Kept earlier versions, newest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous: Vec<PreviousCopy>,
     /// Where files have no exec bit (Windows): the executable files of the installed tree, so
     /// that its digest can be checked.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exec: Vec<String>,
     /// Windows: a version staged and scheduled to replace this one at the next restart (its
     /// files were in use).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<PendingInstall>,
-    #[serde(flatten)]
     pub extra: Extra,
 }
 
 /// A version being installed: what `make_live` records, and what `InstalledComponent::pending`
 /// holds while it waits for a restart.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingInstall {
     pub version: Version,
     pub tree: String,
     pub package: String,
     pub installed: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, String>,
     /// Where the current tree will be kept (in the side folder), if there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_as: Option<String>,
     /// The staged tree the restart moves into place.
     pub stage: PathBuf,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exec: Vec<String>,
 }
 
@@ -169,20 +191,16 @@ impl InstalledComponent {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousCopy {
     pub version: Option<Version>,
     pub tree: Option<String>,
     /// The kept folder, relative to the component's `.NAME.iupack` folder.
     pub dir: String,
     /// The package that had installed it, and when.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installed: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exec: Vec<String>,
 }
 
@@ -227,7 +245,7 @@ impl InventoryFile {
         }
         let bytes = std::fs::read(path)
             .map_err(|e| Error::other(format!("cannot read the inventory {shown}: {e}")))?;
-        let inventory: Inventory = serde_json::from_slice(&bytes).map_err(|e| {
+        let inventory: Inventory = json::from_slice(&bytes).map_err(|e| {
             Error::other(format!("the inventory {shown} is not valid: {e}"))
                 .hint("fix the file by hand or restore it from backup; iupack changed nothing")
         })?;
@@ -245,7 +263,7 @@ impl InventoryFile {
 
     /// The inventory as written to disk.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(&self.inventory).expect("inventory serializes");
+        let mut bytes = self.inventory.to_json().to_pretty().into_bytes();
         bytes.push(b'\n');
         bytes
     }
@@ -308,19 +326,26 @@ mod tests {
     use super::*;
 
     /// Found by the `inventory` fuzz target: a number in a field iupack does not know drifted on
-    /// each rewrite (serde_json's fast float parsing is not exact). Unknown fields must survive
-    /// any number of rewrites.
+    /// each rewrite (serde_json's fast float parsing was not exact). Unknown fields must survive
+    /// any number of rewrites, numbers exactly as written, in their order.
     #[test]
-    fn unknown_numbers_survive_rewrites() {
-        let text = br#"{ "format": 1, "machine": { "platform": "linux-x86_64" },
+    fn unknown_fields_survive_rewrites_exactly() {
+        let text = br#"{ "format": 1, "machine": { "platform": "linux-x86_64", "cpu": "x" },
             "products": [], "vendor": { "ratio": 6.666666000000000001e76, "tiny": 5e-324,
-            "big": 18446744073709551615, "neg": -9223372036854775808 } }"#;
-        let once: Inventory = serde_json::from_slice(text).expect("parses");
-        let bytes1 = serde_json::to_vec(&once).expect("serializes");
-        let twice: Inventory = serde_json::from_slice(&bytes1).expect("re-parses");
-        let bytes2 = serde_json::to_vec(&twice).expect("serializes");
-        assert_eq!(bytes1, bytes2);
-        assert_eq!(once.extra["vendor"]["big"], serde_json::json!(u64::MAX));
-        assert_eq!(once.extra["vendor"]["ratio"].as_f64(), Some(6.666_666e76));
+            "big": 18446744073709551615, "neg": -9223372036854775808, "s": "\u00e9\n" } }"#;
+        let once: Inventory = json::from_slice(text).expect("parses");
+        let bytes1 = once.to_json().to_pretty();
+        let twice: Inventory = json::from_slice(bytes1.as_bytes()).expect("re-parses");
+        assert_eq!(bytes1, twice.to_json().to_pretty());
+        let vendor = &once.extra[0];
+        assert_eq!(vendor.0, "vendor");
+        assert_eq!(
+            vendor.1.to_compact(),
+            r#"{"ratio":6.666666000000000001e76,"tiny":5e-324,"big":18446744073709551615,"neg":-9223372036854775808,"s":"é\n"}"#
+        );
+        assert_eq!(
+            once.machine.extra,
+            vec![("cpu".into(), Value::String("x".into()))]
+        );
     }
 }

@@ -22,7 +22,7 @@ use crate::digest::hex;
 use crate::error::{Error, ExitCode, Result};
 use crate::fault;
 use crate::fsutil::{self, sync_dir};
-use serde::{Deserialize, Serialize};
+use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 use sha2::{Digest, Sha256};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -31,20 +31,18 @@ use std::path::{Path, PathBuf};
 pub const FORMAT: u32 = 1;
 const MAX_JOURNAL_BYTES: u64 = 16 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Staging,
     Commit,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rename {
     pub from: PathBuf,
     pub to: PathBuf,
     /// The component whose swap this rename is part of. On Windows, when a component's first
     /// rename finds a file in use, all its renames are deferred to the next restart.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
 }
 
@@ -61,7 +59,7 @@ impl Rename {
 /// What the inventory and the prune list are, given the components deferred to a restart.
 pub type CommitPlan<'a> = &'a dyn Fn(&[String]) -> (Vec<u8>, Vec<PathBuf>);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Journal {
     pub format: u32,
     /// What the run was doing, for messages: "apply acme-av-2026.11.24.1-…", "rollback …".
@@ -69,29 +67,62 @@ pub struct Journal {
     pub pid: u32,
     pub phase: Phase,
     /// Staging folders this run creates (removed when undone).
-    #[serde(default)]
     pub stages: Vec<PathBuf>,
     /// Folders this run made for its staging, outermost first (removed when undone, if empty).
-    #[serde(default)]
     pub made: Vec<PathBuf>,
     /// The swaps, in the order they are made.
-    #[serde(default)]
     pub renames: Vec<Rename>,
     /// SHA-256 of the inventory that commits this transaction.
-    #[serde(default)]
     pub inventory_new: Option<String>,
     /// The temp file the new inventory is written to before it is renamed into place.
-    #[serde(default)]
     pub inventory_temp: Option<PathBuf>,
     /// Removed once committed.
-    #[serde(default)]
     pub remove_after: Vec<PathBuf>,
     /// Removed once committed, when empty.
-    #[serde(default)]
     pub remove_if_empty: Vec<PathBuf>,
     /// Windows: renames scheduled for the next restart once committed (files in use).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reboot_moves: Vec<Rename>,
+}
+
+object!(Rename, ignore, { from: req, to: req, group: opt });
+object!(Journal, ignore, {
+    format: req, action: req, pid: req, phase: req, stages: dflt, made: dflt, renames: dflt,
+    inventory_new: null, inventory_temp: null, remove_after: dflt, remove_if_empty: dflt,
+    reboot_moves: list,
+});
+
+impl FromJson for Phase {
+    fn from_json(v: &Value) -> std::result::Result<Self, JsonError> {
+        match v.as_str() {
+            Some("staging") => Ok(Phase::Staging),
+            Some("commit") => Ok(Phase::Commit),
+            _ => Err(JsonError::new("expected staging or commit")),
+        }
+    }
+}
+
+impl ToJson for Phase {
+    fn to_json(&self) -> Value {
+        match self {
+            Phase::Staging => "staging",
+            Phase::Commit => "commit",
+        }
+        .to_json()
+    }
+}
+
+impl Journal {
+    /// Every path the journal records, to check they can be written as JSON text.
+    fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        let renames = self.renames.iter().chain(&self.reboot_moves);
+        self.stages
+            .iter()
+            .chain(&self.made)
+            .chain(renames.flat_map(|r| [&r.from, &r.to]))
+            .chain(&self.inventory_temp)
+            .chain(&self.remove_after)
+            .chain(&self.remove_if_empty)
+    }
 }
 
 /// The journal file of an inventory.
@@ -179,7 +210,7 @@ pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
         return Err(unreadable("not a file of at most 16 MiB".into()));
     }
     let bytes = fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
-    let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+    let journal: Journal = json::from_slice(&bytes).map_err(unreadable)?;
     if journal.format != FORMAT {
         return Err(unreadable(format!(
             "format {} is not {FORMAT}",
@@ -283,12 +314,16 @@ impl Transaction {
 
     /// Writes the journal atomically (temp, sync, rename, sync folder).
     fn write(&mut self) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(&self.journal).map_err(|e| {
-            Error::new(
+        if let Some(p) = self.journal.paths().find(|p| p.to_str().is_none()) {
+            return Err(Error::new(
                 ExitCode::ApplyFailed,
-                format!("cannot record the update: a path is not UTF-8 ({e})"),
-            )
-        })?;
+                format!(
+                    "cannot record the update: the path {} is not UTF-8",
+                    p.display()
+                ),
+            ));
+        }
+        let bytes = self.journal.to_json().to_pretty().into_bytes();
         fsutil::atomic_write(&self.path, &bytes).map_err(io_err(format!(
             "cannot write the journal {}",
             self.path.display()

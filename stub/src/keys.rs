@@ -10,8 +10,8 @@
 //! transition only extends what a trusted key already vouches for).
 
 use crate::error::{Error, Result};
+use crate::json::{self, object};
 use crate::signature::{self, key_id};
-use serde::{Deserialize, Serialize};
 
 pub const TRANSITION_DIR: &str = "iupack/keys/";
 /// Statements a package may carry.
@@ -20,8 +20,7 @@ pub const MAX_TRANSITIONS: usize = 32;
 pub const MAX_TRANSITION_BYTES: u64 = 4096;
 pub const KIND: &str = "iupack-key-transition";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub format: u32,
     pub kind: String,
@@ -33,7 +32,21 @@ pub struct Transition {
     pub created: String,
 }
 
+object!(Transition, deny, { format: req, kind: req, product: req, new_key: req, revoke_signer: req, created: req });
+
 impl Transition {
+    /// Parses a statement (its signature is checked separately).
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Transition, String> {
+        json::from_slice(bytes)
+    }
+
+    /// The statement as written into packages.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = json::ToJson::to_json(self).to_pretty().into_bytes();
+        v.push(b'\n');
+        v
+    }
+
     /// The trusted comment its signature carries.
     pub fn comment(&self) -> String {
         format!(
@@ -108,7 +121,7 @@ pub fn follow(
                 "this machine",
             )
             .map_err(|e| Error::signature(format!("key transition {}: {}", i + 1, e.message)))?;
-            let t: Transition = serde_json::from_slice(data).map_err(|e| {
+            let t = Transition::parse(data).map_err(|e| {
                 Error::damaged(format!("key transition {} is not valid: {e}", i + 1))
             })?;
             if t.format != 1 || t.kind != KIND || comment != t.comment() {

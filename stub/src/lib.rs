@@ -20,6 +20,7 @@ pub mod hooks;
 pub mod interactive;
 pub mod inventory;
 pub mod journal;
+pub mod json;
 pub mod keys;
 pub mod lock;
 pub mod manifest;

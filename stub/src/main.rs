@@ -449,7 +449,7 @@ fn real_main() -> i32 {
 /// `status --export FILE`: what is installed, for `iupack plan` on the connected side.
 fn export(inventory: &Path, file: &Path) -> i32 {
     let written = client::export(inventory).and_then(|v| {
-        let mut text = serde_json::to_string_pretty(&v).expect("export serializes");
+        let mut text = v.to_pretty();
         text.push('\n');
         fsutil::atomic_write(file, text.as_bytes()).map_err(|e| {
             Error::other(format!("cannot write {}: {e}", file.display()))
@@ -476,15 +476,13 @@ fn status(inventory: &Path, json: bool) -> i32 {
         Err(e) => return fail(&e),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&st).expect("status serializes")
-        );
+        println!("{}", st.to_pretty());
         return 0;
     }
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| "-".into());
+    let s =
+        |v: &iupack_stub::json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| "-".into());
     println!("inventory {}", s(&st["inventory"]));
-    if st["interrupted_update"] == true {
+    if st["interrupted_update"].as_bool() == Some(true) {
         println!(
             "  an update was interrupted: run `iupack-stub recover` (any package run also does)"
         );

@@ -5,9 +5,9 @@
 //! Only bytes whose signature has been verified are ever parsed into a `Manifest` for use.
 
 use crate::digest::{is_sha256_hex, tree_digest, TreeLine};
+use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 use crate::relpath::{check_tree_paths, RelPath};
 use crate::version::{Version, VersionReq};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The one manifest format this stub understands.
@@ -21,8 +21,7 @@ pub const SIGNATURE_ENTRY: &str = "iupack/manifest.json.minisig";
 pub const MODE_FILE: u32 = 0o644;
 pub const MODE_EXEC: u32 = 0o755;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Manifest {
     pub format: u32,
     pub package: PackageInfo,
@@ -31,62 +30,51 @@ pub struct Manifest {
     pub components: Vec<Component>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct PackageInfo {
     pub id: String,
     pub created: String,
     /// The release this package is, for people and the trusted comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
     /// The executable head the package was built with: the bytes before the ZIP. Binding it
     /// into the signed manifest lets `iupack verify` prove the code that runs, not only the data.
     pub stub: StubInfo,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StubInfo {
     pub size: u64,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Targets {
     pub product_versions: VersionReq,
     pub platforms: Vec<String>,
     pub languages: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Component {
     pub name: String,
     pub version: Version,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requires: BTreeMap<String, VersionReq>,
     pub tree: String,
     /// The security floor: once a machine has seen this package, it never installs a version of
     /// this component below `floor` again, not even with `--allow-downgrade`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<Version>,
     /// Full content; `None` when the package carries no full content for this component.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full: Option<Vec<FileEntry>>,
     /// Full content as one compressed tar stream of the `full` files, in their order (see
     /// `tarstream`), instead of one ZIP entry per file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_archive: Option<FullArchive>,
     /// Differential content, one entry per earlier version this package can update from.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deltas: Vec<Delta>,
 }
 
 /// Solid full content: the ZIP entry `full/COMPONENT.CODEC` (stored) holds the tar stream of the
 /// component's `full` files compressed whole by `codec`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FullArchive {
     /// `tar.zst` (zstd) or `tar.xz` (xz: LZMA2, with the x86 branch filter for programs).
     pub codec: String,
@@ -110,27 +98,21 @@ pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
 
 /// How to turn exactly the tree `from_tree` (version `from`) into this component's `tree`.
 /// Files not listed are kept as they are.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Delta {
     pub from: Version,
     pub from_tree: String,
     /// The patch format of `patch` files: `zstd-prefix` (a zstd frame made with the old file as
     /// a raw prefix).
     pub codec: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<DeltaFile>,
     /// `zstd-tree`: the stored patch (size and SHA-256) and the size of the new tree stream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_sha256: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_size: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeltaOp {
     /// New bytes, carried whole.
     Add,
@@ -140,26 +122,19 @@ pub enum DeltaOp {
     Remove,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaFile {
     pub path: RelPath,
     pub op: DeltaOp,
     /// `patch`: the old file this patch applies to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_sha256: Option<String>,
     /// `patch`: the size of the stored patch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch_size: Option<u64>,
     /// `patch`: its format when it is not the delta's (`bsdiff-lzma`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<String>,
     /// `add` and `patch`: the new file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
 }
 
@@ -262,13 +237,53 @@ impl Delta {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
     pub path: RelPath,
     pub size: u64,
     pub sha256: String,
     pub mode: u32,
+}
+
+object!(Manifest, deny, { format: req, package: req, product: req, targets: req, components: req });
+object!(PackageInfo, deny, { id: req, created: req, version: opt, stub: req });
+object!(StubInfo, deny, { size: req, sha256: req });
+object!(Targets, deny, { product_versions: req, platforms: req, languages: req });
+object!(Component, deny, {
+    name: req, version: req, requires: list, tree: req, floor: opt, full: opt, full_archive: opt,
+    deltas: list,
+});
+object!(FullArchive, deny, { codec: req, size: req, sha256: req });
+object!(Delta, deny, {
+    from: req, from_tree: req, codec: req, files: list, patch_size: opt, patch_sha256: opt,
+    stream_size: opt,
+});
+object!(DeltaFile, deny, {
+    path: req, op: req, from_sha256: opt, patch_size: opt, codec: opt, sha256: opt, size: opt,
+    mode: opt,
+});
+object!(FileEntry, deny, { path: req, size: req, sha256: req, mode: req });
+
+impl FromJson for DeltaOp {
+    fn from_json(v: &Value) -> Result<Self, JsonError> {
+        match v.as_str() {
+            Some("add") => Ok(DeltaOp::Add),
+            Some("patch") => Ok(DeltaOp::Patch),
+            Some("remove") => Ok(DeltaOp::Remove),
+            _ => Err(JsonError::new("expected add, patch or remove")),
+        }
+    }
+}
+
+impl ToJson for DeltaOp {
+    fn to_json(&self) -> Value {
+        match self {
+            DeltaOp::Add => "add",
+            DeltaOp::Patch => "patch",
+            DeltaOp::Remove => "remove",
+        }
+        .to_json()
+    }
 }
 
 impl FileEntry {
@@ -348,24 +363,21 @@ pub fn needs_zstd(components: &[Component]) -> bool {
 impl Manifest {
     /// Parses and validates manifest bytes.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        #[derive(Deserialize)]
-        struct Peek {
-            format: serde_json::Value,
-        }
-        let peek: Peek = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-        if peek.format != FORMAT {
+        let v = json::parse(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let format = v.at("format");
+        if format.as_u64() != Some(FORMAT.into()) {
             return Err(format!(
                 "manifest format {} is not supported by this iupack-stub (it reads format {FORMAT})",
-                peek.format
+                format.to_compact()
             ));
         }
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let m = Manifest::from_json(&v).map_err(|e| e.to_string())?;
         m.validate()?;
         Ok(m)
     }
 
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        let mut v = ToJson::to_json(self).to_pretty().into_bytes();
         v.push(b'\n');
         v
     }

@@ -5,7 +5,6 @@
 //! control character. Lists of paths are checked for duplicates, case-insensitive collisions and
 //! a file that would also be a folder. This module never touches the disk.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -72,17 +71,7 @@ impl fmt::Display for RelPath {
     }
 }
 
-impl Serialize for RelPath {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-impl<'de> Deserialize<'de> for RelPath {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        RelPath::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+crate::json::as_text!(RelPath);
 
 /// Checks that a set of file paths can coexist in one tree on any platform: no duplicates, no
 /// two that differ only in case, and no file that is also another file's folder.

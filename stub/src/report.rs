@@ -1,11 +1,11 @@
 //! The machine-readable result of one run: printed with `--json`, written with `--report FILE`
 //! (atomically) and appended as one line with `--log FILE`. Schema: `docs/report.md`.
 
-use serde::Serialize;
+use crate::json::{object, ToJson};
 
 pub const SCHEMA: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Report {
     pub schema: u32,
     /// What was asked: apply, dry-run, check, list, verify, extract.
@@ -30,7 +30,7 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ComponentReport {
     pub name: String,
     pub from: Option<String>,
@@ -42,6 +42,13 @@ pub struct ComponentReport {
     pub action: String,
     pub bytes: u64,
 }
+
+object!(Report, ignore, {
+    schema: req, mode: req, package_file: req, package_id: null, product: null, signed_by: null,
+    started: req, duration_ms: req, exit_code: req, result: req, message: req,
+    restart_needed: req, bytes: req, components: req, recovered: null, warnings: req,
+});
+object!(ComponentReport, ignore, { name: req, from: null, to: req, route: null, action: req, bytes: req });
 
 impl Report {
     pub fn new(mode: &str, package_file: &str) -> Self {
@@ -55,11 +62,11 @@ impl Report {
     }
 
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).expect("report serializes")
+        self.to_json().to_pretty()
     }
 
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("report serializes")
+        self.to_json().to_compact()
     }
 }
 

@@ -9,11 +9,11 @@
 use crate::apply::{self, Interactive, Options};
 use crate::error::{Error, ExitCode, Result};
 use crate::inventory::{InventoryFile, Product};
+use crate::json::{self, object, ToJson};
 use crate::package::{Expect, Package};
 use crate::report::Report;
 use crate::signature;
 use crate::version::{Version, VersionReq};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -26,16 +26,14 @@ pub const INDEX_COMMENT: &str = "iupack-index";
 const MAX_INDEX_BYTES: u64 = 16 << 20;
 const MAX_SIG_BYTES: u64 = 4096;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Index {
     pub format: u32,
     pub created: String,
     pub packages: Vec<IndexPackage>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct IndexPackage {
     /// The file name in the share (no folders).
     pub file: String,
@@ -46,8 +44,7 @@ pub struct IndexPackage {
     pub components: Vec<IndexComponent>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct IndexComponent {
     pub name: String,
     pub version: Version,
@@ -55,12 +52,10 @@ pub struct IndexComponent {
     /// Bytes a full install reads from the package, when it carries full content.
     pub full: Option<u64>,
     pub deltas: Vec<IndexDelta>,
-    #[serde(default)]
     pub requires: BTreeMap<String, VersionReq>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct IndexDelta {
     pub from: Version,
     pub from_tree: String,
@@ -68,16 +63,21 @@ pub struct IndexDelta {
     pub bytes: u64,
 }
 
+object!(Index, deny, { format: req, created: req, packages: req });
+object!(IndexPackage, deny, { file: req, size: req, sha256: req, product: req, id: req, components: req });
+object!(IndexComponent, deny, { name: req, version: req, tree: req, full: null, deltas: req, requires: dflt });
+object!(IndexDelta, deny, { from: req, from_tree: req, bytes: req });
+
 impl Index {
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).expect("index serializes");
+        let mut v = ToJson::to_json(self).to_pretty().into_bytes();
         v.push(b'\n');
         v
     }
 
     /// Parses and checks an index (file names plain, formats known).
     pub fn parse(bytes: &[u8]) -> std::result::Result<Index, String> {
-        let index: Index = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let index: Index = json::from_slice(bytes)?;
         if index.format != INDEX_FORMAT {
             return Err(format!(
                 "index format {} is not known to this iupack (it reads {INDEX_FORMAT})",
@@ -599,7 +599,7 @@ mod tests {
     fn index_with(file: &str) -> String {
         format!(
             r#"{{"format":1,"created":"2026-11-30T00:00:00Z","packages":[{{"file":{},"size":1,"sha256":"00","product":"p","id":"i","components":[]}}]}}"#,
-            serde_json::to_string(file).expect("json")
+            crate::json::ToJson::to_json(file).to_compact()
         )
     }
 

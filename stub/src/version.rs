@@ -4,7 +4,6 @@
 //! so `12.1` equals `12.1.0`. A range is comma-separated comparators (`>=3.7, <4`); `*` is any.
 //! The original spelling of a version is kept for display and round-trips.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -74,17 +73,7 @@ impl fmt::Display for Version {
     }
 }
 
-impl Serialize for Version {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-impl<'de> Deserialize<'de> for Version {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Version::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+crate::json::as_text!(Version);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -163,17 +152,7 @@ impl fmt::Display for VersionReq {
     }
 }
 
-impl Serialize for VersionReq {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-impl<'de> Deserialize<'de> for VersionReq {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        VersionReq::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
+crate::json::as_text!(VersionReq);
 
 #[cfg(test)]
 mod tests {

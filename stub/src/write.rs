@@ -367,7 +367,7 @@ fn delta_cost(bd: &BuiltDelta) -> u64 {
         .iter()
         .map(|e| e.size + 76 + 2 * e.name.len() as u64)
         .sum();
-    let manifest = serde_json::to_vec(&bd.delta).map_or(0, |v| v.len() as u64);
+    let manifest = crate::json::ToJson::to_json(&bd.delta).to_compact().len() as u64;
     entries + manifest * 6 / 10
 }
 

@@ -717,7 +717,7 @@ fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntr
             })
         };
         let (data, sig) = (read(&path)?, read(&sig_path)?);
-        let t: iupack_stub::keys::Transition = serde_json::from_slice(&data).map_err(|e| {
+        let t = iupack_stub::keys::Transition::parse(&data).map_err(|e| {
             Error::usage(format!("{} is not a key transition: {e}", path.display()))
                 .hint("list the .json file that `iupack key-transition` wrote")
         })?;

@@ -32,7 +32,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         .unwrap_or_default()
         .iter()
         .map(|(data, sig)| {
-            let t: Option<iupack_stub::keys::Transition> = serde_json::from_slice(data).ok();
+            let t = iupack_stub::keys::Transition::parse(data).ok();
             serde_json::json!({
                 "signed_by": sig.lines().nth(1).and_then(key_id),
                 "new_key": t.as_ref().and_then(|t| key_id(&t.new_key)),
@@ -50,7 +50,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             "signature_checked": false,
             "signed_by": signer,
             "trusted_comment": claimed.map(|c| c.render()),
-            "manifest": m,
+            "manifest": serde_json::from_slice::<serde_json::Value>(&m.to_json()).expect("the manifest's own JSON"),
             "key_transitions": transitions,
             "entries": entries.iter().map(|(n, s, c)| serde_json::json!({"name": n, "size": s, "stored": c})).collect::<Vec<_>>(),
         });

@@ -61,8 +61,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         revoke_signer: a.revoke_old,
         created: time::rfc3339(time::unix_now()),
     };
-    let mut bytes = serde_json::to_vec_pretty(&t).expect("statement serializes");
-    bytes.push(b'\n');
+    let bytes = t.to_json();
     let sig = write::sign(
         &sk,
         Some(&pk),

@@ -597,7 +597,7 @@ fn main() {
                 revoke_signer: false,
                 created: "2026-11-24T00:00:00Z".into(),
             };
-            let b = serde_json::to_vec_pretty(&t).expect("json");
+            let b = t.to_json();
             let s = signed(by, &b, &t.comment());
             (b, s)
         };
