@@ -68,7 +68,9 @@ build() {
   # stub's profile, a panic aborts at once (no message or backtrace machinery: std's DWARF
   # reader alone was ~100 KB) and no unwind tables are emitted. A panic is a bug in the stub
   # either way; it was already abort, and no unwinding is lost. (Windows x64 requires unwind
-  # tables: rustc refuses to drop them there.)
+  # tables: rustc refuses to drop them there.) std's `optimize_for_size` feature swaps its sorts
+  # and a few other generic routines for small versions: 24 KB less, applies as fast (measured:
+  # deflate and zstd unchanged, xz within noise; hashing and decoding are not std code).
   local size_flags="-Zunstable-options -Cpanic=immediate-abort"
   CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="$size_flags -Cforce-unwind-tables=no" \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="$size_flags" \
@@ -76,7 +78,8 @@ build() {
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
     CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar \
     CC_x86_64_unknown_linux_musl=musl-gcc AR_x86_64_unknown_linux_musl=ar \
-    /usr/bin/cargo build --quiet --locked -Zbuild-std=std,panic_abort --target "$triple" \
+    /usr/bin/cargo build --quiet --locked -Zbuild-std=std,panic_abort \
+      -Zbuild-std-features=optimize_for_size --target "$triple" \
       --profile stub -p iupack-stub --bin iupack-stub --target-dir "$dir" "${feat[@]}"
   mkdir -p "target/stubs/$out"
   cp "$dir/$triple/stub/$exe" "target/stubs/$out/$name$ext"

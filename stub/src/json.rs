@@ -580,6 +580,7 @@ macro_rules! object {
     (@write $o:ident, flag, $k:expr, $v:expr) => { $o.put_if($v, $k, $v) };
     ($t:ident, keep($extra:ident), { $($field:ident : $kind:ident),* $(,)? }) => {
         impl $crate::json::FromJson for $t {
+            #[inline(never)]
             fn from_json(v: &$crate::json::Value) -> Result<Self, $crate::json::JsonError> {
                 let mut f = $crate::json::Fields::of(v)?;
                 $( let $field = $crate::json::object!(@read f, $kind, stringify!($field)); )*
@@ -596,6 +597,7 @@ macro_rules! object {
     };
     ($t:ident, $mode:ident, { $($field:ident : $kind:ident),* $(,)? }) => {
         impl $crate::json::FromJson for $t {
+            #[inline(never)]
             fn from_json(v: &$crate::json::Value) -> Result<Self, $crate::json::JsonError> {
                 let mut f = $crate::json::Fields::of(v)?;
                 $( let $field = $crate::json::object!(@read f, $kind, stringify!($field)); )*
@@ -670,19 +672,23 @@ impl FromJson for Value {
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(v: &Value) -> Result<Self, JsonError> {
         let a = v.as_array().ok_or_else(|| expected("an array", v))?;
-        a.iter()
-            .enumerate()
-            .map(|(i, x)| T::from_json(x).map_err(|e| e.inside(&format!("[{i}]"))))
-            .collect()
+        // A plain loop: `collect` into a `Result` costs several KB of stub per element type.
+        let mut out = Vec::with_capacity(a.len());
+        for (i, x) in a.iter().enumerate() {
+            out.push(T::from_json(x).map_err(|e| e.inside(&format!("[{i}]")))?);
+        }
+        Ok(out)
     }
 }
 
 impl<T: FromJson> FromJson for BTreeMap<String, T> {
     fn from_json(v: &Value) -> Result<Self, JsonError> {
         let m = v.as_object().ok_or_else(|| expected("an object", v))?;
-        m.iter()
-            .map(|(k, x)| Ok((k.clone(), T::from_json(x).map_err(|e| e.inside(k))?)))
-            .collect()
+        let mut out = BTreeMap::new();
+        for (k, x) in m {
+            out.insert(k.clone(), T::from_json(x).map_err(|e| e.inside(k))?);
+        }
+        Ok(out)
     }
 }
 
@@ -787,6 +793,7 @@ impl<'a> Fields<'a> {
         })
     }
 
+    #[inline(never)]
     fn take(&mut self, key: &str) -> Option<&'a Value> {
         let i = self.map.iter().position(|(k, _)| k == key)?;
         self.taken[i] = true;
@@ -794,6 +801,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A field that must be there.
+    #[inline(never)]
     pub fn req<T: FromJson>(&mut self, key: &str) -> Result<T, JsonError> {
         let v = self
             .take(key)
@@ -802,6 +810,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A field that may be missing or null.
+    #[inline(never)]
     pub fn opt<T: FromJson>(&mut self, key: &str) -> Result<Option<T>, JsonError> {
         match self.take(key) {
             None | Some(Value::Null) => Ok(None),
@@ -810,6 +819,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A field that may be missing or null, then `T::default()`.
+    #[inline(never)]
     pub fn or_default<T: FromJson + Default>(&mut self, key: &str) -> Result<T, JsonError> {
         Ok(self.opt(key)?.unwrap_or_default())
     }
