@@ -52,7 +52,7 @@ machine() { # machine DIR PLATFORM [fresh]
 # iupack-head-zstd.
 sed -e '/^\[\[components.deltas\]\]/,+2d' -e "s|\.\./releases|$repo/samples/acme/releases|" \
   samples/acme/specs/acme-av-2026.11.24.1.toml > "$work/full-only.toml"
-grep -q deltas "$work/full-only.toml" && fail "the full-only spec still has deltas"
+grep -q "^\[\[components.deltas" "$work/full-only.toml" && fail "the full-only spec still has deltas"
 xz_package() { # xz_package TARGET OUT: builds it and checks which head it took
   "$iupack" build "$work/full-only.toml" --key keys/snakeoil.key --target "$1" --compression xz \
     --out "$2" --force --json > "$work/xz.json"

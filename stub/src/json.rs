@@ -1032,4 +1032,70 @@ mod tests {
             assert_eq!(e, why);
         }
     }
+    /// A bounded stand-in for the `json` fuzz target, run with every `cargo test`: mutated
+    /// documents never panic the reader; what it accepts reads back the same from its own output,
+    /// and where serde_json accepts the input too, both read the same strings and shape.
+    #[test]
+    fn mutated_documents_never_panic_and_round_trip() {
+        fn same(a: &Value, b: &serde_json::Value) -> bool {
+            match (a, b) {
+                (Value::Null, serde_json::Value::Null) => true,
+                (Value::Bool(x), serde_json::Value::Bool(y)) => x == y,
+                (Value::Number(_), serde_json::Value::Number(_)) => true,
+                (Value::String(x), serde_json::Value::String(y)) => x == y,
+                (Value::Array(x), serde_json::Value::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+                }
+                (Value::Object(x), serde_json::Value::Object(y)) => {
+                    x.len() == y.len()
+                        && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+                }
+                _ => false,
+            }
+        }
+        let seeds: [&[u8]; 3] = [
+            br#"{"format": 1, "package": {"id": "a-1", "created": "2026-11-30T00:00:00Z", "stub": {"size": 12, "sha256": "ab"}}, "components": [{"name": "e", "version": "1.0", "full": [{"path": "x/y", "size": 0, "mode": 420}]}]}"#,
+            br#"[null, true, false, -0.5e+3, "\u00e9\ud83d\ude00\n", {}, [], {"a": {"b": [1, 2, {"c": "d"}]}}]"#,
+            br#"{"products": [{"id": "p", "keep_previous": 18446744073709551615}], "x": 1e400}"#,
+        ];
+        let alphabet = b"{}[]\":,0123456789-+.eEtrufalsn \\u\x00\xff\x1f\xc3\xa9";
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut agreed) = (0, 0);
+        for round in 0..30_000 {
+            let mut doc = seeds[round % seeds.len()].to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % (doc.len() as u64 + 1)) as usize;
+                let b = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 if at < doc.len() => doc[at] = b,
+                    1 if at < doc.len() => {
+                        doc.remove(at);
+                    }
+                    _ => doc.insert(at, b),
+                }
+            }
+            let ours = parse(&doc);
+            if let Ok(v) = &ours {
+                accepted += 1;
+                for text in [v.to_compact(), v.to_pretty()] {
+                    assert_eq!(&parse(text.as_bytes()).expect("re-parses"), v);
+                }
+            }
+            if let (Ok(v), Ok(theirs)) = (&ours, serde_json::from_slice::<serde_json::Value>(&doc))
+            {
+                agreed += 1;
+                assert!(same(v, &theirs), "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+        assert!(
+            accepted > 1_000 && agreed > 1_000,
+            "{accepted} accepted, {agreed} compared"
+        );
+    }
 }
