@@ -290,7 +290,9 @@ impl Parser<'_> {
                             return Err(self.err("expected a key"));
                         }
                         let key = self.string()?;
-                        if m.iter().any(|(k, _)| *k == key) {
+                        // Small objects (every struct) check as they go; large ones once, sorted,
+                        // so a huge object can't make the check quadratic.
+                        if m.len() < 32 && m.iter().any(|(k, _)| *k == key) {
                             return Err(self.err(&format!("key `{key}` given twice")));
                         }
                         self.ws();
@@ -303,6 +305,13 @@ impl Parser<'_> {
                         if self.close(b'}')? {
                             break;
                         }
+                    }
+                }
+                if m.len() > 32 {
+                    let mut keys: Vec<&str> = m.iter().map(|(k, _)| k.as_str()).collect();
+                    keys.sort_unstable();
+                    if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+                        return Err(self.err(&format!("key `{}` given twice", w[0])));
                     }
                 }
                 self.depth -= 1;
@@ -916,6 +925,21 @@ mod tests {
         }
         let e = parse(b"{\n  \"a\": [1,\n   x]\n}").expect_err("x");
         assert_eq!(e, "expected a value at line 3 column 4");
+        // A large object is checked once it is read, in n log n.
+        let mut big: String = (0..200_000).map(|i| format!("\"k{i}\": {i},")).collect();
+        big.insert(0, '{');
+        let unique = format!("{}\"last\": 0}}", big);
+        assert_eq!(
+            parse(unique.as_bytes())
+                .expect("unique keys")
+                .as_object()
+                .map(Vec::len),
+            Some(200_001)
+        );
+        let twice = format!("{}\"k123456\": 0}}", big);
+        assert!(parse(twice.as_bytes())
+            .expect_err("dup")
+            .contains("key `k123456` given twice"));
         let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
         assert!(parse(deep.as_bytes())
             .expect_err("deep")
