@@ -332,7 +332,7 @@ pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
             }
         })
         .collect();
-    let (stub_path, stub) = pick_stub(&heads, &target, manifest::needs_zstd(&components))?;
+    let (stub_path, stub) = pick_stub(heads, &target, manifest::needs_zstd(&components))?;
     let m = Manifest {
         format: manifest::FORMAT,
         package: PackageInfo {
@@ -542,16 +542,23 @@ fn platforms_for(spec: &[String], target: Option<&str>) -> Result<Vec<String>, E
 /// stub/build-targets.sh puts them: `iupack-head`, without zstd and the client commands, then
 /// `iupack-head-zstd`, then the full `iupack-stub`), else, for this machine's own platform,
 /// `iupack-stub` beside this program.
+/// Each is read and its executable format checked at once, so a wrong `--stub` fails before the
+/// content is compressed.
 struct Heads {
     given: bool,
-    found: Vec<PathBuf>,
+    found: Vec<(PathBuf, Vec<u8>)>,
 }
 
 fn find_stubs(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
+    let read = |p: &Path| -> Result<(PathBuf, Vec<u8>), Error> {
+        let stub = read_stub(p)?;
+        check_stub_format(&stub, p, target)?;
+        Ok((p.to_path_buf(), stub))
+    };
     if let Some(p) = flag {
         return Ok(Heads {
             given: true,
-            found: vec![p.to_path_buf()],
+            found: vec![read(p)?],
         });
     }
     let exe = std::env::current_exe().map_err(|e| {
@@ -576,7 +583,11 @@ fn find_stubs(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
         candidates.push(dir.join(&name));
         candidates.push(dir.join("stubs").join(&name));
     }
-    let found: Vec<PathBuf> = candidates.iter().filter(|c| c.is_file()).cloned().collect();
+    let found = candidates
+        .iter()
+        .filter(|c| c.is_file())
+        .map(|c| read(c))
+        .collect::<Result<Vec<_>, Error>>()?;
     if !found.is_empty() {
         return Ok(Heads {
             given: false,
@@ -600,14 +611,17 @@ fn find_stubs(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
 
 /// The first head that can decode what the package holds: one built without zstd only when no
 /// content is zstd data. A stub with no feature mark predates head variants and reads everything.
-fn pick_stub(heads: &Heads, target: &str, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
-    for path in &heads.found {
-        let stub = read_stub(path)?;
-        check_stub_format(&stub, path, target)?;
+fn pick_stub(heads: Heads, target: &str, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
+    let shown: Vec<String> = heads
+        .found
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    for (path, stub) in heads.found {
         let reads_zstd =
             iupack_stub::stub_features(&stub).is_none_or(|f| f.iter().any(|f| f == "zstd"));
         if reads_zstd || !needs_zstd {
-            return Ok((path.clone(), stub));
+            return Ok((path, stub));
         }
         if heads.given {
             return Err(Error::usage(format!(
@@ -619,12 +633,7 @@ fn pick_stub(heads: &Heads, target: &str, needs_zstd: bool) -> Result<(PathBuf, 
     }
     Err(Error::usage(format!(
         "none of the stubs found for {target} reads zstd, and this package holds zstd data ({})",
-        heads
-            .found
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        shown.join(", ")
     ))
     .hint(format!(
         "build them all with `bash stub/build-targets.sh {target}`, or pass --stub PATH"
