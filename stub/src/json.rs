@@ -197,16 +197,11 @@ impl std::ops::Index<&str> for Value {
 
 /// Parses one JSON document.
 pub fn parse(bytes: &[u8]) -> Result<Value, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let mut p = Parser {
-            s: bytes,
-            i: e.valid_up_to(),
-            depth: 0,
-        };
-        p.err("not UTF-8")
-    })?;
+    let src =
+        std::str::from_utf8(bytes).map_err(|e| located(bytes, e.valid_up_to(), "not UTF-8"))?;
     let mut p = Parser {
-        s: text.as_bytes(),
+        src,
+        s: src.as_bytes(),
         i: 0,
         depth: 0,
     };
@@ -218,7 +213,21 @@ pub fn parse(bytes: &[u8]) -> Result<Value, String> {
     Ok(v)
 }
 
+/// `what at line L column C`, for byte `i` of `input`.
+fn located(input: &[u8], i: usize, what: &str) -> String {
+    let before = &input[..i.min(input.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+    format!("{what} at line {line} column {}", col + 1)
+}
+
 struct Parser<'a> {
+    /// The input, checked UTF-8 once; `s` is its bytes.
+    src: &'a str,
     s: &'a [u8],
     i: usize,
     depth: usize,
@@ -226,14 +235,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&mut self, what: &str) -> String {
-        let before = &self.s[..self.i.min(self.s.len())];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = before.len()
-            - before
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |p| p + 1);
-        format!("{what} at line {line} column {}", col + 1)
+        located(self.s, self.i, what)
     }
 
     fn ws(&mut self) {
@@ -383,8 +385,7 @@ impl Parser<'_> {
                 return Err(self.err("invalid number"));
             }
         }
-        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default();
-        Ok(Value::Number(text.to_string()))
+        Ok(Value::Number(self.text(start).to_string()))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -461,9 +462,10 @@ impl Parser<'_> {
         }
     }
 
-    /// The input from `start` to here (whole UTF-8 characters: both ends sit at ASCII bytes).
+    /// The input from `start` to here: both ends sit at ASCII bytes, so on character boundaries
+    /// of the input already checked as UTF-8 (no second check of the bytes).
     fn text(&self, start: usize) -> &str {
-        std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default()
+        self.src.get(start..self.i).unwrap_or_default()
     }
 }
 

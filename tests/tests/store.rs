@@ -262,6 +262,16 @@ fn client(m: &World, args: &[&str]) -> std::process::Output {
     )
 }
 
+/// `apply --from SHARE --json` on machine `m`, which must succeed: its report.
+fn apply_from(m: &World, share: &Path) -> serde_json::Value {
+    let o = client(
+        m,
+        &["apply", "--from", share.to_str().expect("utf8"), "--json"],
+    );
+    assert_code(&o, 0);
+    serde_json::from_str(&stdout(&o)).expect("JSON")
+}
+
 /// The routes by which a run's report says `component` was installed, in order.
 fn installed_routes(report: &serde_json::Value, component: &str) -> Vec<String> {
     report["components"]
@@ -350,12 +360,7 @@ fn exported_inventories_plan_a_share_that_brings_three_machines_current() {
             &["apply", "--from", share.to_str().expect("utf8"), "--list"],
         );
         assert_code(&o, 0);
-        let o = client(
-            m,
-            &["apply", "--from", share.to_str().expect("utf8"), "--json"],
-        );
-        assert_code(&o, 0);
-        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        let r = apply_from(m, &share);
         assert_eq!(r["result"], "applied", "machine {i}: {r}");
         assert_tree_eq(
             &m.machine().join("acme/engine"),
@@ -437,12 +442,7 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
     // A machine at 3 takes both deltas; one at 1 (older than the deltas reach) takes full.
     for (n, want) in [(3u8, "delta from 3.7.3"), (1, "full")] {
         let m = machine_at(&w, &pubkey, n);
-        let o = client(
-            &m,
-            &["apply", "--from", share.to_str().expect("utf8"), "--json"],
-        );
-        assert_code(&o, 0);
-        let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        let r = apply_from(&m, &share);
         assert_eq!(
             installed_routes(&r, "engine"),
             [want],
@@ -581,12 +581,7 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
         .find("acme-av-engine-3.7.4-deltas.run: engine (delta from 3.7.3)")
         .expect(&list);
     assert!(full_at < delta_at, "{list}");
-    let o = client(
-        &m,
-        &["apply", "--from", share.to_str().expect("utf8"), "--json"],
-    );
-    assert_code(&o, 0);
-    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    let r = apply_from(&m, &share);
     assert_eq!(
         installed_routes(&r, "engine"),
         ["full", "delta from 3.7.3"],
