@@ -12,7 +12,7 @@
 use crate::digest::TreeLine;
 use crate::error::{Error, ExitCode, Result};
 use crate::fault;
-use crate::fsutil::{self, sync_dir};
+use crate::fsutil::{self, sync_dir, StagedFile};
 use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PendingInstall, Product};
 use crate::journal::{self, Rename, Transaction};
@@ -30,7 +30,7 @@ use crate::treestream;
 use crate::version::Version;
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Whether an older version may replace a newer one.
@@ -1100,7 +1100,7 @@ fn new_file_in(
     root: &Path,
     path: &RelPath,
     dirs: &mut BTreeSet<String>,
-) -> Result<(PathBuf, fs::File)> {
+) -> Result<(PathBuf, StagedFile)> {
     for d in path.parents() {
         if dirs.insert(d.to_string()) {
             let p = root.join(d);
@@ -1114,12 +1114,12 @@ fn new_file_in(
         .create_new(true)
         .open(&target)
         .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
-    Ok((target, out))
+    Ok((target, StagedFile::new(out)))
 }
 
-/// Flushes a written file and gives it its mode; `sync_tree` syncs it later.
-fn finish_file(out: &mut fs::File, target: &Path, mode: u32) -> Result<()> {
-    out.flush()
+/// Flushes a written file, starts its write-out, gives it its mode; `sync_tree` syncs it later.
+fn finish_file(out: &mut StagedFile, target: &Path, mode: u32) -> Result<()> {
+    out.finish()
         .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
     set_mode(target, mode)
 }

@@ -36,6 +36,8 @@ pub mod treestream;
 pub mod version;
 #[cfg(windows)]
 mod winreboot;
+#[cfg(target_os = "linux")]
+mod writeback;
 pub mod zipread;
 
 #[cfg(feature = "write")]
