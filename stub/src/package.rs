@@ -226,13 +226,18 @@ impl VerifiedPackage {
         &mut self,
         component: &Component,
         entry: &FileEntry,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<()> {
         self.copy_entry(&component.full_entry_name(&entry.path), entry, out)
     }
 
     /// Streams the ZIP entry `name`, which holds `entry`'s bytes whole, into `out`, checked.
-    pub fn copy_entry(&mut self, name: &str, entry: &FileEntry, out: &mut dyn Write) -> Result<()> {
+    pub fn copy_entry(
+        &mut self,
+        name: &str,
+        entry: &FileEntry,
+        out: &mut (dyn Write + Send),
+    ) -> Result<()> {
         let mut zf = self.sized_entry(name, entry.size)?;
         stream_checked(&mut zf, name, entry, out)
     }
@@ -261,7 +266,7 @@ impl VerifiedPackage {
         old: &[u8],
         patch_size: u64,
         entry: &FileEntry,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<()> {
         let mut zf = self.sized_entry(name, patch_size)?;
         let patch = io::BufReader::new((&mut zf).take(patch_size));
@@ -539,7 +544,7 @@ pub(crate) fn stream_checked(
     r: &mut dyn Read,
     name: &str,
     entry: &FileEntry,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<()> {
     let (n, sha) = copy_hashed(
         r,
@@ -563,10 +568,14 @@ pub(crate) fn stream_checked(
 pub(crate) fn copy_hashed(
     r: &mut dyn Read,
     limit: u64,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     reading: &str,
     writing: &str,
 ) -> Result<(u64, String)> {
+    #[cfg(feature = "zstd")]
+    if limit >= PIPELINE_FROM {
+        return copy_hashed_pipelined(r, limit, out, reading, writing);
+    }
     let mut hr = HashingReader::new(r, limit);
     // Sized for the file (small files are the many), at most 256 KiB.
     let len = usize::try_from(limit.saturating_add(1))
@@ -584,6 +593,80 @@ pub(crate) fn copy_hashed(
             .map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
     }
     Ok(hr.finish())
+}
+
+/// Files this big are copied by two threads (`copy_hashed_pipelined`).
+#[cfg(feature = "zstd")]
+const PIPELINE_FROM: u64 = 4 << 20;
+
+/// `copy_hashed` for big files (the programs of an engine update): this thread reads (decodes)
+/// the next piece while a second thread hashes and writes the piece read before, so a 2-core
+/// machine decodes, hashes and copies into the file cache at once. One short-lived thread per
+/// MiB: a spawn costs tens of microseconds, a MiB of decoding a millisecond or more. The errors
+/// are `copy_hashed`'s, in the order the one-thread copy meets them (a piece is written before
+/// the next is read).
+///
+/// Only in stubs with zstd (the client tool and `iupack-head-zstd`): std's thread support adds
+/// 25-33 KB to a stub, and the head without zstd is the tracked small one. Its packages are xz
+/// (LZMA decoding, not hashing and writing, takes most of their apply time) or deflate (kept for
+/// unzip, not for speed).
+#[cfg(feature = "zstd")]
+fn copy_hashed_pipelined(
+    r: &mut dyn Read,
+    limit: u64,
+    out: &mut (dyn Write + Send),
+    reading: &str,
+    writing: &str,
+) -> Result<(u64, String)> {
+    const PIECE: usize = 1 << 20;
+    let read_error = |e: io::Error| Error::damaged(format!("{reading}: {e}"));
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let (mut cur, mut next) = (vec![0u8; PIECE], vec![0u8; PIECE]);
+    let mut total = 0u64;
+    let mut n = fill(r, &mut cur, limit, &mut total).map_err(read_error)?;
+    while n > 0 {
+        let piece = &cur[..n];
+        let (written, m) = std::thread::scope(|s| {
+            let worker = s.spawn(|| {
+                sha2::Digest::update(&mut hasher, piece);
+                out.write_all(piece)
+            });
+            let m = fill(r, &mut next, limit, &mut total);
+            (worker.join(), m)
+        });
+        written
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
+        n = m.map_err(read_error)?;
+        std::mem::swap(&mut cur, &mut next);
+    }
+    Ok((total, crate::digest::hex(&sha2::Digest::finalize(hasher))))
+}
+
+/// Reads into `buf` until it is full or the stream ends, and adds what it read to `total`.
+/// Like `HashingReader`, asks for at most one byte beyond `limit`, and refuses a stream longer.
+#[cfg(feature = "zstd")]
+fn fill(r: &mut dyn Read, buf: &mut [u8], limit: u64, total: &mut u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let room = (limit - *total - n as u64).saturating_add(1);
+        let want = (buf.len() - n).min(usize::try_from(room).unwrap_or(usize::MAX));
+        let k = match r.read(&mut buf[n..n + want]) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        n += k;
+        if *total + n as u64 > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("more than the declared {limit} bytes"),
+            ));
+        }
+    }
+    *total += n as u64;
+    Ok(n)
 }
 
 /// Looks for the local header of `iupack/manifest.json` anywhere in the file: the mark of a
@@ -614,5 +697,115 @@ fn find_manifest_header(mut f: File) -> io::Result<bool> {
         }
         keep = (header_len - 1).min(end);
         buf.copy_within(end - keep..end, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ExitCode;
+
+    /// A reader like a decoder: odd-sized reads, and an error after `fail_at` bytes if set.
+    struct Choppy<'a> {
+        data: &'a [u8],
+        at: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Choppy<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.fail_at.is_some_and(|f| self.at >= f) {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "bad block"));
+            }
+            let n = buf.len().min(self.data.len() - self.at).min(77_777);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// A disk that fills up after `room` bytes.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::other("no space left on device"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect()
+    }
+
+    fn copy(
+        data: &[u8],
+        limit: u64,
+        fail_at: Option<usize>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(u64, String)> {
+        let mut r = Choppy {
+            data,
+            at: 0,
+            fail_at,
+        };
+        copy_hashed(&mut r, limit, out, "cannot read e", "f")
+    }
+
+    /// Small files (one thread) and big ones (two, in the stubs with zstd) copy the same way:
+    /// every byte, in order, with its size and SHA-256; a stream longer than declared, a read
+    /// error and a write error each give their own failure.
+    #[test]
+    fn copies_are_exact_and_failures_are_told_apart_small_and_big() {
+        for len in [3 << 20, (10 << 20) + 7] {
+            let d = data(len);
+            let mut out = Vec::new();
+            let (n, sha) = copy(&d, len as u64, None, &mut out).expect("copy");
+            assert_eq!(
+                (n, sha.as_str()),
+                (len as u64, crate::digest::sha256_hex(&d).as_str())
+            );
+            assert!(out == d, "{len}: the copy differs");
+
+            // A shorter stream is returned as it is (the caller compares with the manifest).
+            let (n, _) = copy(&d, len as u64 + 10, None, &mut Vec::new()).expect("short");
+            assert_eq!(n, len as u64);
+
+            let e = copy(&d, len as u64 - 1, None, &mut Vec::new()).expect_err("overlong");
+            assert_eq!(e.code, ExitCode::Damaged, "{len}: {}", e.message);
+            assert!(
+                e.message.contains("more than the declared"),
+                "{}",
+                e.message
+            );
+
+            let e = copy(&d, len as u64, Some(len / 2), &mut Vec::new()).expect_err("read");
+            assert_eq!(e.code, ExitCode::Damaged, "{len}: {}", e.message);
+            assert!(
+                e.message.starts_with("cannot read e: bad block"),
+                "{}",
+                e.message
+            );
+
+            let e = copy(&d, len as u64, None, &mut Full { room: len / 2 }).expect_err("write");
+            assert_eq!(e.code, ExitCode::ApplyFailed, "{len}: {}", e.message);
+            assert!(e.message.contains("cannot write f"), "{}", e.message);
+
+            // Both fail: the write, of the earlier bytes, is what a one-thread copy meets first.
+            let e =
+                copy(&d, len as u64, Some(len / 2), &mut Full { room: len / 4 }).expect_err("both");
+            assert_eq!(e.code, ExitCode::ApplyFailed, "{len}: {}", e.message);
+        }
     }
 }
