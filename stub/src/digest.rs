@@ -26,6 +26,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// The error of a stream that goes on past the `limit` bytes declared for it.
+pub fn longer_than(limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("more than the declared {limit} bytes"),
+    )
+}
+
 /// One file of a tree as the digest sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeLine<'a> {
@@ -79,10 +87,7 @@ impl<R: Read> Read for HashingReader<R> {
         let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         if self.count + n as u64 > self.limit {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("more than the declared {} bytes", self.limit),
-            ));
+            return Err(longer_than(self.limit));
         }
         self.hasher.update(&buf[..n]);
         self.count += n as u64;

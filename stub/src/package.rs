@@ -602,9 +602,9 @@ const PIPELINE_FROM: u64 = 4 << 20;
 /// `copy_hashed` for big files (the programs of an engine update): this thread reads (decodes)
 /// the next piece while a second thread hashes and writes the piece read before, so a 2-core
 /// machine decodes, hashes and copies into the file cache at once. One short-lived thread per
-/// MiB: a spawn costs tens of microseconds, a MiB of decoding a millisecond or more. The errors
-/// are `copy_hashed`'s, in the order the one-thread copy meets them (a piece is written before
-/// the next is read).
+/// MiB: a spawn costs tens of microseconds, a MiB of decoding a millisecond or more. Where no
+/// thread can be had, the piece is done on this one. The errors are `copy_hashed`'s, in the order
+/// the one-thread copy meets them (a piece is written before the next is read).
 ///
 /// Only in stubs with zstd (the client tool and `iupack-head-zstd`): std's thread support adds
 /// 25-33 KB to a stub, and the head without zstd is the tracked small one. Its packages are xz
@@ -626,17 +626,29 @@ fn copy_hashed_pipelined(
     let mut n = fill(r, &mut cur, limit, &mut total).map_err(read_error)?;
     while n > 0 {
         let piece = &cur[..n];
-        let (written, m) = std::thread::scope(|s| {
-            let worker = s.spawn(|| {
-                sha2::Digest::update(&mut hasher, piece);
-                out.write_all(piece)
-            });
+        let both = std::thread::scope(|s| {
+            let worker = std::thread::Builder::new()
+                .spawn_scoped(s, || {
+                    sha2::Digest::update(&mut hasher, piece);
+                    out.write_all(piece)
+                })
+                .ok()?;
             let m = fill(r, &mut next, limit, &mut total);
-            (worker.join(), m)
+            Some((worker.join(), m))
         });
-        written
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            .map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
+        let (written, m) = match both {
+            Some((written, m)) => (
+                written.unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                m,
+            ),
+            // No thread to be had (a process limit): this piece on this thread.
+            None => {
+                sha2::Digest::update(&mut hasher, piece);
+                let written = out.write_all(piece);
+                (written, fill(r, &mut next, limit, &mut total))
+            }
+        };
+        written.map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
         n = m.map_err(read_error)?;
         std::mem::swap(&mut cur, &mut next);
     }
@@ -659,10 +671,7 @@ fn fill(r: &mut dyn Read, buf: &mut [u8], limit: u64, total: &mut u64) -> io::Re
         };
         n += k;
         if *total + n as u64 > limit {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("more than the declared {limit} bytes"),
-            ));
+            return Err(crate::digest::longer_than(limit));
         }
     }
     *total += n as u64;
