@@ -1,5 +1,6 @@
 //! Windows only: scheduling a rename for the next restart, the one thing iupack needs from the
-//! Win32 API that std does not offer. The only `unsafe` in the project (a single FFI call).
+//! Win32 API that std does not offer. With `writeback`'s, one of the project's two `unsafe`
+//! blocks (each a single FFI call).
 #![allow(unsafe_code)]
 
 use std::io;

@@ -3,7 +3,7 @@
 //! disk then works while the stub goes on decoding and hashing, and the fsync before the swap
 //! waits only for what is still in flight. The fsync stays: this call promises nothing about
 //! durability (it does not flush metadata or the disk's cache), it only starts the writing early.
-//! With `fsutil::sync_dir`'s folder syncs, the one other `unsafe` in the project (an FFI call).
+//! With `winreboot`'s, one of the project's two `unsafe` blocks (each a single FFI call).
 #![allow(unsafe_code)]
 
 use std::fs::File;
