@@ -1,4 +1,4 @@
-//! SHA-256 in hex, the streaming hash-and-cap reader, and the tree digest (DESIGN §3).
+//! SHA-256 in hex, the streaming hash-and-cap writer, and the tree digest (DESIGN §3).
 //!
 //! `tree` = SHA-256 over the lines `path\tmode\tsize\tsha256\n` sorted by path bytes, mode in
 //! decimal: one value names a whole component tree.
@@ -54,47 +54,6 @@ pub fn tree_digest<'a>(files: impl IntoIterator<Item = TreeLine<'a>>) -> String 
     hex(&h.finalize())
 }
 
-/// Reads at most `limit` bytes from `inner`, hashing all it passes on. Reading past the limit is
-/// an error, so a stream can never deliver more than it declared.
-#[derive(Debug)]
-pub struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-    limit: u64,
-}
-
-impl<R: Read> HashingReader<R> {
-    pub fn new(inner: R, limit: u64) -> Self {
-        HashingReader {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-            limit,
-        }
-    }
-
-    /// Bytes read and their SHA-256 in hex.
-    pub fn finish(self) -> (u64, String) {
-        (self.count, hex(&self.hasher.finalize()))
-    }
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // Ask for one byte beyond the limit so an overlong stream is caught, never truncated.
-        let room = (self.limit - self.count).saturating_add(1);
-        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        if self.count + n as u64 > self.limit {
-            return Err(longer_than(self.limit));
-        }
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 /// The zstd window log a patch from a file of `old` bytes to one of `new` bytes uses: enough to
 /// reach from the end of the output back to the start of the prefix (10 to 31).
 pub fn window_log(old: u64, new: u64) -> u32 {
@@ -130,10 +89,7 @@ impl<W: io::Write> HashingWriter<W> {
 impl<W: io::Write> io::Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.count + buf.len() as u64 > self.limit {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("more than the declared {} bytes", self.limit),
-            ));
+            return Err(longer_than(self.limit));
         }
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
@@ -146,10 +102,10 @@ impl<W: io::Write> io::Write for HashingWriter<W> {
 }
 
 /// Hashes a whole stream: (size, sha256 hex).
-pub fn hash_reader(r: impl Read) -> io::Result<(u64, String)> {
-    let mut hr = HashingReader::new(r, u64::MAX - 1);
-    io::copy(&mut hr, &mut io::sink())?;
-    Ok(hr.finish())
+pub fn hash_reader(mut r: impl Read) -> io::Result<(u64, String)> {
+    let mut hw = HashingWriter::new(io::sink(), u64::MAX);
+    io::copy(&mut r, &mut hw)?;
+    Ok(hw.finish())
 }
 
 #[cfg(test)]
@@ -184,15 +140,5 @@ mod tests {
         assert_ne!(d1, tree_digest(vec![a, b2]));
         // The empty tree is the hash of nothing.
         assert_eq!(tree_digest(Vec::new()), sha256_hex(b""));
-    }
-
-    #[test]
-    fn hashing_reader_caps() {
-        let mut r = HashingReader::new(&b"hello world"[..], 5);
-        let err = io::copy(&mut r, &mut io::sink()).expect_err("over the cap");
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        let mut r = HashingReader::new(&b"hello"[..], 5);
-        io::copy(&mut r, &mut io::sink()).expect("exactly the cap");
-        assert_eq!(r.finish().0, 5);
     }
 }

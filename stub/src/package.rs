@@ -5,7 +5,6 @@
 //! ZIP entry names are only looked up, never used as paths: where a file goes comes from the
 //! verified manifest. Entries the manifest does not name are ignored.
 
-use crate::digest::HashingReader;
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::{
     Component, DeltaOp, FileEntry, Manifest, ARCHIVE_TAR_XZ, ARCHIVE_TAR_ZST, MANIFEST_ENTRY,
@@ -14,6 +13,7 @@ use crate::manifest::{
 use crate::relpath::RelPath;
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
 use crate::zipread::Archive;
+use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -572,27 +572,44 @@ pub(crate) fn copy_hashed(
     reading: &str,
     writing: &str,
 ) -> Result<(u64, String)> {
+    let errors = CopyErrors { reading, writing };
     #[cfg(feature = "zstd")]
     if limit >= PIPELINE_FROM {
-        return copy_hashed_pipelined(r, limit, out, reading, writing);
+        return copy_hashed_pipelined(r, limit, out, &errors);
     }
-    let mut hr = HashingReader::new(r, limit);
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
     // Sized for the file (small files are the many), at most 256 KiB.
     let len = usize::try_from(limit.saturating_add(1))
         .unwrap_or(usize::MAX)
         .clamp(4096, 256 * 1024);
     let mut buf = vec![0u8; len];
     loop {
-        let n = hr
-            .read(&mut buf)
-            .map_err(|e| Error::damaged(format!("{reading}: {e}")))?;
+        let n = fill(r, &mut buf, limit, &mut total).map_err(|e| errors.read(e))?;
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n])
-            .map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(|e| errors.write(e))?;
     }
-    Ok(hr.finish())
+    Ok((total, crate::digest::hex(&hasher.finalize())))
+}
+
+/// What `copy_hashed`'s failures say: a read error is the package's (damaged: `reading` says
+/// what was read), a write error the machine's (apply failed: `writing` names the file).
+struct CopyErrors<'a> {
+    reading: &'a str,
+    writing: &'a str,
+}
+
+impl CopyErrors<'_> {
+    fn read(&self, e: io::Error) -> Error {
+        Error::damaged(format!("{}: {e}", self.reading))
+    }
+
+    fn write(&self, e: io::Error) -> Error {
+        Error::apply_io(format!("cannot write {}", self.writing), &e)
+    }
 }
 
 /// Files this big are copied by two threads (`copy_hashed_pipelined`).
@@ -615,21 +632,19 @@ fn copy_hashed_pipelined(
     r: &mut dyn Read,
     limit: u64,
     out: &mut (dyn Write + Send),
-    reading: &str,
-    writing: &str,
+    errors: &CopyErrors<'_>,
 ) -> Result<(u64, String)> {
     const PIECE: usize = 1 << 20;
-    let read_error = |e: io::Error| Error::damaged(format!("{reading}: {e}"));
-    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let mut hasher = Sha256::new();
     let (mut cur, mut next) = (vec![0u8; PIECE], vec![0u8; PIECE]);
     let mut total = 0u64;
-    let mut n = fill(r, &mut cur, limit, &mut total).map_err(read_error)?;
+    let mut n = fill(r, &mut cur, limit, &mut total).map_err(|e| errors.read(e))?;
     while n > 0 {
         let piece = &cur[..n];
         let both = std::thread::scope(|s| {
             let worker = std::thread::Builder::new()
                 .spawn_scoped(s, || {
-                    sha2::Digest::update(&mut hasher, piece);
+                    hasher.update(piece);
                     out.write_all(piece)
                 })
                 .ok()?;
@@ -643,21 +658,21 @@ fn copy_hashed_pipelined(
             ),
             // No thread to be had (a process limit): this piece on this thread.
             None => {
-                sha2::Digest::update(&mut hasher, piece);
+                hasher.update(piece);
                 let written = out.write_all(piece);
                 (written, fill(r, &mut next, limit, &mut total))
             }
         };
-        written.map_err(|e| Error::apply_io(format!("cannot write {writing}"), &e))?;
-        n = m.map_err(read_error)?;
+        written.map_err(|e| errors.write(e))?;
+        n = m.map_err(|e| errors.read(e))?;
         std::mem::swap(&mut cur, &mut next);
     }
-    Ok((total, crate::digest::hex(&sha2::Digest::finalize(hasher))))
+    Ok((total, crate::digest::hex(&hasher.finalize())))
 }
 
-/// Reads into `buf` until it is full or the stream ends, and adds what it read to `total`.
-/// Like `HashingReader`, asks for at most one byte beyond `limit`, and refuses a stream longer.
-#[cfg(feature = "zstd")]
+/// Reads into `buf` until it is full or the stream ends, and adds what it read to `total`. Asks
+/// for at most one byte beyond `limit`, so an overlong stream is caught, never truncated, and
+/// refuses it: a stream can never deliver more than it declared.
 fn fill(r: &mut dyn Read, buf: &mut [u8], limit: u64, total: &mut u64) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -770,6 +785,18 @@ mod tests {
             fail_at,
         };
         copy_hashed(&mut r, limit, out, "cannot read e", "f")
+    }
+
+    /// The cap every copy reads through (was `digest::HashingReader`'s test).
+    #[test]
+    fn fill_caps() {
+        let mut total = 0;
+        let err = fill(&mut &b"hello world"[..], &mut [0u8; 64], 5, &mut total)
+            .expect_err("over the cap");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut total = 0;
+        let n = fill(&mut &b"hello"[..], &mut [0u8; 64], 5, &mut total).expect("exactly the cap");
+        assert_eq!((n, total), (5, 5));
     }
 
     /// Small files (one thread) and big ones (two, in the stubs with zstd) copy the same way:
