@@ -995,11 +995,11 @@ fn write_delta(
     base: &[SourceFile],
     root: &Path,
 ) -> Result<Vec<String>> {
-    let ops: std::collections::HashMap<&str, &DeltaFile> =
-        d.files.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut ops: Vec<&DeltaFile> = d.files.iter().collect();
+    ops.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
     let mut files: Vec<(FileEntry, Source<'_>)> = Vec::new();
     for b in base {
-        match ops.get(b.path.as_str()) {
+        match crate::sorted::find(&ops, b.path.as_str(), |f| f.path.as_str()) {
             None => files.push((b.entry(), Source::Kept(b))),
             Some(f) if f.op == DeltaOp::Patch => {
                 let e = f.new_entry().expect("validated");
@@ -1283,7 +1283,7 @@ fn commit(
     base.trusted_keys = keys.trusted.clone();
     base.revoked_keys = keys.revoked.clone();
     let (mut renames, mut sides) = (Vec::new(), Vec::new());
-    let mut kept_as = std::collections::HashMap::new();
+    let mut kept_as = crate::sorted::SortedMap::new();
     for step in installs {
         let c = &step.component;
         let dir = step.dir.clone().expect("installs are configured");

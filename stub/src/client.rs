@@ -274,7 +274,7 @@ fn check_rollback_requires(
     product: &Product,
     component: &str,
     target: &Option<Version>,
-    target_requires: &std::collections::BTreeMap<String, String>,
+    target_requires: &crate::sorted::SortedMap<String>,
 ) -> Result<()> {
     let have = |name: &str| -> Option<Version> {
         if name == "product" {

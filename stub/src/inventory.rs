@@ -7,8 +7,8 @@
 use crate::error::{Error, ExitCode, Result};
 use crate::fsutil;
 use crate::json::{self, object, Fields, FromJson, JsonError, Obj, ToJson, Value};
+use crate::sorted::SortedMap;
 use crate::version::Version;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const FORMAT: u32 = 1;
@@ -40,7 +40,7 @@ pub struct Product {
     pub language: Option<String>,
     pub trusted_keys: Vec<String>,
     pub revoked_keys: Vec<String>,
-    pub components: BTreeMap<String, InstalledComponent>,
+    pub components: SortedMap<InstalledComponent>,
     pub hooks: Option<Value>,
     pub keep_previous: u32,
     /// Runs from a terminal with no flags ask a person first (interactive mode), as `-i` does.
@@ -117,7 +117,7 @@ pub struct InstalledComponent {
     pub floor: Option<Version>,
     /// What the installed version requires of other components (from its package), so that a
     /// rollback can refuse to break it.
-    pub requires: BTreeMap<String, String>,
+    pub requires: SortedMap<String>,
     /// Kept earlier versions, newest first.
     pub previous: Vec<PreviousCopy>,
     /// Where files have no exec bit (Windows): the executable files of the installed tree, so
@@ -137,7 +137,7 @@ pub struct PendingInstall {
     pub tree: String,
     pub package: String,
     pub installed: String,
-    pub requires: BTreeMap<String, String>,
+    pub requires: SortedMap<String>,
     /// Where the current tree will be kept (in the side folder), if there is one.
     pub kept_as: Option<String>,
     /// The staged tree the restart moves into place.
@@ -200,7 +200,7 @@ pub struct PreviousCopy {
     /// The package that had installed it, and when.
     pub package: Option<String>,
     pub installed: Option<String>,
-    pub requires: BTreeMap<String, String>,
+    pub requires: SortedMap<String>,
     pub exec: Vec<String>,
 }
 

@@ -9,7 +9,7 @@
 //!   1e400, 0.1) is written back exactly, and the stub carries no float code.
 //! - Objects keep their order. The pretty writer lays out like serde_json's (two spaces).
 
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 use std::path::PathBuf;
 
 /// Nesting deeper than this is refused (serde_json's limit too).
@@ -692,14 +692,14 @@ impl<T: FromJson> FromJson for Vec<T> {
     }
 }
 
-impl<T: FromJson> FromJson for BTreeMap<String, T> {
+impl<T: FromJson> FromJson for SortedMap<T> {
     fn from_json(v: &Value) -> Result<Self, JsonError> {
         let m = v.as_object().ok_or_else(|| expected("an object", v))?;
-        let mut out = BTreeMap::new();
+        let mut out = Vec::with_capacity(m.len());
         for (k, x) in m {
-            out.insert(k.clone(), T::from_json(x).map_err(|e| e.inside(k))?);
+            out.push((k.clone(), T::from_json(x).map_err(|e| e.inside(k))?));
         }
-        Ok(out)
+        Ok(out.into_iter().collect())
     }
 }
 
@@ -781,7 +781,7 @@ impl<T: ToJson> ToJson for Vec<T> {
     }
 }
 
-impl<T: ToJson> ToJson for BTreeMap<String, T> {
+impl<T: ToJson> ToJson for SortedMap<T> {
     fn to_json(&self) -> Value {
         Value::Object(self.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
     }

@@ -30,6 +30,7 @@ pub mod report;
 pub mod scan;
 pub mod share;
 pub mod signature;
+pub mod sorted;
 pub mod tarstream;
 pub mod time;
 pub mod treestream;

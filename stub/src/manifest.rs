@@ -7,8 +7,8 @@
 use crate::digest::{is_sha256_hex, tree_digest, TreeLine};
 use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 use crate::relpath::{check_tree_paths, RelPath};
+use crate::sorted::SortedMap;
 use crate::version::{Version, VersionReq};
-use std::collections::BTreeMap;
 
 /// The one manifest format this stub understands.
 pub const FORMAT: u32 = 1;
@@ -58,7 +58,7 @@ pub struct Targets {
 pub struct Component {
     pub name: String,
     pub version: Version,
-    pub requires: BTreeMap<String, VersionReq>,
+    pub requires: SortedMap<VersionReq>,
     pub tree: String,
     /// The security floor: once a machine has seen this package, it never installs a version of
     /// this component below `floor` again, not even with `--allow-downgrade`.
@@ -205,11 +205,20 @@ impl Delta {
     /// The result of applying this delta to `base` (the files of `from_tree`), or why it can't be.
     /// The result is checked to be a valid tree that hashes to `tree`.
     pub fn result_of(&self, base: &[FileEntry], tree: &str) -> Result<Vec<FileEntry>, String> {
-        let mut files: BTreeMap<&str, FileEntry> =
-            base.iter().map(|f| (f.path.as_str(), f.clone())).collect();
+        // The base by path; each delta path is listed once (validate_delta).
+        let mut by_path: Vec<(&str, &FileEntry, bool)> =
+            base.iter().map(|f| (f.path.as_str(), f, false)).collect();
+        by_path.sort_by(|a, b| a.0.cmp(b.0));
+        let mut result: Vec<FileEntry> = Vec::new();
         for f in &self.files {
-            let old = files.remove(f.path.as_str());
-            match (f.op, &old) {
+            let old = match by_path.binary_search_by(|b| b.0.cmp(f.path.as_str())) {
+                Ok(i) => {
+                    by_path[i].2 = true; // replaced or removed
+                    Some(by_path[i].1)
+                }
+                Err(_) => None,
+            };
+            match (f.op, old) {
                 (DeltaOp::Remove | DeltaOp::Patch, None) => {
                     return Err(format!("{} is not in the base", f.path))
                 }
@@ -225,10 +234,11 @@ impl Delta {
                 let e = f
                     .new_entry()
                     .ok_or_else(|| format!("{}: incomplete entry", f.path))?;
-                files.insert(f.path.as_str(), e);
+                result.push(e);
             }
         }
-        let result: Vec<FileEntry> = files.into_values().collect();
+        result.extend(by_path.iter().filter(|b| !b.2).map(|b| b.1.clone()));
+        result.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
         check_tree_paths(result.iter().map(|f| &f.path))?;
         if files_tree(&result) != tree {
             return Err("the delta does not lead to the declared tree".into());
@@ -407,13 +417,14 @@ impl Manifest {
         if self.components.is_empty() {
             return Err("the package has no components".into());
         }
-        let mut names = std::collections::HashSet::new();
+        if let Some(name) =
+            crate::sorted::repeated(self.components.iter().map(|c| &c.name).collect())
+        {
+            return Err(format!("component `{name}` is listed twice"));
+        }
         for c in &self.components {
             if !is_valid_name(&c.name) {
                 return Err(format!("component name `{}` is not valid", c.name));
-            }
-            if !names.insert(c.name.as_str()) {
-                return Err(format!("component `{}` is listed twice", c.name));
             }
             if !is_sha256_hex(&c.tree) {
                 return Err(format!("component `{}`: tree is not a SHA-256", c.name));
@@ -451,14 +462,12 @@ impl Manifest {
                     ));
                 }
             }
-            let mut froms = std::collections::HashSet::new();
+            if let Some(from) =
+                crate::sorted::repeated(c.deltas.iter().map(|d| d.from.to_string()).collect())
+            {
+                return Err(format!("component `{}`: two deltas from {from}", c.name));
+            }
             for d in &c.deltas {
-                if !froms.insert(d.from.to_string()) {
-                    return Err(format!(
-                        "component `{}`: two deltas from {}",
-                        c.name, d.from
-                    ));
-                }
                 validate_delta(&c.name, d)?;
             }
         }
@@ -518,13 +527,14 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
         }
     }
     // Each path once; whether the result is a valid tree is checked against the base it applies to.
-    let mut seen = std::collections::HashSet::new();
-    match d
+    let mut folded: Vec<(String, &RelPath)> = d
         .files
         .iter()
-        .find(|f| !seen.insert(f.path.as_str().to_lowercase()))
-    {
-        Some(f) => Err(format!("{}: listed twice", at(&f.path))),
+        .map(|f| (f.path.as_str().to_lowercase(), &f.path))
+        .collect();
+    folded.sort_by(|a, b| a.0.cmp(&b.0));
+    match folded.windows(2).find(|w| w[0].0 == w[1].0) {
+        Some(w) => Err(format!("{}: listed twice", at(w[1].1))),
         None => Ok(()),
     }
 }
@@ -576,7 +586,7 @@ mod tests {
             components: vec![Component {
                 name: "engine".into(),
                 version: Version::parse("1.0").expect("valid"),
-                requires: BTreeMap::new(),
+                requires: SortedMap::new(),
                 tree: files_tree(&files),
                 floor: None,
                 full: Some(files),
@@ -612,6 +622,116 @@ mod tests {
         assert!(Manifest::parse(traversal.as_bytes())
             .expect_err("..")
             .contains("unsafe path"));
+    }
+
+    fn entry(path: &str, body: &[u8]) -> FileEntry {
+        FileEntry {
+            path: RelPath::parse(path).expect("valid"),
+            size: body.len() as u64,
+            sha256: sha256_hex(body),
+            mode: MODE_FILE,
+        }
+    }
+
+    fn op(path: &str, op: DeltaOp, old: Option<&[u8]>, new: Option<&[u8]>) -> DeltaFile {
+        DeltaFile {
+            path: RelPath::parse(path).expect("valid"),
+            op,
+            from_sha256: old.map(sha256_hex),
+            patch_size: (op == DeltaOp::Patch).then_some(1),
+            codec: None,
+            sha256: new.map(sha256_hex),
+            size: new.map(|b| b.len() as u64),
+            mode: new.map(|_| MODE_FILE),
+        }
+    }
+
+    fn delta(files: Vec<DeltaFile>) -> Delta {
+        Delta {
+            from: Version::parse("1").expect("valid"),
+            from_tree: sha256_hex(b"base"),
+            codec: CODEC_ZSTD_PREFIX.into(),
+            files,
+            patch_size: None,
+            patch_sha256: None,
+            stream_size: None,
+        }
+    }
+
+    /// Kept, patched, replaced, added and removed files make the new tree in path order,
+    /// whatever order the base and the delta list them in.
+    #[test]
+    fn a_delta_results_in_the_new_tree() {
+        let base = vec![
+            entry("z/kept", b"k"),
+            entry("b", b"old b"),
+            entry("gone", b"g"),
+            entry("a", b"old a"),
+        ];
+        let d = delta(vec![
+            op("new/file", DeltaOp::Add, None, Some(b"n")),
+            op("gone", DeltaOp::Remove, None, None),
+            op("b", DeltaOp::Patch, Some(b"old b"), Some(b"new b")),
+            op("a", DeltaOp::Add, None, Some(b"new a")),
+        ]);
+        let want = vec![
+            entry("a", b"new a"),
+            entry("b", b"new b"),
+            entry("new/file", b"n"),
+            entry("z/kept", b"k"),
+        ];
+        assert_eq!(d.result_of(&base, &files_tree(&want)), Ok(want.clone()));
+        assert!(d
+            .result_of(&base, &files_tree(&base))
+            .expect_err("other tree")
+            .contains("does not lead to the declared tree"));
+
+        let missing = delta(vec![op("nope", DeltaOp::Remove, None, None)]);
+        assert_eq!(
+            missing.result_of(&base, &files_tree(&base)),
+            Err("nope is not in the base".to_string())
+        );
+        let other = delta(vec![op("b", DeltaOp::Patch, Some(b"x"), Some(b"y"))]);
+        assert_eq!(
+            other.result_of(&base, &files_tree(&base)),
+            Err("b in the base is not the file the patch is for".to_string())
+        );
+        let folder = delta(vec![op("a/inner", DeltaOp::Add, None, Some(b"i"))]);
+        assert!(folder
+            .result_of(&base, &files_tree(&base))
+            .expect_err("a is a file")
+            .contains("is a file but"));
+    }
+
+    #[test]
+    fn refuses_names_deltas_and_paths_listed_twice() {
+        let mut m = sample();
+        let mut twin = m.components[0].clone();
+        twin.version = Version::parse("2.0").expect("valid");
+        m.components.push(twin);
+        assert_eq!(
+            m.validate(),
+            Err("component `engine` is listed twice".to_string())
+        );
+
+        let mut m = sample();
+        let d = delta(vec![op("bin/x", DeltaOp::Add, None, Some(b"x"))]);
+        m.components[0].deltas = vec![d.clone(), d];
+        assert_eq!(
+            m.validate(),
+            Err("component `engine`: two deltas from 1".to_string())
+        );
+
+        let mut m = sample();
+        m.components[0].deltas = vec![delta(vec![
+            op("bin/X", DeltaOp::Add, None, Some(b"x")),
+            op("bin/other", DeltaOp::Remove, None, None),
+            op("bin/x", DeltaOp::Remove, None, None),
+        ])];
+        assert_eq!(
+            m.validate(),
+            Err("engine delta from 1: bin/x: listed twice".to_string())
+        );
     }
 
     #[test]

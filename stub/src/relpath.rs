@@ -5,7 +5,6 @@
 //! control character. Lists of paths are checked for duplicates, case-insensitive collisions and
 //! a file that would also be a folder. This module never touches the disk.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -76,22 +75,23 @@ crate::json::as_text!(RelPath);
 /// Checks that a set of file paths can coexist in one tree on any platform: no duplicates, no
 /// two that differ only in case, and no file that is also another file's folder.
 pub fn check_tree_paths<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Result<(), String> {
-    let mut files: HashMap<String, &RelPath> = HashMap::new();
-    let mut list = Vec::new();
-    for p in paths {
-        let folded = p.as_str().to_lowercase();
-        if let Some(prev) = files.insert(folded, p) {
-            return Err(if prev == p {
-                format!("path `{p}` is listed twice")
-            } else {
-                format!("paths `{prev}` and `{p}` differ only in case")
-            });
-        }
-        list.push(p);
+    // Sorted by folded path; a stable sort keeps the listing order among equals.
+    let mut files: Vec<(String, &RelPath)> = paths
+        .into_iter()
+        .map(|p| (p.as_str().to_lowercase(), p))
+        .collect();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(w) = files.windows(2).find(|w| w[0].0 == w[1].0) {
+        let (prev, p) = (w[0].1, w[1].1);
+        return Err(if prev == p {
+            format!("path `{p}` is listed twice")
+        } else {
+            format!("paths `{prev}` and `{p}` differ only in case")
+        });
     }
-    for p in list {
+    for (_, p) in &files {
         for dir in p.parents() {
-            if let Some(file) = files.get(&dir.to_lowercase()) {
+            if let Some((_, file)) = crate::sorted::find(&files, &dir.to_lowercase(), |f| &f.0) {
                 return Err(format!("`{file}` is a file but `{p}` needs it as a folder"));
             }
         }
@@ -137,10 +137,24 @@ mod tests {
     fn tree_collisions() {
         let p = |s: &str| RelPath::parse(s).expect("valid");
         assert!(check_tree_paths(&[p("a"), p("b/c")]).is_ok());
-        assert!(check_tree_paths(&[p("a"), p("a")]).is_err());
-        assert!(check_tree_paths(&[p("Read.me"), p("READ.ME")]).is_err());
-        assert!(check_tree_paths(&[p("a"), p("a/b")]).is_err());
-        assert!(check_tree_paths(&[p("x/A/b"), p("x/a")]).is_err());
+        let why = |paths: &[&str]| {
+            let paths: Vec<RelPath> = paths.iter().map(|s| p(s)).collect();
+            check_tree_paths(&paths).expect_err("collision")
+        };
+        assert_eq!(why(&["b", "a", "c", "a"]), "path `a` is listed twice");
+        // The earlier-listed path is named first.
+        assert_eq!(
+            why(&["READ.ME", "x", "Read.me"]),
+            "paths `READ.ME` and `Read.me` differ only in case"
+        );
+        assert_eq!(
+            why(&["a", "a/b"]),
+            "`a` is a file but `a/b` needs it as a folder"
+        );
+        assert_eq!(
+            why(&["x/A/b", "x/a"]),
+            "`x/a` is a file but `x/A/b` needs it as a folder"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::json::{self, object, ToJson};
 use crate::package::{Expect, Package};
 use crate::report::Report;
 use crate::signature;
+use crate::sorted::SortedMap;
 use crate::version::{Version, VersionReq};
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +52,7 @@ pub struct IndexComponent {
     /// Bytes a full install reads from the package, when it carries full content.
     pub full: Option<u64>,
     pub deltas: Vec<IndexDelta>,
-    pub requires: BTreeMap<String, VersionReq>,
+    pub requires: SortedMap<VersionReq>,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@
 //! flipped byte in, say, the product a signature names is a damaged package (21), not a package
 //! for another product (10).
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
@@ -44,7 +43,8 @@ pub struct Archive {
     len: u64,
     directory_start: u64,
     entries: Vec<Entry>,
-    index: HashMap<Vec<u8>, usize>,
+    /// Entry numbers sorted by name.
+    index: Vec<usize>,
 }
 
 fn u16_at(b: &[u8], i: usize) -> u16 {
@@ -121,7 +121,6 @@ impl Archive {
         let mut dir = vec![0u8; dir_size as usize];
         read_at(&mut file, directory_start, &mut dir)?;
         let mut entries = Vec::with_capacity(count as usize);
-        let mut index = HashMap::with_capacity(count as usize);
         let mut p = 0usize;
         for _ in 0..count {
             let h = dir
@@ -168,12 +167,6 @@ impl Archive {
             let unix_mode = (u16_at(h, 4) >> 8 == 3).then(|| u32_at(h, 38) >> 16);
             let is_file = !name.ends_with(b"/")
                 && unix_mode.is_none_or(|m| m & 0o170000 == 0 || m & 0o170000 == 0o100000);
-            if index.insert(name.clone(), entries.len()).is_some() {
-                return Err(bad(format!(
-                    "two entries are named {}",
-                    String::from_utf8_lossy(&name)
-                )));
-            }
             entries.push(Entry {
                 name,
                 method: u16_at(h, 10),
@@ -189,6 +182,17 @@ impl Archive {
         if p != dir.len() {
             return Err(bad("the central directory holds more than its entries"));
         }
+        let mut index: Vec<usize> = (0..entries.len()).collect();
+        index.sort_by(|&a, &b| entries[a].name.cmp(&entries[b].name));
+        if let Some(w) = index
+            .windows(2)
+            .find(|w| entries[w[0]].name == entries[w[1]].name)
+        {
+            return Err(bad(format!(
+                "two entries are named {}",
+                String::from_utf8_lossy(&entries[w[0]].name)
+            )));
+        }
         Ok(Archive {
             file,
             len,
@@ -203,7 +207,11 @@ impl Archive {
     }
 
     pub fn index_for_name(&self, name: &str) -> Option<usize> {
-        self.index.get(name.as_bytes()).copied()
+        let entries = &self.entries;
+        crate::sorted::find(&self.index, name.as_bytes(), |&i| {
+            entries[i].name.as_slice()
+        })
+        .copied()
     }
 
     /// The entry named `name` and a reader of its (inflated) bytes. The reader yields at most one
@@ -276,5 +284,75 @@ mod tests {
         let r = Archive::new(File::open(&dir).expect("open"));
         let _ = std::fs::remove_file(&dir);
         assert!(r.is_err());
+    }
+
+    /// A ZIP of stored entries, as any zip tool writes one.
+    fn stored_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let (mut out, mut dir) = (Vec::new(), Vec::new());
+        for (name, body) in entries {
+            let fields = |v: &mut Vec<u8>| {
+                v.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                v.extend_from_slice(&crc32(body).to_le_bytes());
+                v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                v.extend_from_slice(&(name.len() as u16).to_le_bytes());
+                v.extend_from_slice(&[0, 0]);
+            };
+            dir.extend_from_slice(b"PK\x01\x02\x14\x00");
+            fields(&mut dir);
+            dir.extend_from_slice(&[0; 10]);
+            dir.extend_from_slice(&(out.len() as u32).to_le_bytes());
+            dir.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"PK\x03\x04");
+            fields(&mut out);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(body);
+        }
+        let start = out.len() as u32;
+        out.extend_from_slice(&dir);
+        out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+        let n = (entries.len() as u16).to_le_bytes();
+        out.extend_from_slice(&[n[0], n[1], n[0], n[1]]);
+        out.extend_from_slice(&(dir.len() as u32).to_le_bytes());
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    fn open(bytes: &[u8], tag: &str) -> io::Result<Archive> {
+        let path =
+            std::env::temp_dir().join(format!("iupack-zipread-{tag}-{}", std::process::id()));
+        std::fs::write(&path, bytes).expect("write");
+        let r = Archive::new(File::open(&path).expect("open"));
+        let _ = std::fs::remove_file(&path);
+        r
+    }
+
+    /// Entries are found by name whatever order the directory lists them in; a name listed twice
+    /// is refused (which of the two would be read?).
+    #[test]
+    fn finds_entries_by_name_and_refuses_a_name_twice() {
+        let files: [(&str, &[u8]); 4] = [
+            ("manifest.json", b"{}"),
+            ("c/2", b"two"),
+            ("a", b""),
+            ("c/1", b"one"),
+        ];
+        let mut zip = open(&stored_zip(&files), "names").expect("a valid zip");
+        for (name, body) in files {
+            let (e, mut r) = zip.by_name(name).expect("listed");
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).expect("read");
+            assert_eq!((e.name.as_slice(), got.as_slice()), (name.as_bytes(), body));
+        }
+        assert_eq!(zip.index_for_name("c"), None);
+        assert_eq!(
+            zip.by_name("c/3").err().map(|e| e.kind()),
+            Some(io::ErrorKind::NotFound)
+        );
+
+        let twice = stored_zip(&[("a", b"1"), ("b", b""), ("a", b"2")]);
+        let err = open(&twice, "twice").expect_err("a name twice");
+        assert!(err.to_string().contains("two entries are named a"), "{err}");
     }
 }

@@ -323,7 +323,7 @@ pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
             Component {
                 name: c.name.clone(),
                 version: c.version.clone(),
-                requires: c.requires.clone(),
+                requires: c.requires.clone().into_iter().collect(),
                 floor: c.floor.clone(),
                 tree: manifest::files_tree(&full),
                 full: c.full.then_some(full),
