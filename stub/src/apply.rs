@@ -28,7 +28,6 @@ use crate::report::{ComponentReport, Report};
 use crate::scan::{scan_dir, SourceFile};
 use crate::treestream;
 use crate::version::Version;
-use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -996,7 +995,7 @@ fn write_delta(
     root: &Path,
 ) -> Result<Vec<String>> {
     let mut ops: Vec<&DeltaFile> = d.files.iter().collect();
-    ops.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+    ops.sort_unstable_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
     let mut files: Vec<(FileEntry, Source<'_>)> = Vec::new();
     for b in base {
         match crate::sorted::find(&ops, b.path.as_str(), |f| f.path.as_str()) {
@@ -1046,7 +1045,7 @@ fn write_tree_delta(
     let dec = prefix_decoder(&patch[..], &old, stream_size)?;
     let mut stream = std::io::BufReader::new(dec.take(stream_size + 1));
     let listed = treestream::read_listing(&mut stream, stream_size)?;
-    let mut dirs = BTreeSet::new();
+    let mut dirs = Folders::default();
     let mut written = Vec::with_capacity(listed.len());
     let mut targets = Vec::with_capacity(listed.len());
     for f in &listed {
@@ -1095,19 +1094,47 @@ fn write_tree_delta(
     Ok(exec_paths(written.iter()))
 }
 
-/// Creates the folders `path` needs below `root` (once each), then the file itself, new.
-fn new_file_in(
-    root: &Path,
-    path: &RelPath,
-    dirs: &mut BTreeSet<String>,
-) -> Result<(PathBuf, StagedFile)> {
-    for d in path.parents() {
-        if dirs.insert(d.to_string()) {
+/// The folders made below a staging root, parents before children.
+#[derive(Debug, Default)]
+struct Folders {
+    made: Vec<String>,
+    /// The folder of the file before: it and its parents exist.
+    last: String,
+}
+
+impl Folders {
+    /// Makes the folders `path` needs below `root` that are not there yet.
+    fn make_for(&mut self, root: &Path, path: &RelPath) -> Result<()> {
+        let mut parent = "";
+        for d in path.parents() {
+            parent = d;
+            let known = self.last.starts_with(d)
+                && matches!(self.last.as_bytes().get(d.len()), None | Some(b'/'));
+            if known {
+                continue;
+            }
             let p = root.join(d);
-            fs::create_dir(&p)
-                .map_err(|e| Error::apply_io(format!("cannot create {}", p.display()), &e))?;
+            match fs::create_dir(&p) {
+                Ok(()) => self.made.push(d.to_string()),
+                // Made for an earlier file: the root is new and the tree's paths are checked.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::apply_io(
+                        format!("cannot create {}", p.display()),
+                        &e,
+                    ))
+                }
+            }
         }
+        self.last.clear();
+        self.last.push_str(parent);
+        Ok(())
     }
+}
+
+/// Creates the folders `path` needs below `root`, then the file itself, new.
+fn new_file_in(root: &Path, path: &RelPath, dirs: &mut Folders) -> Result<(PathBuf, StagedFile)> {
+    dirs.make_for(root, path)?;
     let target = path.under(root);
     let out = OpenOptions::new()
         .write(true)
@@ -1127,12 +1154,12 @@ fn finish_file(out: &mut StagedFile, target: &Path, mode: u32) -> Result<()> {
 /// Syncs every written file, then every folder made below `root` (deepest first), then `root`.
 /// Files are synced after all are written, not one by one as they are written: the first sync
 /// commits the file system's journal with the data of all of them, so the rest cost little.
-fn sync_tree(root: &Path, files: &[PathBuf], dirs: &BTreeSet<String>) -> Result<()> {
+fn sync_tree(root: &Path, files: &[PathBuf], dirs: &Folders) -> Result<()> {
     for f in files {
         fsutil::sync_file(f)
             .map_err(|e| Error::apply_io(format!("cannot sync {}", f.display()), &e))?;
     }
-    for d in dirs.iter().rev() {
+    for d in dirs.made.iter().rev() {
         sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
     }
     sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
@@ -1155,7 +1182,7 @@ fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Ve
 /// Writes a component's solid full content (one compressed tar stream) under `root`: each file
 /// created new, streamed with its size and hash checked, given its mode; then all synced.
 fn write_archive_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut dirs = Folders::default();
     let mut targets = Vec::new();
     vp.read_full_archive(c, |f, r| {
         let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
@@ -1175,7 +1202,7 @@ fn write_files(
     root: &Path,
     files: Vec<(FileEntry, Source<'_>)>,
 ) -> Result<Vec<String>> {
-    let mut dirs: BTreeSet<String> = BTreeSet::new();
+    let mut dirs = Folders::default();
     let mut targets = Vec::with_capacity(files.len());
     for (f, source) in &files {
         let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
@@ -1401,4 +1428,38 @@ pub(crate) fn settle_pending(inv: &InventoryFile) -> Result<Option<String>> {
         "finished after the restart: {} installed",
         done.join(", ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each folder a tree needs is made once, in any file order, and listed parents first (so
+    /// `sync_tree` syncs children before their parents); prefixes that are not folders of the
+    /// file before ("a/b" after "a/b2") are not taken for made ones.
+    #[test]
+    fn folders_are_made_once_parents_first() {
+        let root = std::env::temp_dir().join(format!("iupack-folders-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir(&root).expect("root");
+        let mut dirs = Folders::default();
+        let paths = [
+            "a/b2/i", "a/b/c", "a/x", "d", "a/b/e", "f/g/h", "a/b2/j", "f/k",
+        ];
+        for p in paths {
+            let p = RelPath::parse(p).expect("valid");
+            let (target, mut out) = new_file_in(&root, &p, &mut dirs).expect("created");
+            finish_file(&mut out, &target, crate::manifest::MODE_FILE).expect("finished");
+        }
+        let made: Vec<&str> = dirs.made.iter().map(String::as_str).collect();
+        assert_eq!(made, ["a", "a/b2", "a/b", "f", "f/g"]);
+        for p in paths {
+            assert!(root.join(p).is_file(), "{p}");
+        }
+        sync_tree(&root, &[], &dirs).expect("synced");
+        // A path under a file is refused, not taken for a made folder.
+        let under_file = RelPath::parse("d/e").expect("valid");
+        assert!(new_file_in(&root, &under_file, &mut dirs).is_err());
+        fs::remove_dir_all(&root).expect("clean up");
+    }
 }

@@ -695,11 +695,11 @@ impl<T: FromJson> FromJson for Vec<T> {
 impl<T: FromJson> FromJson for SortedMap<T> {
     fn from_json(v: &Value) -> Result<Self, JsonError> {
         let m = v.as_object().ok_or_else(|| expected("an object", v))?;
-        let mut out = Vec::with_capacity(m.len());
+        let mut out = SortedMap::new();
         for (k, x) in m {
-            out.push((k.clone(), T::from_json(x).map_err(|e| e.inside(k))?));
+            out.insert(k.clone(), T::from_json(x).map_err(|e| e.inside(k))?);
         }
-        Ok(out.into_iter().collect())
+        Ok(out)
     }
 }
 

@@ -77,7 +77,7 @@ impl InventoryLock {
                             format!(
                                 "another update holds the inventory lock {}{by}; waited {} ms",
                                 path.display(),
-                                wait.as_millis()
+                                wait.as_millis() as u64
                             ),
                         )
                         .hint("run the package again when the other update has finished, or wait longer with --wait SECS"));

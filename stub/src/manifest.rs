@@ -208,7 +208,7 @@ impl Delta {
         // The base by path; each delta path is listed once (validate_delta).
         let mut by_path: Vec<(&str, &FileEntry, bool)> =
             base.iter().map(|f| (f.path.as_str(), f, false)).collect();
-        by_path.sort_by(|a, b| a.0.cmp(b.0));
+        by_path.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut result: Vec<FileEntry> = Vec::new();
         for f in &self.files {
             let old = match by_path.binary_search_by(|b| b.0.cmp(f.path.as_str())) {
@@ -238,7 +238,7 @@ impl Delta {
             }
         }
         result.extend(by_path.iter().filter(|b| !b.2).map(|b| b.1.clone()));
-        result.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
+        result.sort_unstable_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
         check_tree_paths(result.iter().map(|f| &f.path))?;
         if files_tree(&result) != tree {
             return Err("the delta does not lead to the declared tree".into());
@@ -527,14 +527,10 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
         }
     }
     // Each path once; whether the result is a valid tree is checked against the base it applies to.
-    let mut folded: Vec<(String, &RelPath)> = d
-        .files
-        .iter()
-        .map(|f| (f.path.as_str().to_lowercase(), &f.path))
-        .collect();
-    folded.sort_by(|a, b| a.0.cmp(&b.0));
-    match folded.windows(2).find(|w| w[0].0 == w[1].0) {
-        Some(w) => Err(format!("{}: listed twice", at(w[1].1))),
+    match crate::relpath::case_twins(&crate::relpath::case_folded(
+        d.files.iter().map(|f| &f.path),
+    )) {
+        Some((_, p)) => Err(format!("{}: listed twice", at(p))),
         None => Ok(()),
     }
 }

@@ -72,17 +72,28 @@ impl fmt::Display for RelPath {
 
 crate::json::as_text!(RelPath);
 
-/// Checks that a set of file paths can coexist in one tree on any platform: no duplicates, no
-/// two that differ only in case, and no file that is also another file's folder.
-pub fn check_tree_paths<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Result<(), String> {
-    // Sorted by folded path; a stable sort keeps the listing order among equals.
+/// Paths with their lowercase form, sorted by it (in listing order among equal forms).
+pub fn case_folded<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Vec<(String, &'a RelPath)> {
     let mut files: Vec<(String, &RelPath)> = paths
         .into_iter()
         .map(|p| (p.as_str().to_lowercase(), p))
         .collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = files.windows(2).find(|w| w[0].0 == w[1].0) {
-        let (prev, p) = (w[0].1, w[1].1);
+    files
+}
+
+/// The first two paths of `case_folded` that are the same but for case (or the same), in
+/// listing order.
+pub fn case_twins<'a>(folded: &[(String, &'a RelPath)]) -> Option<(&'a RelPath, &'a RelPath)> {
+    let w = folded.windows(2).find(|w| w[0].0 == w[1].0)?;
+    Some((w[0].1, w[1].1))
+}
+
+/// Checks that a set of file paths can coexist in one tree on any platform: no duplicates, no
+/// two that differ only in case, and no file that is also another file's folder.
+pub fn check_tree_paths<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Result<(), String> {
+    let files = case_folded(paths);
+    if let Some((prev, p)) = case_twins(&files) {
         return Err(if prev == p {
             format!("path `{p}` is listed twice")
         } else {

@@ -44,7 +44,7 @@ pub fn package_mode(unix_mode: u32) -> u32 {
 pub fn scan_dir(root: &Path) -> Result<Vec<SourceFile>, String> {
     let mut out = Vec::new();
     walk(root, root, &mut out)?;
-    out.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
+    out.sort_unstable_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
     check_tree_paths(out.iter().map(|f| &f.path))?;
     Ok(out)
 }

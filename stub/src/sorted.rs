@@ -4,8 +4,8 @@
 //! order like one, but its code per value type is a fraction of a `BTreeMap`'s or a `HashMap`'s,
 //! and every package head carries that code (issue 7, BENCHMARKS.md "Stub size per target").
 
-/// A map from `String` keys, kept sorted by key. Inserting one key is linear in the map's size;
-/// building a map from an iterator sorts once, so a document of any size reads in O(n log n).
+/// A map from `String` keys, kept sorted by key. Finding a key is logarithmic in the map's size,
+/// inserting one linear (an insert into the middle moves the entries after it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortedMap<V>(Vec<(String, V)>);
 
@@ -77,20 +77,16 @@ impl<V> SortedMap<V> {
     }
 }
 
-/// Later entries replace earlier ones with the same key, as `BTreeMap`'s `collect` does.
+/// Later entries replace earlier ones with the same key, as `BTreeMap`'s `collect` does. Built by
+/// insertion: entries in key order (as iupack writes its documents) append at the end; the maps
+/// the stub reads hold a few entries (a product's components, a component's `requires`).
 impl<V> FromIterator<(String, V)> for SortedMap<V> {
     fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
-        let mut v: Vec<(String, V)> = iter.into_iter().collect();
-        // Stable: of equal keys, the last one listed ends up last and is the one kept.
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, V)> = Vec::with_capacity(v.len());
-        for e in v {
-            match out.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
-                _ => out.push(e),
-            }
+        let mut map = SortedMap::new();
+        for (k, v) in iter {
+            map.insert(k, v);
         }
-        SortedMap(out)
+        map
     }
 }
 
@@ -121,7 +117,7 @@ impl<'a, V> IntoIterator for &'a SortedMap<V> {
 
 /// An item that `items` holds more than once, if any (the first such in sorted order).
 pub fn repeated<T: Ord>(mut items: Vec<T>) -> Option<T> {
-    items.sort();
+    items.sort_unstable();
     let i = items.windows(2).position(|w| w[0] == w[1])?;
     Some(items.swap_remove(i))
 }

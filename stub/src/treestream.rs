@@ -27,10 +27,16 @@ fn listing(files: &[&SourceFile]) -> Vec<u8> {
     out
 }
 
-/// Serialises a tree (read from disk) into its tree stream.
-pub fn serialise(files: &[SourceFile]) -> io::Result<Vec<u8>> {
+/// A tree's files in stream order (by path bytes; stable, so builder and stub agree on any input).
+fn by_path(files: &[SourceFile]) -> Vec<&SourceFile> {
     let mut sorted: Vec<&SourceFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
+    sorted
+}
+
+/// Serialises a tree (read from disk) into its tree stream.
+pub fn serialise(files: &[SourceFile]) -> io::Result<Vec<u8>> {
+    let sorted = by_path(files);
     let mut out = listing(&sorted);
     for f in sorted {
         let start = out.len();
@@ -47,9 +53,7 @@ pub fn serialise(files: &[SourceFile]) -> io::Result<Vec<u8>> {
 
 /// The size of a tree's stream.
 pub fn stream_size(files: &[SourceFile]) -> u64 {
-    let mut refs: Vec<&SourceFile> = files.iter().collect();
-    refs.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
-    listing(&refs).len() as u64 + files.iter().map(|f| f.size).sum::<u64>()
+    listing(&by_path(files)).len() as u64 + files.iter().map(|f| f.size).sum::<u64>()
 }
 
 /// One file announced by a stream's listing.

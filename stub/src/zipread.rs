@@ -183,7 +183,7 @@ impl Archive {
             return Err(bad("the central directory holds more than its entries"));
         }
         let mut index: Vec<usize> = (0..entries.len()).collect();
-        index.sort_by(|&a, &b| entries[a].name.cmp(&entries[b].name));
+        index.sort_unstable_by(|&a, &b| entries[a].name.cmp(&entries[b].name));
         if let Some(w) = index
             .windows(2)
             .find(|w| entries[w[0]].name == entries[w[1]].name)
