@@ -12,7 +12,7 @@
 use crate::digest::TreeLine;
 use crate::error::{Error, ExitCode, Result};
 use crate::fault;
-use crate::fsutil::{self, sync_dir, StagedFile};
+use crate::fsutil::{self, StagedFile};
 use crate::hooks::{self, Hooks};
 use crate::inventory::{side_dir, InstalledComponent, InventoryFile, PendingInstall, Product};
 use crate::journal::{self, Rename, Transaction};
@@ -25,10 +25,11 @@ use crate::manifest::{
 use crate::package::{copy_hashed, prefix_decoder, stream_checked, Package, VerifiedPackage};
 use crate::relpath::RelPath;
 use crate::report::{ComponentReport, Report};
+use crate::safedir::{self, Dir};
 use crate::scan::{scan_dir, SourceFile};
 use crate::treestream;
 use crate::version::Version;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -295,6 +296,7 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         }
     }
     let installs: Vec<&Step> = order_installs(&steps)?;
+    let floors = raised_floors(&vp, &product);
 
     match &opts.mode {
         Mode::List => {
@@ -336,14 +338,25 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
             report.message = verdict.1;
             return Ok(ExitCode::RestartNeeded);
         }
-        Verdict::Current if keys.changed() && opts.mode == Mode::Apply => {
-            // Nothing to install, but new keys to record: only once all content verified.
+        Verdict::Current if (keys.changed() || !floors.is_empty()) && opts.mode == Mode::Apply => {
+            // Nothing to install, but new keys or a higher security floor to record: only once
+            // all content verified. A floor, once signed and seen, holds.
             vp.verify_content()?;
-            let mut txn = Transaction::new(&inv.path, format!("keys {}", vp.manifest.package.id));
+            let mut txn = Transaction::new(&inv.path, format!("record {}", vp.manifest.package.id));
             commit(&mut txn, &inv, &product, &vp, &[], &[], &keys)?;
             report.warnings.append(&mut txn.warnings);
             report.result = "current".into();
-            report.message = format!("{}; {}", verdict.1, describe_keys(&keys));
+            report.message = verdict.1;
+            if keys.changed() {
+                report.message = format!("{}; {}", report.message, describe_keys(&keys));
+            }
+            if !floors.is_empty() {
+                report.message = format!(
+                    "{}; recorded the security floor {}",
+                    report.message,
+                    floors.join(", ")
+                );
+            }
             return Ok(ExitCode::Success);
         }
         Verdict::Current => {
@@ -364,12 +377,22 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
     for step in &installs {
         let dir = step.dir.as_deref().expect("installs are configured");
         check_is_dir(dir)?;
+        let name = &step.component.name;
+        check_parent(
+            dir,
+            name,
+            product
+                .components
+                .get(name)
+                .expect("installs are configured"),
+            &mut report.warnings,
+        )?;
         stages.push(stage_path(dir));
     }
     txn.stage(&stages)?;
     let mut execs = Vec::new();
     for (step, dir) in installs.iter().zip(&stages) {
-        execs.push(stage(&mut vp, step, dir)?);
+        execs.push(stage(&mut vp, step, txn.dirs.get(dir, false)?)?);
         fault::step("component staged");
         report.bytes += step.report(false).bytes;
     }
@@ -470,10 +493,14 @@ pub(crate) fn run_after_hook(hooks: &Hooks, product: &str, components: &str, rep
     }
 }
 
-/// `path` made absolute (against the working folder), so the journal's paths mean the same to
-/// a later run started elsewhere.
+/// The inventory's real path: absolute (against the working folder), so the journal's paths
+/// mean the same to a later run started elsewhere, and with symlinks resolved, so that a
+/// symlinked inventory is locked, journaled and written through as the file it points to (a
+/// config-managed file stays the one that is changed, and two names never mean two locks).
 pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+    fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn describe_keys(keys: &KeyChange) -> String {
@@ -535,9 +562,11 @@ fn extract(vp: &mut VerifiedPackage, dir: &Path, report: &mut Report) -> Result<
         for c in vp.manifest.components.clone() {
             if c.full.is_some() {
                 let root = dir.join(&c.name);
-                fs::create_dir(&root).map_err(|e| {
-                    Error::apply_io(format!("cannot create {}", root.display()), &e)
-                })?;
+                let root = fs::create_dir(&root)
+                    .and_then(|()| safedir::open(&root))
+                    .map_err(|e| {
+                        Error::apply_io(format!("cannot create {}", root.display()), &e)
+                    })?;
                 write_tree(vp, &c, &root)?;
                 bytes += c.full_size();
             }
@@ -686,6 +715,19 @@ pub fn plan(
     Ok(steps)
 }
 
+/// The security floors this package raises on this machine, as `component >= floor`.
+fn raised_floors(vp: &VerifiedPackage, product: &Product) -> Vec<String> {
+    vp.manifest
+        .components
+        .iter()
+        .filter_map(|c| {
+            let recorded = product.components.get(&c.name)?.floor.as_ref();
+            let floor = c.floor.as_ref()?;
+            (recorded.is_none_or(|r| floor > r)).then(|| format!("{} >= {floor}", c.name))
+        })
+        .collect()
+}
+
 /// The higher of the machine's recorded floor and the package's.
 pub(crate) fn security_floor(
     recorded: Option<&Version>,
@@ -809,16 +851,23 @@ pub(crate) fn component_dir(
 }
 
 /// Each component must own its folder: no two may be the same or one inside the other, or
-/// swapping one would move the other.
+/// swapping one would move the other. Checked across every product of the inventory: one
+/// vendor's package must never move another product's files.
 fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
-    let dirs: Vec<(&String, PathBuf)> = product
-        .components
+    let all: Vec<(String, &str, PathBuf)> = inv
+        .inventory
+        .products
         .iter()
-        .map(|(n, c)| (n, inv.resolve(&c.path)))
+        .flat_map(|p| {
+            p.components
+                .iter()
+                .map(move |(n, c)| (format!("{} {n}", p.id), p.id.as_str(), inv.resolve(&c.path)))
+        })
         .collect();
-    for (i, (a, da)) in dirs.iter().enumerate() {
-        for (b, db) in &dirs[i + 1..] {
-            if da.starts_with(db) || db.starts_with(da) {
+    for (i, (a, pa, da)) in all.iter().enumerate() {
+        for (b, pb, db) in &all[i + 1..] {
+            let ours = *pa == product.id || *pb == product.id;
+            if ours && (da.starts_with(db) || db.starts_with(da)) {
                 return Err(Error::other(format!(
                     "the inventory gives components {a} ({}) and {b} ({}) folders that overlap",
                     da.display(),
@@ -947,16 +996,69 @@ fn stage_path(dir: &Path) -> PathBuf {
     side_dir(dir).join(format!("stage-{}", std::process::id()))
 }
 
-/// Writes a component's new tree into its (created, empty) staging folder.
-fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Path) -> Result<Vec<String>> {
+/// Writes a component's new tree into its (created, empty) staging folder, then proves that
+/// what is there is exactly the signed tree: the files written hash to the signed tree digest,
+/// and the folder holds those files, with their sizes and modes, and nothing else. Returns the
+/// executable files (what a Windows inventory records).
+fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Dir) -> Result<Vec<String>> {
     let c = &step.component;
-    match step.route.as_ref().expect("installs have a route") {
-        Route::Full => write_tree(vp, c, stage),
+    let written = match step.route.as_ref().expect("installs have a route") {
+        Route::Full => write_tree(vp, c, stage)?,
         Route::Delta { index, base } if c.deltas[*index].codec == CODEC_ZSTD_TREE => {
-            write_tree_delta(vp, c, &c.deltas[*index], base, stage)
+            write_tree_delta(vp, c, &c.deltas[*index], base, stage)?
         }
-        Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, stage),
+        Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, stage)?,
+    };
+    let mut on_disk = stage
+        .files()
+        .map_err(|e| Error::apply_io(format!("cannot read {}", stage.path.display()), &e))?;
+    on_disk.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut want: Vec<(String, u64, u32)> = written
+        .iter()
+        .map(|f| (f.path.to_string(), f.size, f.mode))
+        .collect();
+    want.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if crate::manifest::files_tree(&written) != c.tree || (cfg!(unix) && on_disk != want) {
+        return Err(Error::new(
+            ExitCode::ApplyFailed,
+            format!(
+                "the staged tree of {} in {} is not the signed tree: something else changed it while it was written",
+                c.name,
+                stage.path.display()
+            ),
+        )
+        .hint("find what else writes there, then run the package again; nothing was changed"));
     }
+    Ok(exec_paths(written.iter()))
+}
+
+/// A component's folder must not sit in a folder that another user can change (who could then
+/// plant or swap what a run as root works in), unless the inventory says that is intended: then
+/// the run says so, and works through open folder handles only, as always (`safedir`).
+pub(crate) fn check_parent(
+    dir: &Path,
+    name: &str,
+    c: &InstalledComponent,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let Some(who) = safedir::writable_by_others(&fsutil::parent_of(dir)) else {
+        return Ok(());
+    };
+    let what = format!(
+        "the folder holding component {name} ({}) can be changed by another user: {who}",
+        dir.display()
+    );
+    if c.allow_writable_parent {
+        warnings.push(format!(
+            "{what}; the inventory allows it (allow_writable_parent)"
+        ));
+        return Ok(());
+    }
+    Err(Error::new(
+        ExitCode::ApplyFailed,
+        format!("{what}, who could redirect what this run writes"),
+    )
+    .hint("make the folders up to it writable by its owner only (chown root, chmod go-w), or set \"allow_writable_parent\": true on the component in the inventory if that is intended; nothing was changed"))
 }
 
 /// A component folder must be a folder (or not exist yet, for a first install).
@@ -992,8 +1094,8 @@ fn write_delta(
     c: &Component,
     d: &Delta,
     base: &[SourceFile],
-    root: &Path,
-) -> Result<Vec<String>> {
+    root: &Dir,
+) -> Result<Vec<FileEntry>> {
     let mut ops: Vec<&DeltaFile> = d.files.iter().collect();
     ops.sort_unstable_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
     let mut files: Vec<(FileEntry, Source<'_>)> = Vec::new();
@@ -1032,8 +1134,8 @@ fn write_tree_delta(
     c: &Component,
     d: &Delta,
     base: &[SourceFile],
-    root: &Path,
-) -> Result<Vec<String>> {
+    root: &Dir,
+) -> Result<Vec<FileEntry>> {
     let (Some(patch_size), Some(patch_sha), Some(stream_size)) =
         (d.patch_size, d.patch_sha256.as_deref(), d.stream_size)
     else {
@@ -1049,14 +1151,14 @@ fn write_tree_delta(
     let mut written = Vec::with_capacity(listed.len());
     let mut targets = Vec::with_capacity(listed.len());
     for f in &listed {
-        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
+        let mut out = new_file_in(root, &f.path, &mut dirs)?;
         // Read errors mean a bad patch; write errors (a full disk) are the machine's.
         let (n, sha256) = copy_hashed(
             &mut (&mut stream).take(f.size),
             f.size,
             &mut out,
             &format!("the whole-tree patch of {} does not decode", c.name),
-            &target.display().to_string(),
+            &shown(root, &f.path),
         )?;
         if n != f.size {
             return Err(Error::damaged(format!(
@@ -1064,8 +1166,8 @@ fn write_tree_delta(
                 c.name
             )));
         }
-        finish_file(&mut out, &target, f.mode)?;
-        targets.push(target);
+        finish_file(&mut out, root, &f.path, f.mode)?;
+        targets.push(f.path.clone());
         written.push(FileEntry {
             path: f.path.clone(),
             size: f.size,
@@ -1091,7 +1193,7 @@ fn write_tree_delta(
         )));
     }
     sync_tree(root, &targets, &dirs)?;
-    Ok(exec_paths(written.iter()))
+    Ok(written)
 }
 
 /// The folders made below a staging root, parents before children.
@@ -1104,7 +1206,7 @@ struct Folders {
 
 impl Folders {
     /// Makes the folders `path` needs below `root` that are not there yet.
-    fn make_for(&mut self, root: &Path, path: &RelPath) -> Result<()> {
+    fn make_for(&mut self, root: &Dir, path: &RelPath) -> Result<()> {
         let mut parent = "";
         for d in path.parents() {
             parent = d;
@@ -1113,14 +1215,14 @@ impl Folders {
             if known {
                 continue;
             }
-            let p = root.join(d);
-            match fs::create_dir(&p) {
+            match root.mkdir(d, 0o755) {
                 Ok(()) => self.made.push(d.to_string()),
-                // Made for an earlier file: the root is new and the tree's paths are checked.
+                // Made for an earlier file: the root is new, only this run writes in it, and
+                // the tree's paths are checked.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
                     return Err(Error::apply_io(
-                        format!("cannot create {}", p.display()),
+                        format!("cannot create {}", root.path.join(d).display()),
                         &e,
                     ))
                 }
@@ -1132,41 +1234,49 @@ impl Folders {
     }
 }
 
-/// Creates the folders `path` needs below `root`, then the file itself, new.
-fn new_file_in(root: &Path, path: &RelPath, dirs: &mut Folders) -> Result<(PathBuf, StagedFile)> {
-    dirs.make_for(root, path)?;
-    let target = path.under(root);
-    let out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&target)
-        .map_err(|e| Error::apply_io(format!("cannot create {}", target.display()), &e))?;
-    Ok((target, StagedFile::new(out)))
+/// A file below a staging root, for messages.
+fn shown(root: &Dir, path: &RelPath) -> String {
+    path.under(&root.path).display().to_string()
 }
 
-/// Flushes a written file, starts its write-out, gives it its mode; `sync_tree` syncs it later.
-fn finish_file(out: &mut StagedFile, target: &Path, mode: u32) -> Result<()> {
+/// Creates the folders `path` needs below `root`, then the file itself, new (never through a
+/// symlink).
+fn new_file_in(root: &Dir, path: &RelPath, dirs: &mut Folders) -> Result<StagedFile> {
+    dirs.make_for(root, path)?;
+    let out = root
+        .create(path.as_str())
+        .map_err(|e| Error::apply_io(format!("cannot create {}", shown(root, path)), &e))?;
+    Ok(StagedFile::new(out))
+}
+
+/// Flushes a written file, starts its write-out, gives it its mode (on the open file);
+/// `sync_tree` syncs it later.
+fn finish_file(out: &mut StagedFile, root: &Dir, path: &RelPath, mode: u32) -> Result<()> {
     out.finish()
-        .map_err(|e| Error::apply_io(format!("cannot write {}", target.display()), &e))?;
-    set_mode(target, mode)
+        .and_then(|()| out.set_mode(mode))
+        .map_err(|e| Error::apply_io(format!("cannot write {}", shown(root, path)), &e))
 }
 
 /// Syncs every written file, then every folder made below `root` (deepest first), then `root`.
 /// Files are synced after all are written, not one by one as they are written: the first sync
 /// commits the file system's journal with the data of all of them, so the rest cost little.
-fn sync_tree(root: &Path, files: &[PathBuf], dirs: &Folders) -> Result<()> {
+fn sync_tree(root: &Dir, files: &[RelPath], dirs: &Folders) -> Result<()> {
     for f in files {
-        fsutil::sync_file(f)
-            .map_err(|e| Error::apply_io(format!("cannot sync {}", f.display()), &e))?;
+        root.open_file(f.as_str())
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::apply_io(format!("cannot sync {}", shown(root, f)), &e))?;
     }
     for d in dirs.made.iter().rev() {
-        sync_dir(&root.join(d)).map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
+        root.sub(d)
+            .and_then(|d| d.sync())
+            .map_err(|e| Error::apply_io("cannot sync a folder", &e))?;
     }
-    sync_dir(root).map_err(|e| Error::apply_io("cannot sync a folder", &e))
+    root.sync()
+        .map_err(|e| Error::apply_io("cannot sync a folder", &e))
 }
 
 /// Writes a component's verified full content under `root` (an existing, empty folder).
-fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
+fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Dir) -> Result<Vec<FileEntry>> {
     if c.full_archive.is_some() {
         return write_archive_tree(vp, c, root);
     }
@@ -1181,31 +1291,35 @@ fn write_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Ve
 
 /// Writes a component's solid full content (one compressed tar stream) under `root`: each file
 /// created new, streamed with its size and hash checked, given its mode; then all synced.
-fn write_archive_tree(vp: &mut VerifiedPackage, c: &Component, root: &Path) -> Result<Vec<String>> {
+fn write_archive_tree(
+    vp: &mut VerifiedPackage,
+    c: &Component,
+    root: &Dir,
+) -> Result<Vec<FileEntry>> {
     let mut dirs = Folders::default();
     let mut targets = Vec::new();
     vp.read_full_archive(c, |f, r| {
-        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
+        let mut out = new_file_in(root, &f.path, &mut dirs)?;
         stream_checked(r, &format!("the full content of {}", c.name), f, &mut out)?;
-        finish_file(&mut out, &target, f.mode)?;
-        targets.push(target);
+        finish_file(&mut out, root, &f.path, f.mode)?;
+        targets.push(f.path.clone());
         Ok(())
     })?;
     sync_tree(root, &targets, &dirs)?;
-    Ok(exec_paths(c.full.iter().flatten()))
+    Ok(c.full.clone().unwrap_or_default())
 }
 
 /// Writes each file under `root` from its source: created new, streamed with its size and hash
 /// checked, synced, given its mode; then every folder synced.
 fn write_files(
     vp: &mut VerifiedPackage,
-    root: &Path,
+    root: &Dir,
     files: Vec<(FileEntry, Source<'_>)>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<FileEntry>> {
     let mut dirs = Folders::default();
     let mut targets = Vec::with_capacity(files.len());
     for (f, source) in &files {
-        let (target, mut out) = new_file_in(root, &f.path, &mut dirs)?;
+        let mut out = new_file_in(root, &f.path, &mut dirs)?;
         match source {
             Source::Entry(name) => vp.copy_entry(name, f, &mut out)?,
             Source::Patch {
@@ -1222,18 +1336,18 @@ fn write_files(
                 }
             }
             Source::Kept(old) => {
-                let mut src = fs::File::open(&old.disk).map_err(|e| {
+                let mut src = fsutil::open_regular(&old.disk).map_err(|e| {
                     Error::apply_io(format!("cannot read {}", old.disk.display()), &e)
                 })?;
                 stream_checked(&mut src, &old.disk.display().to_string(), f, &mut out)
                     .map_err(changed_meanwhile)?;
             }
         }
-        finish_file(&mut out, &target, f.mode)?;
-        targets.push(target);
+        finish_file(&mut out, root, &f.path, f.mode)?;
+        targets.push(f.path.clone());
     }
     sync_tree(root, &targets, &dirs)?;
-    Ok(exec_paths(files.iter().map(|(f, _)| f)))
+    Ok(files.into_iter().map(|(f, _)| f).collect())
 }
 
 /// The executable files of a tree (what a Windows inventory records: NTFS has no exec bit).
@@ -1249,7 +1363,7 @@ fn exec_paths<'a>(files: impl Iterator<Item = &'a FileEntry>) -> Vec<String> {
 fn read_installed(old: &SourceFile) -> Result<Vec<u8>> {
     // Sized from our own scan of the file: read into one allocation, not a doubling one.
     let mut bytes = Vec::with_capacity(old.size as usize);
-    let mut src = fs::File::open(&old.disk)
+    let mut src = fsutil::open_regular(&old.disk)
         .map_err(|e| Error::apply_io(format!("cannot read {}", old.disk.display()), &e))?;
     stream_checked(
         &mut src,
@@ -1271,11 +1385,6 @@ fn changed_meanwhile(e: Error) -> Error {
     } else {
         e
     }
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    fsutil::set_mode(path, mode)
-        .map_err(|e| Error::apply_io(format!("cannot set the mode of {}", path.display()), &e))
 }
 
 /// A name in `side` for the copy of `version` being replaced, unused so far.
@@ -1340,6 +1449,7 @@ fn commit(
             group,
         });
         sides.push(side);
+        txn.expect_tree(&product.id, &c.name, &c.tree);
     }
     let keep = base.keep_previous as usize;
     let plan = |deferred: &[String]| -> (Vec<u8>, Vec<PathBuf>) {
@@ -1365,6 +1475,7 @@ fn commit(
                 kept_as: kept_as.get(&c.name).cloned(),
                 stage: stage_path(&dir),
                 exec,
+                extra: Default::default(),
             };
             if deferred.contains(&c.name) {
                 // Files in use (Windows): the swap happens at the next restart; until then the
@@ -1442,24 +1553,25 @@ mod tests {
         let root = std::env::temp_dir().join(format!("iupack-folders-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         fs::create_dir(&root).expect("root");
+        let dir = safedir::open(&root).expect("open");
         let mut dirs = Folders::default();
         let paths = [
             "a/b2/i", "a/b/c", "a/x", "d", "a/b/e", "f/g/h", "a/b2/j", "f/k",
         ];
         for p in paths {
             let p = RelPath::parse(p).expect("valid");
-            let (target, mut out) = new_file_in(&root, &p, &mut dirs).expect("created");
-            finish_file(&mut out, &target, crate::manifest::MODE_FILE).expect("finished");
+            let mut out = new_file_in(&dir, &p, &mut dirs).expect("created");
+            finish_file(&mut out, &dir, &p, crate::manifest::MODE_FILE).expect("finished");
         }
         let made: Vec<&str> = dirs.made.iter().map(String::as_str).collect();
         assert_eq!(made, ["a", "a/b2", "a/b", "f", "f/g"]);
         for p in paths {
             assert!(root.join(p).is_file(), "{p}");
         }
-        sync_tree(&root, &[], &dirs).expect("synced");
+        sync_tree(&dir, &[], &dirs).expect("synced");
         // A path under a file is refused, not taken for a made folder.
         let under_file = RelPath::parse("d/e").expect("valid");
-        assert!(new_file_in(&root, &under_file, &mut dirs).is_err());
+        assert!(new_file_in(&dir, &under_file, &mut dirs).is_err());
         fs::remove_dir_all(&root).expect("clean up");
     }
 }

@@ -205,16 +205,19 @@ pub fn rollback(
         )
         .hint("apply the package of that version instead (with --allow-downgrade); nothing was changed"));
     }
-    if let (Some(floor), Some(v)) = (&installed.floor, &prev.version) {
-        if v < floor {
+    if let Some(floor) = &installed.floor {
+        // A copy with no recorded version (installed before iupack) can't be proven to be at or
+        // above the floor: it is refused like one below it.
+        if prev.version.as_ref().is_none_or(|v| v < floor) {
             return Err(Error::new(
                 ExitCode::Downgrade,
-                format!("{component} {v} is below the security floor {floor} of this machine; it can't be rolled back to"),
+                format!("{component} {target} is below the security floor {floor} of this machine, or can't be shown not to be; it can't be rolled back to"),
             )
-            .hint("the publisher marked older versions unsafe; nothing was changed"));
+            .hint("the publisher marked older versions unsafe; apply a package at or above the floor instead; nothing was changed"));
         }
     }
     check_rollback_requires(&product, component, &prev.version, &prev.requires)?;
+    crate::apply::check_parent(&dir, component, &installed, &mut report.warnings)?;
 
     let hooks = Hooks::of(product.hooks.as_ref(), &product.id)?;
     let vars = [
@@ -234,6 +237,9 @@ pub fn rollback(
         renames.push(Rename::new(dir.clone(), retired.clone()));
     }
     renames.push(Rename::new(kept.clone(), dir.clone()));
+    if let Some(tree) = &prev.tree {
+        txn.expect_tree(product_id, component, tree);
+    }
     let mut next = inv.clone();
     let entry = next
         .product_mut(product_id)

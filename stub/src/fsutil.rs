@@ -33,6 +33,28 @@ pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
+/// Opens a file for reading only if it is a regular file: a final symlink is not followed, and a
+/// FIFO or device is refused without blocking on it (Unix: `O_NOFOLLOW | O_NONBLOCK`, then the
+/// open file's type is checked).
+pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
+    }
+    let f = o.open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(f)
+}
+
 /// Syncs a written file's data to disk. Windows flushes only through a handle opened for
 /// writing (FlushFileBuffers needs write access), Unix through any.
 pub fn sync_file(path: &Path) -> io::Result<()> {
@@ -62,6 +84,21 @@ impl StagedFile {
             file,
             written: 0,
             started: 0,
+        }
+    }
+
+    /// Sets the file's Unix permission bits on the open file (`fchmod`: never through a path
+    /// someone could have swapped for a symlink). A no-op elsewhere.
+    pub fn set_mode(&self, mode: u32) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.file.set_permissions(fs::Permissions::from_mode(mode))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = mode;
+            Ok(())
         }
     }
 
@@ -168,12 +205,29 @@ pub fn temp_beside(path: &Path, tag: &str) -> PathBuf {
     parent_of(path).join(format!(".{name}.{tag}-{}-{n}", std::process::id()))
 }
 
-/// Writes `data` to `path` atomically: a temp file beside it, synced, renamed over, folder synced.
-/// On failure the old file is untouched and the temp file is removed.
+/// Gives a new file (the temp file that replaces `model`) the owner, group and mode `model` has,
+/// so that replacing a file keeps who may read and change it. Nothing when `model` is missing.
+pub fn same_owner_and_mode(file: &fs::File, model: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Ok(m) = fs::metadata(model) {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid())).is_err() {
+            // Not ours to give away (a run that is not root): the caller's owner stays.
+        }
+        file.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
+    }
+    let _ = (file, model);
+    Ok(())
+}
+
+/// Writes `data` to `path` atomically: a temp file beside it (with the owner and mode of the
+/// file it replaces), synced, renamed over, folder synced. On failure the old file is untouched
+/// and the temp file is removed.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = temp_beside(path, "tmp");
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        same_owner_and_mode(&f, path)?;
         f.write_all(data)?;
         f.sync_all()?;
         drop(f);

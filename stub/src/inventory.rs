@@ -52,13 +52,13 @@ object!(Inventory, keep(extra), { format: req, machine: dflt, products: dflt });
 object!(Machine, keep(extra), { platform: opt, language: opt });
 object!(InstalledComponent, keep(extra), {
     version: opt, path: req, tree: opt, package: opt, installed: opt, floor: opt, requires: list,
-    previous: list, exec: list, pending: opt,
+    previous: list, exec: list, pending: opt, allow_writable_parent: flag,
 });
-object!(PendingInstall, ignore, {
+object!(PendingInstall, keep(extra), {
     version: req, tree: req, package: req, installed: req, requires: list, kept_as: opt,
     stage: req, exec: list,
 });
-object!(PreviousCopy, ignore, {
+object!(PreviousCopy, keep(extra), {
     version: null, tree: null, dir: req, package: opt, installed: opt, requires: list, exec: list,
 });
 
@@ -126,6 +126,9 @@ pub struct InstalledComponent {
     /// Windows: a version staged and scheduled to replace this one at the next restart (its
     /// files were in use).
     pub pending: Option<PendingInstall>,
+    /// The folder holding this component may be writable by another user, and that is intended
+    /// (a service's own data folder): the run says so instead of refusing (`safedir`).
+    pub allow_writable_parent: bool,
     pub extra: Extra,
 }
 
@@ -143,6 +146,7 @@ pub struct PendingInstall {
     /// The staged tree the restart moves into place.
     pub stage: PathBuf,
     pub exec: Vec<String>,
+    pub extra: Extra,
 }
 
 impl InstalledComponent {
@@ -175,6 +179,7 @@ impl InstalledComponent {
                 installed: self.installed.clone(),
                 requires: std::mem::take(&mut self.requires),
                 exec: std::mem::take(&mut self.exec),
+                extra: Extra::default(),
             },
         );
     }
@@ -202,6 +207,7 @@ pub struct PreviousCopy {
     pub installed: Option<String>,
     pub requires: SortedMap<String>,
     pub exec: Vec<String>,
+    pub extra: Extra,
 }
 
 /// An inventory loaded from a file, with the folder its relative paths resolve against.
@@ -254,6 +260,20 @@ impl InventoryFile {
                 "the inventory {shown} has format {}, this iupack-stub reads format {FORMAT}",
                 inventory.format
             )));
+        }
+        let products = &inventory.products;
+        if let Some((i, p)) = products
+            .iter()
+            .enumerate()
+            .find(|(i, p)| products[..*i].iter().any(|q| q.id == p.id))
+        {
+            return Err(Error::other(format!(
+                "the inventory {shown} lists product {} twice (entries {} and {})",
+                p.id.escape_debug(),
+                products.iter().position(|q| q.id == p.id).unwrap_or(0) + 1,
+                i + 1
+            ))
+            .hint("merge the two entries into one (their keys, revocations and components); iupack changed nothing"));
         }
         Ok(InventoryFile {
             path: path.to_path_buf(),

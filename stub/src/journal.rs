@@ -23,6 +23,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::fault;
 use crate::fsutil::{self, sync_dir};
 use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
+use crate::safedir::{self, Dirs};
 use sha2::{Digest, Sha256};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -82,13 +83,18 @@ pub struct Journal {
     pub remove_if_empty: Vec<PathBuf>,
     /// Windows: renames scheduled for the next restart once committed (files in use).
     pub reboot_moves: Vec<Rename>,
+    /// The product whose components the renames swap, and the tree digest each component has
+    /// once committed: how recovery tells a committed update from one that was not when the
+    /// inventory was edited after the crash (so its bytes are neither the old nor the new ones).
+    pub product: Option<String>,
+    pub trees: crate::sorted::SortedMap<String>,
 }
 
 object!(Rename, ignore, { from: req, to: req, group: opt });
 object!(Journal, ignore, {
     format: req, action: req, pid: req, phase: req, stages: dflt, made: dflt, renames: dflt,
     inventory_new: null, inventory_temp: null, remove_after: dflt, remove_if_empty: dflt,
-    reboot_moves: list,
+    reboot_moves: list, product: opt, trees: list,
 });
 
 impl FromJson for Phase {
@@ -181,6 +187,28 @@ fn remove_stale_temps(inventory: &Path, journal: &Path) {
     }
 }
 
+/// True when the inventory on disk, though not byte for byte the one the transaction wrote,
+/// records every swapped component at the tree the transaction swapped in (live, or waiting for a
+/// restart): the update committed, and someone (config management) edited the inventory since.
+/// Undoing it then would leave the inventory naming trees that are gone.
+fn records_new_trees(journal: &Journal, inventory: &Path) -> bool {
+    let (Some(product), false) = (&journal.product, journal.trees.is_empty()) else {
+        return false;
+    };
+    let Ok(inv) = crate::inventory::InventoryFile::load(inventory) else {
+        return false;
+    };
+    let Some(p) = inv.product(product) else {
+        return false;
+    };
+    journal.trees.iter().all(|(name, tree)| {
+        p.components.get(name).is_some_and(|c| {
+            c.tree.as_deref() == Some(tree.as_str())
+                || c.pending.as_ref().is_some_and(|p| p.tree == *tree)
+        })
+    })
+}
+
 /// Finishes or undoes the transaction an earlier run left in `inventory`'s journal. Call with the
 /// inventory lock held. `Ok(None)` when there was nothing to recover.
 pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
@@ -224,10 +252,12 @@ pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
         written: true,
         done: false,
         warnings: Vec::new(),
+        dirs: Dirs::default(),
     };
     let committed = txn.journal.phase == Phase::Commit
         && txn.journal.inventory_new.is_some()
-        && sha256_file(inventory) == txn.journal.inventory_new;
+        && (sha256_file(inventory) == txn.journal.inventory_new
+            || records_new_trees(&txn.journal, inventory));
     let action = txn.journal.action.clone();
     if committed {
         txn.finish();
@@ -253,6 +283,8 @@ pub struct Transaction {
     done: bool,
     /// Problems after the commit point that lose nothing (the journal stays for the next run).
     pub warnings: Vec<String>,
+    /// Every folder the transaction changes, opened once; side folders checked (`safedir`).
+    pub dirs: Dirs,
 }
 
 impl Transaction {
@@ -272,17 +304,22 @@ impl Transaction {
                 remove_after: Vec::new(),
                 remove_if_empty: Vec::new(),
                 reboot_moves: Vec::new(),
+                product: None,
+                trees: Default::default(),
             },
             path: journal_path(inventory),
             inventory: inventory.to_path_buf(),
             written: false,
             done: false,
             warnings: Vec::new(),
+            dirs: Dirs::default(),
         }
     }
 
     /// Records staging folders and the missing folders above them, then creates them: the
-    /// journal is on disk before the first of them is.
+    /// journal is on disk before the first of them is. Each staging folder is made new inside its
+    /// side folder, which is made now (mode 0700) or must be one an earlier run made
+    /// (`safedir`); both stay open in `dirs` for the writes, the swaps and the removals.
     pub fn stage(&mut self, stages: &[PathBuf]) -> Result<()> {
         let mut made: Vec<PathBuf> = Vec::new();
         for stage in stages {
@@ -302,14 +339,29 @@ impl Transaction {
         self.journal.stages.extend(stages.iter().cloned());
         self.write()?;
         fault::step("staging recorded");
-        for d in &made {
+        for d in made.iter().filter(|d| !safedir::is_side(d)) {
             fs::create_dir(d).map_err(io_err(format!("cannot create {}", d.display())))?;
         }
         for stage in stages {
-            fsutil::remove_quietly(stage);
-            fs::create_dir(stage).map_err(io_err(format!("cannot create {}", stage.display())))?;
+            let (side, name) = safedir::split(stage);
+            let side = self.dirs.get(&side, true)?;
+            if side.exists(&name) {
+                // A run of the same process id left it (the side folder is ours alone).
+                let _ = side.remove_all(&name);
+            }
+            let made = side.mkdir(&name, 0o755).and_then(|()| side.sub(&name));
+            let dir = made.map_err(io_err(format!("cannot create {}", stage.display())))?;
+            self.dirs.add(dir);
         }
         Ok(())
+    }
+
+    /// Records that once committed, `component` of `product` is at `tree` (see `Journal::trees`).
+    pub fn expect_tree(&mut self, product: &str, component: &str, tree: &str) {
+        self.journal.product = Some(product.to_string());
+        self.journal
+            .trees
+            .insert(component.to_string(), tree.to_string());
     }
 
     /// Writes the journal atomically (temp, sync, rename, sync folder).
@@ -361,7 +413,7 @@ impl Transaction {
             if r.group.as_ref().is_some_and(|g| deferred.contains(g)) {
                 continue;
             }
-            match rename_or_fault(&r.from, &r.to) {
+            match self.rename(&r.from, &r.to)? {
                 Ok(()) => {}
                 Err(e)
                     if fsutil::is_in_use(&e)
@@ -403,6 +455,7 @@ impl Transaction {
                 .write(true)
                 .create_new(true)
                 .open(&temp)?;
+            fsutil::same_owner_and_mode(&f, &self.inventory)?;
             f.write_all(&inventory_bytes)?;
             f.sync_all()
         })();
@@ -447,11 +500,11 @@ impl Transaction {
             return;
         }
         for p in &self.journal.remove_after {
-            fsutil::remove_quietly(p);
+            self.dirs.remove_quietly(p);
             fault::step("old copy removed");
         }
         for p in &self.journal.remove_if_empty {
-            let _ = fs::remove_dir(p);
+            self.dirs.remove_if_empty(p);
         }
         if let Some(t) = &self.journal.inventory_temp {
             let _ = fs::remove_file(t);
@@ -465,9 +518,9 @@ impl Transaction {
     /// Undoes every rename that was done, in reverse, then removes staging, made folders, the
     /// inventory temp file and the journal.
     fn undo(&mut self) -> Result<()> {
-        for r in self.journal.renames.iter().rev() {
-            if !fsutil::exists(&r.from) && fsutil::exists(&r.to) {
-                fsutil::rename(&r.to, &r.from).map_err(|e| {
+        for r in self.journal.renames.clone().iter().rev() {
+            if !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
+                self.rename(&r.to, &r.from)?.map_err(|e| {
                     Error::apply_io(
                         format!(
                             "cannot move {} back to {}",
@@ -483,7 +536,7 @@ impl Transaction {
             }
         }
         for s in &self.journal.stages {
-            fsutil::remove_quietly(s);
+            self.dirs.remove_quietly(s);
         }
         for d in self.journal.made.iter().rev() {
             let _ = fs::remove_dir(d);
@@ -518,12 +571,15 @@ impl Drop for Transaction {
     }
 }
 
-/// A rename, or the simulated "file in use" of the fault-injection build.
-fn rename_or_fault(from: &Path, to: &Path) -> std::io::Result<()> {
-    if fault::in_use(from) {
-        return Err(fsutil::in_use_error());
+impl Transaction {
+    /// A rename relative to the open folders, or the simulated "file in use" of the
+    /// fault-injection build. The outer error: a folder could not be opened or failed its check.
+    fn rename(&mut self, from: &Path, to: &Path) -> Result<std::io::Result<()>> {
+        if fault::in_use(from) {
+            return Ok(Err(fsutil::in_use_error()));
+        }
+        self.dirs.rename(from, to)
     }
-    fsutil::rename(from, to)
 }
 
 fn sync_parents(a: &Path, b: &Path) -> Result<()> {

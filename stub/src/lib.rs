@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod package;
 pub mod relpath;
 pub mod report;
+pub mod safedir;
 pub mod scan;
 pub mod share;
 pub mod signature;

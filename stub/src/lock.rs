@@ -37,18 +37,18 @@ impl InventoryLock {
         let path = lock_path(inventory);
         let deadline = Instant::now() + wait;
         loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-                .map_err(|e| {
-                    Error::apply_io(format!("cannot open the lock file {}", path.display()), &e)
-                        .hint(
-                            "run as the user who may change the product (root or an administrator)",
-                        )
-                })?;
+            let mut opts = OpenOptions::new();
+            opts.read(true).write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            {
+                // A symlink planted as the lock file is refused, not followed (and truncated).
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+            }
+            let mut file = opts.open(&path).map_err(|e| {
+                Error::apply_io(format!("cannot open the lock file {}", path.display()), &e)
+                    .hint("run as the user who may change the product (root or an administrator)")
+            })?;
             match file.try_lock() {
                 Ok(()) => {
                     if !same_file(&file, &path) {

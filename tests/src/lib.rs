@@ -363,6 +363,7 @@ pub fn set_mode(p: &Path, mode: u32) {
     let _ = (p, mode);
 }
 
+/// Copies a tree, files with their modes and folders with theirs (a side folder is 0700).
 pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");
     for e in fs::read_dir(from).expect("read dir").flatten() {
@@ -374,6 +375,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
             fs::copy(&p, &t).expect("copy");
         }
     }
+    fs::set_permissions(to, fs::metadata(from).expect("stat").permissions()).expect("chmod");
 }
 
 /// True when the tree at `a` holds exactly the same files, bytes and modes as `b`.

@@ -1,0 +1,422 @@
+//! Folders the apply engine changes, held open so that another local user can't redirect them.
+//!
+//! The folder that holds a component may be writable by someone else (a service account's
+//! `StateDirectory=`). What this module guarantees for a run as root there:
+//! - a component's side folder (`.NAME.iupack`: staging, kept copies) is the run's own: made by
+//!   a run (mode 0700), or left by an earlier one as a real folder (not a symlink) owned by this
+//!   run's user and writable by no one else; anything else is refused (`side`);
+//! - the folder holding a component and its side folder are opened once (`Dir`), and everything
+//!   below them is done relative to those handles: staging folders and files created new without
+//!   following symlinks, modes set on the open file, syncs, swaps (`renameat`) and removals of kept
+//!   copies. Renaming or replacing a folder on the path after it was opened changes nothing the
+//!   run does, and inside a side folder nobody but its owner can add, swap or change anything;
+//! - `writable_by_others` says when a folder on the way to a component can be written by another
+//!   user, so the run can say so and refuse unless the inventory allows it.
+//!
+//! On Windows the same calls work on paths, and a side folder that is a reparse point (a symlink
+//! or junction) is refused; NTFS permissions are not read.
+
+use crate::error::{Error, ExitCode, Result};
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// An open folder (Unix) or a folder's path (elsewhere).
+#[derive(Debug)]
+pub struct Dir {
+    pub path: PathBuf,
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
+}
+
+/// The folder and the name of `path`'s last component.
+pub fn split(path: &Path) -> (PathBuf, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (crate::fsutil::parent_of(path), name)
+}
+
+/// True for a component's side folder name, `.NAME.iupack`.
+pub fn is_side(path: &Path) -> bool {
+    let (_, name) = split(path);
+    name.len() > ".iupack".len() + 1 && name.starts_with('.') && name.ends_with(".iupack")
+}
+
+fn refused(path: &Path, why: &str) -> Error {
+    Error::new(
+        ExitCode::ApplyFailed,
+        format!(
+            "{} is not a folder an iupack run made: {why}; another user may have planted it",
+            path.display()
+        ),
+    )
+    .hint(
+        "check who made it, move it away (it is not iupack's), then run again; nothing was changed",
+    )
+}
+
+#[cfg(unix)]
+mod imp {
+    use super::*;
+    use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, CWD};
+    use std::os::unix::fs::MetadataExt;
+
+    const DIR: OFlags = OFlags::DIRECTORY
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::CLOEXEC)
+        .union(OFlags::RDONLY);
+
+    fn dir_at(fd: impl std::os::fd::AsFd, rel: &str, path: PathBuf) -> io::Result<Dir> {
+        let fd = rfs::openat(fd, rel, DIR, Mode::empty())?;
+        Ok(Dir { path, fd })
+    }
+
+    /// Opens a folder by its path (which the administrator configured: symlinks on the way are
+    /// followed).
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = rfs::openat(
+            CWD,
+            path,
+            OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::RDONLY,
+            Mode::empty(),
+        )?;
+        Ok(Dir {
+            path: path.to_path_buf(),
+            fd,
+        })
+    }
+
+    pub fn euid() -> u32 {
+        rustix::process::geteuid().as_raw()
+    }
+
+    impl Dir {
+        /// A folder below this one (`rel` is ours, made by this run: no symlinks on the way).
+        pub fn sub(&self, rel: &str) -> io::Result<Dir> {
+            dir_at(&self.fd, rel, self.path.join(rel))
+        }
+
+        pub fn mkdir(&self, rel: &str, mode: u32) -> io::Result<()> {
+            rfs::mkdirat(&self.fd, rel, Mode::from_raw_mode(mode)).map_err(Into::into)
+        }
+
+        /// Creates a new file, never following a symlink or reusing what is there.
+        pub fn create(&self, rel: &str) -> io::Result<File> {
+            let flags =
+                OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            Ok(rfs::openat(&self.fd, rel, flags, Mode::from_raw_mode(0o600))?.into())
+        }
+
+        /// Opens a file below this one for reading, not following a final symlink.
+        pub fn open_file(&self, rel: &str) -> io::Result<File> {
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+            Ok(rfs::openat(&self.fd, rel, flags, Mode::empty())?.into())
+        }
+
+        pub fn sync(&self) -> io::Result<()> {
+            File::from(self.fd.try_clone()?).sync_all()
+        }
+
+        pub fn exists(&self, name: &str) -> bool {
+            rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+        }
+
+        pub fn rename(&self, name: &str, to: &Dir, to_name: &str) -> io::Result<()> {
+            rfs::renameat(&self.fd, name, &to.fd, to_name)?;
+            Ok(())
+        }
+
+        pub fn rmdir(&self, name: &str) -> io::Result<()> {
+            rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)
+        }
+
+        /// Every file below this folder as (path, size, package mode), read through the open
+        /// handles without following symlinks; anything but folders and regular files is an
+        /// error.
+        pub fn files(&self) -> io::Result<Vec<(String, u64, u32)>> {
+            let mut out = Vec::new();
+            self.walk("", &mut out)?;
+            Ok(out)
+        }
+
+        fn walk(&self, prefix: &str, out: &mut Vec<(String, u64, u32)>) -> io::Result<()> {
+            for e in rfs::Dir::read_from(&self.fd)? {
+                let e = e?;
+                let n = e.file_name().to_bytes();
+                if n == b"." || n == b".." {
+                    continue;
+                }
+                let n = String::from_utf8_lossy(n).into_owned();
+                let st = rfs::statat(&self.fd, n.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+                let rel = format!("{prefix}{n}");
+                match rfs::FileType::from_raw_mode(st.st_mode) {
+                    rfs::FileType::Directory => self.sub(&n)?.walk(&format!("{rel}/"), out)?,
+                    rfs::FileType::RegularFile => out.push((
+                        rel,
+                        st.st_size as u64,
+                        crate::scan::package_mode(st.st_mode),
+                    )),
+                    _ => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{rel} is not a regular file"),
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        /// Removes `name` (a file, or a folder and all below it) without following symlinks.
+        pub fn remove_all(&self, name: &str) -> io::Result<()> {
+            let st = rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::Directory {
+                return rfs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(Into::into);
+            }
+            let sub = self.sub(name)?;
+            let mut names = Vec::new();
+            for e in rfs::Dir::read_from(&sub.fd)? {
+                let e = e?;
+                let n = e.file_name().to_bytes();
+                if n != b"." && n != b".." {
+                    names.push(String::from_utf8_lossy(n).into_owned());
+                }
+            }
+            for n in names {
+                sub.remove_all(&n)?;
+            }
+            rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)
+        }
+
+        /// The side folder `name` below this folder: made now (mode 0700) when `create` and it
+        /// is missing, else it must be a real folder owned by this run's user and writable by
+        /// no one else. Returns it and whether it was made.
+        pub fn side(&self, name: &str, create: bool) -> Result<(Dir, bool)> {
+            let path = self.path.join(name);
+            let io = |e: io::Error| Error::apply_io(format!("cannot open {}", path.display()), &e);
+            let made = create
+                && match rfs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
+                    Ok(()) => true,
+                    Err(rustix::io::Errno::EXIST) => false,
+                    Err(e) => return Err(io(e.into())),
+                };
+            let dir = match dir_at(&self.fd, name, path.clone()) {
+                Ok(d) => d,
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+                    return Err(refused(&path, "it is a symlink"))
+                }
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+                    return Err(refused(&path, "it is not a folder"))
+                }
+                Err(e) => return Err(io(e)),
+            };
+            let meta = File::from(dir.fd.try_clone().map_err(io)?)
+                .metadata()
+                .map_err(io)?;
+            if meta.uid() != euid() {
+                return Err(refused(
+                    &path,
+                    &format!(
+                        "it belongs to uid {}, this run is uid {}",
+                        meta.uid(),
+                        euid()
+                    ),
+                ));
+            }
+            if meta.mode() & 0o022 != 0 {
+                return Err(refused(
+                    &path,
+                    &format!("others can write it (mode {:o})", meta.mode() & 0o7777),
+                ));
+            }
+            Ok((dir, made))
+        }
+    }
+
+    /// Who besides this run's user (and root) can change what `dir` holds: the first folder
+    /// from `dir` up to `/` that another user owns, or that a group or everyone may write without
+    /// the sticky bit. `None` when no one can.
+    pub fn writable_by_others(dir: &Path) -> Option<String> {
+        // A folder not made yet is as safe as the nearest one that is there.
+        let real = dir
+            .ancestors()
+            .find_map(|d| std::fs::canonicalize(d).ok())?;
+        let me = euid();
+        for d in real.ancestors() {
+            let Ok(m) = std::fs::metadata(d) else {
+                continue;
+            };
+            let sticky = m.mode() & 0o1000 != 0;
+            let why = if m.uid() != 0 && m.uid() != me {
+                format!("it belongs to uid {}", m.uid())
+            } else if m.mode() & 0o002 != 0 && !sticky {
+                "everyone may write it".to_string()
+            } else if m.mode() & 0o020 != 0 && !sticky && m.gid() != 0 {
+                format!("group {} may write it", m.gid())
+            } else {
+                continue;
+            };
+            return Some(format!("{} ({why})", d.display()));
+        }
+        None
+    }
+}
+
+#[cfg(not(unix))]
+mod imp {
+    use super::*;
+    use std::fs;
+
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        if !fs::metadata(path)?.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a folder"));
+        }
+        Ok(Dir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    impl Dir {
+        pub fn sub(&self, rel: &str) -> io::Result<Dir> {
+            Ok(Dir {
+                path: self.path.join(rel),
+            })
+        }
+
+        pub fn mkdir(&self, rel: &str, _mode: u32) -> io::Result<()> {
+            fs::create_dir(self.path.join(rel))
+        }
+
+        pub fn create(&self, rel: &str) -> io::Result<File> {
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(self.path.join(rel))
+        }
+
+        pub fn open_file(&self, rel: &str) -> io::Result<File> {
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(self.path.join(rel))
+        }
+
+        pub fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+
+        pub fn exists(&self, name: &str) -> bool {
+            crate::fsutil::exists(&self.path.join(name))
+        }
+
+        pub fn rename(&self, name: &str, to: &Dir, to_name: &str) -> io::Result<()> {
+            crate::fsutil::rename(&self.path.join(name), &to.path.join(to_name))
+        }
+
+        pub fn remove_all(&self, name: &str) -> io::Result<()> {
+            crate::fsutil::remove_quietly(&self.path.join(name));
+            Ok(())
+        }
+
+        pub fn rmdir(&self, name: &str) -> io::Result<()> {
+            fs::remove_dir(self.path.join(name))
+        }
+
+        /// Not read where folders can't be held open (the staged files are checked as written).
+        pub fn files(&self) -> io::Result<Vec<(String, u64, u32)>> {
+            Ok(Vec::new())
+        }
+
+        pub fn side(&self, name: &str, create: bool) -> Result<(Dir, bool)> {
+            let path = self.path.join(name);
+            let made = create && fs::create_dir(&path).is_ok();
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => Err(refused(&path, "it is a link")),
+                Ok(m) if !m.is_dir() => Err(refused(&path, "it is not a folder")),
+                Ok(_) => Ok((Dir { path }, made)),
+                Err(e) => Err(Error::apply_io(
+                    format!("cannot open {}", path.display()),
+                    &e,
+                )),
+            }
+        }
+    }
+
+    pub fn writable_by_others(_dir: &Path) -> Option<String> {
+        None
+    }
+}
+
+pub use imp::{open, writable_by_others};
+
+/// The folders a transaction works in, each opened once: the folders holding components, their
+/// side folders (checked), and staging folders.
+#[derive(Debug, Default)]
+pub struct Dirs {
+    open: Vec<Dir>,
+}
+
+impl Dirs {
+    fn find(&self, path: &Path) -> Option<usize> {
+        self.open.iter().position(|d| d.path == path)
+    }
+
+    /// The open folder `path`, opening it now if needed: a side folder is checked (and made when
+    /// `create`), any other folder is opened by its path.
+    pub fn get(&mut self, path: &Path, create: bool) -> Result<&Dir> {
+        if let Some(i) = self.find(path) {
+            return Ok(&self.open[i]);
+        }
+        let dir = if is_side(path) {
+            let (parent, name) = split(path);
+            self.get(&parent, false)?.side(&name, create)?.0
+        } else {
+            open(path)
+                .map_err(|e| Error::apply_io(format!("cannot open {}", path.display()), &e))?
+        };
+        self.open.push(dir);
+        Ok(self.open.last().expect("just pushed"))
+    }
+
+    /// Adds a folder opened elsewhere (a staging folder made below a side folder).
+    pub fn add(&mut self, dir: Dir) {
+        self.open.push(dir);
+    }
+
+    /// `from` renamed to `to`, each relative to its open folder.
+    pub fn rename(&mut self, from: &Path, to: &Path) -> Result<io::Result<()>> {
+        let ((fp, fname), (tp, tname)) = (split(from), split(to));
+        self.get(&fp, false)?;
+        self.get(&tp, false)?;
+        let (a, b) = (
+            &self.open[self.find(&fp).expect("opened")],
+            &self.open[self.find(&tp).expect("opened")],
+        );
+        Ok(a.rename(&fname, b, &tname))
+    }
+
+    /// Whether `path` exists (not following a final symlink), looked up in its open folder.
+    pub fn exists(&mut self, path: &Path) -> bool {
+        let (parent, name) = split(path);
+        self.get(&parent, false).is_ok_and(|d| d.exists(&name))
+    }
+
+    /// Removes the folder `path` if it is empty (errors ignored).
+    pub fn remove_if_empty(&mut self, path: &Path) {
+        let (parent, name) = split(path);
+        if let Ok(d) = self.get(&parent, false) {
+            let _ = d.rmdir(&name);
+        }
+    }
+
+    /// Removes `path` and all below it, relative to its open folder; errors are ignored
+    /// (clean-up). A side folder that fails its check is left alone.
+    pub fn remove_quietly(&mut self, path: &Path) {
+        let (parent, name) = split(path);
+        if let Ok(d) = self.get(&parent, false) {
+            let _ = d.remove_all(&name);
+        }
+    }
+}
