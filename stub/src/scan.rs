@@ -5,7 +5,7 @@
 use crate::digest::hash_reader;
 use crate::manifest::{FileEntry, MODE_EXEC, MODE_FILE};
 use crate::relpath::{check_tree_paths, RelPath};
-use std::fs::{self, File};
+use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -67,8 +67,10 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), String
                 .ok_or_else(|| format!("{} is not a UTF-8 name", path.display()))?
                 .replace(std::path::MAIN_SEPARATOR, "/");
             let rel = RelPath::parse(&rel)?;
-            let f =
-                File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            // Opened only if still a regular file: swapped for a link or a FIFO since the
+            // look above, it is refused, not followed or waited on.
+            let f = crate::fsutil::open_regular(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             let (size, sha256) = hash_reader(BufReader::with_capacity(1 << 20, f))
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             out.push(SourceFile {

@@ -137,6 +137,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
         if meta.is_dir() {
             out.insert(rel, ('d', Vec::new(), mode));
             walk(root, &p, out);
+        } else if meta.file_type().is_symlink() {
+            let target = fs::read_link(&p).expect("read link");
+            out.insert(rel, ('l', target.to_string_lossy().as_bytes().to_vec(), 0));
+        } else if !meta.is_file() {
+            out.insert(rel, ('s', Vec::new(), mode));
         } else {
             out.insert(rel, ('f', fs::read(&p).expect("read"), mode));
         }

@@ -818,3 +818,90 @@ fn a_folder_in_use_fails_with_30_off_windows_and_changes_nothing() {
     assert_err(&o, 30, "cannot move");
     assert_eq!(state(&lab.machine()), before);
 }
+
+/// Issue 18, class 2: a run killed after the new inventory is in place but before its journal
+/// is gone, then config management edits the inventory (adds a key): `recover` must finish the
+/// update (the inventory, edited, records the new trees), not undo it and leave the inventory
+/// naming trees that are gone. And the mirror case: an inventory edited while the update had not
+/// yet committed is undone, and the edit stays.
+#[test]
+fn recovery_keeps_tree_and_inventory_agreeing_when_the_inventory_was_edited_after_the_crash() {
+    let lab = Lab::new();
+    let mut trace = Command::new(&lab.pkg3);
+    trace
+        .arg("--inventory")
+        .arg(lab.w.inventory_path())
+        .env("IUPACK_FAULT_TRACE", "1");
+    let saved = lab.save("edited");
+    let o = lab.run_faulted(&mut trace, 1000);
+    assert_code(&o, 0);
+    lab.restore(&saved);
+    let steps: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
+    let at = |name: &str| {
+        steps
+            .iter()
+            .position(|l| l.ends_with(&format!(": {name}")))
+            .unwrap_or_else(|| panic!("no step {name} in {steps:?}")) as u32
+            + 1
+    };
+    let add_key = |lab: &Lab| {
+        let mut inv = lab.w.inventory();
+        inv["products"][0]["trusted_keys"]
+            .as_array_mut()
+            .expect("keys")
+            .push(serde_json::json!(
+                "RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3"
+            ));
+        fs::write(
+            lab.w.inventory_path(),
+            serde_json::to_vec_pretty(&inv).expect("json"),
+        )
+        .expect("edit the inventory");
+    };
+    // Committed (the inventory replaced), then edited: finished, the edit kept.
+    for step in ["inventory replaced", "inventory synced"] {
+        lab.restore(&saved);
+        let o = lab.run_faulted(&mut trace, at(step));
+        assert_code(&o, 99);
+        add_key(&lab);
+        let o = lab.client(&["recover"]);
+        assert_code(&o, 0);
+        assert!(
+            stdout(&o).contains("finished an interrupted update"),
+            "{step}: {}",
+            stdout(&o)
+        );
+        assert_tree_eq(&lab.machine().join("acme/engine"), &lab.engine[2]);
+        assert_tree_eq(&lab.machine().join("acme/defs"), &lab.defs[2]);
+        assert_eq!(lab.w.component("engine")["version"], "3.0", "{step}");
+        assert_eq!(
+            lab.w.inventory()["products"][0]["trusted_keys"]
+                .as_array()
+                .expect("keys")
+                .len(),
+            2,
+            "{step}: the edit stays"
+        );
+        assert!(!lab.w.path("machine/inventory.json.journal").exists());
+        let o = lab.w.run(&lab.pkg3, &["--check"]);
+        assert_code(&o, 0);
+    }
+    // Not committed yet (the renames done, the inventory not replaced), then edited: undone, the
+    // old trees back, the edit kept.
+    lab.restore(&saved);
+    let o = lab.run_faulted(&mut trace, at("inventory written"));
+    assert_code(&o, 99);
+    add_key(&lab);
+    let o = lab.client(&["recover"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("undid an interrupted update"),
+        "{}",
+        stdout(&o)
+    );
+    assert_tree_eq(&lab.machine().join("acme/engine"), &lab.engine[1]);
+    assert_tree_eq(&lab.machine().join("acme/defs"), &lab.defs[1]);
+    assert_eq!(lab.w.component("engine")["version"], "2.0");
+    let o = lab.w.run(&lab.pkg3, &["--check"]);
+    assert_code(&o, 1);
+}

@@ -1,0 +1,472 @@
+//! Issue 18: a local user against a stub run as root, and the inventory's edge cases. The
+//! attacker is real: another uid (`setpriv` to nobody, 65534) that can write the folder holding
+//! a component (a service's `StateDirectory=`), planting links and folders before the run and
+//! racing it while it runs. Also: security floors that must hold, a symlinked inventory, the
+//! inventory's owner and mode, duplicate products and folders shared across products.
+//!
+//! The attacker tests need root (they chown and change uid); run as another user they say so
+//! and pass without testing anything. `.ci/run` runs as root.
+
+use iupack_tests::*;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!(
+                "skipped: this test plays a second uid against a run as root; run it as root"
+            );
+            return;
+        }
+    };
+}
+
+/// A publisher, engine releases 1.0 and 2.0, a machine with 1.0 at `acme/engine`, and the
+/// package of 2.0 (full content).
+struct Box_ {
+    w: World,
+    key: PathBuf,
+    pubkey: String,
+    v1: PathBuf,
+    v2: PathBuf,
+    pkg: PathBuf,
+}
+
+fn spec(version: &str, content: &str, floor: Option<&str>) -> String {
+    format!(
+        r#"product = "acme-av"
+[targets]
+product_versions = ">=12.0, <13"
+platforms = ["{}"]
+[[components]]
+name = "engine"
+version = "{version}"
+content = "../releases/{content}"
+{}
+"#,
+        this_platform(),
+        floor.map_or(String::new(), |f| format!("floor = \"{f}\""))
+    )
+}
+
+impl Box_ {
+    fn new() -> Box_ {
+        let w = World::new();
+        let (key, pubkey) = w.keygen("publisher");
+        let v1 = w.release(
+            "engine-1",
+            &[
+                ("bin/scan", b"#!/bin/sh\necho 1\n", true),
+                ("lib/core.tbl", b"core 1\n", false),
+            ],
+        );
+        let big = noise(3, 3 << 20);
+        let v2 = w.release(
+            "engine-2",
+            &[
+                ("bin/scan", b"#!/bin/sh\necho 2\n", true),
+                ("lib/core.tbl", &big, false),
+                ("lib/sub/deep/new.tbl", b"new in 2\n", false),
+            ],
+        );
+        let pkg = w.package(&w.spec("v2", &spec("2.0", "engine-2", None)), &key, "v2");
+        let b = Box_ {
+            w,
+            key,
+            pubkey,
+            v1,
+            v2,
+            pkg,
+        };
+        b.reset(false);
+        b
+    }
+
+    fn acme(&self) -> PathBuf {
+        self.w.machine().join("acme")
+    }
+
+    /// The machine back at 1.0; `allow` sets `allow_writable_parent` on engine.
+    fn reset(&self, allow: bool) {
+        if self.acme().exists() {
+            fs::remove_dir_all(self.acme()).expect("clean");
+        }
+        self.w
+            .install_inventory(&[&self.pubkey], &[("engine", Some("1.0"), "acme/engine")]);
+        if allow {
+            self.edit(|inv| {
+                inv["products"][0]["components"]["engine"]["allow_writable_parent"] =
+                    serde_json::json!(true)
+            });
+        }
+        self.w.install_tree(&self.v1, "acme/engine");
+        // The attacker can reach the machine's folders (the scratch root is 0700).
+        for d in [self.w.path(""), self.w.machine()] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let mut inv = self.w.inventory();
+        f(&mut inv);
+        fs::write(
+            self.w.inventory_path(),
+            serde_json::to_vec_pretty(&inv).expect("json"),
+        )
+        .expect("write inventory");
+    }
+
+    /// Gives the folder holding the component to the attacker, as a service's data folder is.
+    fn give_parent_away(&self) {
+        std::os::unix::fs::chown(self.acme(), Some(NOBODY), Some(NOBODY)).expect("chown");
+    }
+
+    /// A folder only root may enter, with a secret file in it: what the attacker wants root to
+    /// write into, move things into, or chmod.
+    fn root_only(&self) -> PathBuf {
+        let d = self.w.path("root-only");
+        if !d.exists() {
+            fs::create_dir(&d).expect("mkdir");
+            fs::write(d.join("secret"), b"root's secret\n").expect("write");
+            fs::set_permissions(d.join("secret"), fs::Permissions::from_mode(0o600))
+                .expect("chmod");
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).expect("chmod");
+        }
+        d
+    }
+
+    /// The root-only folder holds only its secret, still 0600 and root's.
+    fn assert_root_only_untouched(&self) {
+        let d = self.root_only();
+        let names: Vec<String> = fs::read_dir(&d)
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["secret"], "root wrote into the root-only folder");
+        let m = fs::symlink_metadata(d.join("secret")).expect("stat");
+        assert_eq!(m.mode() & 0o7777, 0o600, "root chmodded the secret");
+        assert_eq!(m.uid(), 0);
+        assert_eq!(
+            fs::read(d.join("secret")).expect("read"),
+            b"root's secret\n"
+        );
+    }
+}
+
+/// A shell command run as the attacker (uid and gid nobody, no supplementary groups).
+fn as_attacker(script: &str) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "sh",
+        "-c",
+        script,
+    ]);
+    c
+}
+
+fn attacker(script: &str) {
+    let o = output(&mut as_attacker(script));
+    assert_code(&o, 0);
+}
+
+#[test]
+fn a_component_folder_another_user_can_change_is_refused_unless_the_inventory_allows_it() {
+    need_root!();
+    let b = Box_::new();
+    for setup in ["owned by the attacker", "writable by everyone"] {
+        b.reset(false);
+        match setup {
+            "owned by the attacker" => b.give_parent_away(),
+            _ => fs::set_permissions(b.acme(), fs::Permissions::from_mode(0o777)).expect("chmod"),
+        }
+        let before = snapshot(&b.w.machine());
+        let o = b.w.run(&b.pkg, &[]);
+        assert_err(&o, 30, "can be changed by another user");
+        assert!(
+            stderr(&o).contains("allow_writable_parent"),
+            "{}",
+            stderr(&o)
+        );
+        assert_same(&before, &snapshot(&b.w.machine()));
+    }
+    // Intended (the inventory says so): it applies, and says what it found.
+    b.reset(true);
+    b.give_parent_away();
+    let o = b.w.run(&b.pkg, &["--json"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("can be changed by another user"),
+        "{}",
+        stdout(&o)
+    );
+    assert_tree_eq(&b.acme().join("engine"), &b.v2);
+}
+
+#[test]
+fn a_side_folder_the_run_did_not_make_is_refused_and_never_followed() {
+    need_root!();
+    let b = Box_::new();
+    let root_only = b.root_only();
+    let plants = [
+        format!("ln -s {} acme/.engine.iupack", root_only.display()),
+        "mkdir acme/.engine.iupack".to_string(),
+        "mkdir -m 777 acme/.engine.iupack".to_string(),
+        "touch acme/.engine.iupack".to_string(),
+    ];
+    for plant in &plants {
+        b.reset(true);
+        b.give_parent_away();
+        attacker(&format!("cd {} && {plant}", b.w.machine().display()));
+        let before = snapshot(&b.w.machine());
+        let o = b.w.run(&b.pkg, &[]);
+        assert_err(&o, 30, "is not a folder an iupack run made");
+        assert_same(&before, &snapshot(&b.w.machine()));
+        b.assert_root_only_untouched();
+    }
+    // A root-owned side folder that others may write (made so by hand) is refused too.
+    b.reset(true);
+    fs::create_dir(b.acme().join(".engine.iupack")).expect("mkdir");
+    fs::set_permissions(
+        b.acme().join(".engine.iupack"),
+        fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod");
+    let o = b.w.run(&b.pkg, &[]);
+    assert_err(&o, 30, "others can write it");
+    assert_tree_eq(&b.acme().join("engine"), &b.v1);
+}
+
+/// The attacker races the run: moves the side folder away and plants a symlink to a root-only
+/// folder in its place, swaps staging folders and staged files for its own and for links to a
+/// root-only file, over and over while the package runs. Every run ends refused with the machine
+/// unchanged or applied with exactly the signed tree, owned by root; the root-only folder and
+/// file are never written, moved into or chmodded.
+#[test]
+fn a_racing_local_user_cannot_redirect_an_update_run_as_root() {
+    need_root!();
+    let b = Box_::new();
+    let root_only = b.root_only();
+    let stop = b.w.path("stop-attacker");
+    let script = format!(
+        r#"cd {m}/acme || exit 1
+n=0
+while [ ! -e {stop} ]; do
+  n=$((n+1))
+  mv -f .engine.iupack .stolen-$n 2>/dev/null && ln -sfn {ro} .engine.iupack 2>/dev/null
+  for s in .engine.iupack/stage-* .stolen-*/stage-* .stolen-*/stage-*/lib; do
+    [ -d "$s" ] || continue
+    mv "$s" "$s.gone" 2>/dev/null && mkdir "$s" 2>/dev/null && ln -s {ro}/secret "$s/scan" 2>/dev/null
+  done
+  [ $((n % 7)) -eq 0 ] && rm -f .engine.iupack 2>/dev/null
+done
+echo "$n"
+"#,
+        m = b.w.machine().display(),
+        stop = stop.display(),
+        ro = root_only.display(),
+    );
+    let (mut applied, mut refused) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for _ in 0..12 {
+        if Instant::now() > deadline {
+            break;
+        }
+        b.reset(true);
+        b.give_parent_away();
+        let _ = fs::remove_file(&stop);
+        let racer = as_attacker(&script)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the attacker");
+        std::thread::sleep(Duration::from_millis(20));
+        let o = b.w.run(&b.pkg, &[]);
+        fs::write(&stop, b"").expect("stop");
+        let racer = racer.wait_with_output().expect("attacker ends");
+        assert!(racer.status.success(), "the attacker's loop failed to run");
+        let engine = b.acme().join("engine");
+        match code(&o) {
+            0 => {
+                applied += 1;
+                assert_tree_eq(&engine, &b.v2);
+                assert_eq!(fs::metadata(&engine).expect("stat").uid(), 0);
+                assert_eq!(b.w.component("engine")["version"], "2.0");
+            }
+            30 => {
+                refused += 1;
+                assert_tree_eq(&engine, &b.v1);
+                assert_eq!(b.w.component("engine")["version"], "1.0");
+            }
+            c => panic!("exit {c}: {}{}", stdout(&o), stderr(&o)),
+        }
+        b.assert_root_only_untouched();
+        // Nothing of the run's is left where the attacker could reach it.
+        for e in fs::read_dir(b.acme()).expect("read").flatten() {
+            let m = fs::symlink_metadata(e.path()).expect("stat");
+            if m.is_dir() && m.uid() == 0 && e.file_name() != "engine" {
+                assert_eq!(
+                    m.mode() & 0o077,
+                    0,
+                    "{} is open to others",
+                    e.path().display()
+                );
+            }
+        }
+    }
+    eprintln!("race: {applied} applied, {refused} refused");
+    assert!(applied + refused > 0);
+}
+
+/// Issue 18, class 4: a package whose components are all current still records its floor, so a
+/// later downgrade or rollback can't go below it; a kept copy of unknown version can't be rolled
+/// back to while a floor is recorded.
+#[test]
+fn a_signed_floor_holds_once_seen_even_from_a_package_with_nothing_to_install() {
+    let b = Box_::new();
+    // 2.0 installed; an older 1.0 package kept for a downgrade later.
+    assert_code(&b.w.run(&b.pkg, &[]), 0);
+    let old = b.w.package(
+        &b.w.spec("v1", &spec("1.0", "engine-1", None)),
+        &b.key,
+        "v1",
+    );
+    // The same 2.0 again, signed with a floor of 2.0: nothing to install, the floor recorded.
+    let floored = b.w.package(
+        &b.w.spec("v2f", &spec("2.0", "engine-2", Some("2.0"))),
+        &b.key,
+        "v2f",
+    );
+    let o = b.w.run(&floored, &[]);
+    assert_code(&o, 0);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        said.contains("recorded the security floor engine >= 2.0"),
+        "{said}"
+    );
+    assert_eq!(b.w.component("engine")["floor"], "2.0");
+    let before = snapshot(&b.w.machine());
+    let o = b.w.run(&old, &["--allow-downgrade"]);
+    assert_err(&o, 12, "below the security floor");
+    let o = output(
+        Command::new(stub_path())
+            .args(["rollback", "acme-av", "engine", "--inventory"])
+            .arg(b.w.inventory_path()),
+    );
+    assert_err(&o, 12, "security floor");
+    assert_same(&before, &snapshot(&b.w.machine()));
+
+    // A kept copy of no recorded version (installed before iupack) is not proven above a floor.
+    b.reset(false);
+    b.edit(|inv| {
+        let e = &mut inv["products"][0]["components"]["engine"];
+        e.as_object_mut().expect("object").remove("version");
+        e["floor"] = serde_json::json!("1.5");
+    });
+    assert_code(&b.w.run(&b.pkg, &[]), 0);
+    assert_eq!(
+        b.w.component("engine")["previous"][0]["version"],
+        serde_json::Value::Null
+    );
+    let before = snapshot(&b.w.machine());
+    let o = output(
+        Command::new(stub_path())
+            .args(["rollback", "acme-av", "engine", "--inventory"])
+            .arg(b.w.inventory_path()),
+    );
+    assert_err(&o, 12, "security floor");
+    assert_same(&before, &snapshot(&b.w.machine()));
+}
+
+/// Issue 18, class 7: a symlinked inventory is written through (the link stays, its target is
+/// the file that changes) and locked as its target; the inventory keeps its owner, group and
+/// mode; unknown fields of kept copies survive.
+#[test]
+fn a_symlinked_inventory_is_written_through_and_keeps_its_owner_and_mode() {
+    let b = Box_::new();
+    let real = b.w.path("config/inventory.json");
+    fs::create_dir_all(real.parent().expect("parent")).expect("mkdir");
+    // Relative component paths resolve against the real file's folder.
+    b.edit(|inv| {
+        inv["products"][0]["keep_previous"] = serde_json::json!(2);
+        inv["products"][0]["components"]["engine"]["path"] =
+            serde_json::json!(b.acme().join("engine").display().to_string());
+        inv["products"][0]["components"]["engine"]["previous"] =
+            serde_json::json!([{ "dir": "previous-0.9", "version": "0.9", "vendor": { "kept": 1 } }]);
+    });
+    fs::rename(b.w.inventory_path(), &real).expect("move");
+    std::os::unix::fs::symlink(&real, b.w.inventory_path()).expect("symlink");
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).expect("chmod");
+    if is_root() {
+        std::os::unix::fs::chown(&real, Some(NOBODY), Some(NOBODY)).expect("chown");
+    }
+    let o = b.w.run(&b.pkg, &[]);
+    assert_code(&o, 0);
+    let link = fs::symlink_metadata(b.w.inventory_path()).expect("stat");
+    assert!(
+        link.file_type().is_symlink(),
+        "the inventory link was replaced by a file"
+    );
+    let m = fs::metadata(&real).expect("stat");
+    assert_eq!(m.mode() & 0o7777, 0o640);
+    if is_root() {
+        assert_eq!((m.uid(), m.gid()), (NOBODY, NOBODY));
+    }
+    let inv: serde_json::Value =
+        serde_json::from_slice(&fs::read(&real).expect("read")).expect("json");
+    let engine = &inv["products"][0]["components"]["engine"];
+    assert_eq!(engine["version"], "2.0");
+    assert_eq!(engine["previous"][1]["vendor"]["kept"], 1, "{engine}");
+    assert!(!b.w.machine().join("inventory.json.lock").exists());
+    assert!(!b.w.machine().join("inventory.json.journal").exists());
+}
+
+/// Issue 18, class 7: two products with one id, and a component folder inside another
+/// product's, are refused before anything changes.
+#[test]
+fn duplicate_products_and_folders_shared_across_products_are_refused() {
+    let b = Box_::new();
+    let other = |id: &str, path: &str| {
+        serde_json::json!({
+            "id": id, "version": "1.0", "trusted_keys": [], "revoked_keys": [],
+            "components": { "data": { "path": path } }
+        })
+    };
+    for (product, want) in [
+        (
+            other("acme-av", "other/data"),
+            "lists product acme-av twice",
+        ),
+        (
+            other("beta-fw", "acme/engine/plugins"),
+            "folders that overlap",
+        ),
+        (other("beta-fw", "acme"), "folders that overlap"),
+    ] {
+        b.reset(false);
+        b.edit(|inv| {
+            inv["products"]
+                .as_array_mut()
+                .expect("products")
+                .push(product.clone())
+        });
+        let before = snapshot(&b.w.machine());
+        let o = b.w.run(&b.pkg, &[]);
+        assert_err(&o, 1, want);
+        assert_same(&before, &snapshot(&b.w.machine()));
+    }
+}
