@@ -1,6 +1,7 @@
-//! Opening a package file: finding the ZIP behind the stub, reading the manifest and its signature
-//! with every size checked before anything is read, verifying them, and streaming full content
-//! out of the archive with each file's size and SHA-256 checked as its bytes pass.
+//! Opening a package file (once: every later read goes through that one open handle): finding
+//! the ZIP behind the stub, reading the manifest and its signature with every size checked
+//! before anything is read, verifying them, and streaming full content out of the archive with
+//! each file's size and SHA-256 checked as its bytes pass.
 //!
 //! ZIP entry names are only looked up, never used as paths: where a file goes comes from the
 //! verified manifest. Entries the manifest does not name are ignored.
@@ -48,7 +49,6 @@ pub enum Expect {
 impl Package {
     /// Opens a package file. With `Expect::MaybeBare`, a file with no payload gives `Ok(None)`.
     pub fn open(path: &Path, expect: Expect) -> Result<Option<Package>> {
-        let shown = path.display();
         let file = File::open(path).map_err(|e| {
             Error::new(
                 if e.kind() == io::ErrorKind::NotFound {
@@ -56,21 +56,31 @@ impl Package {
                 } else {
                     ExitCode::Error
                 },
-                format!("cannot open {shown}: {e}"),
+                format!("cannot open {}: {e}", path.display()),
             )
             .hint("check the package file's path and that this user may read it")
         })?;
+        Package::from_file(file, path, expect)
+    }
+
+    /// Reads a package from a file already open (`path` only names it in messages). Every later
+    /// read — the ZIP, the stub's hash, the content — goes through this one handle and never
+    /// opens the path again, so what is verified is what is applied, whatever is renamed over
+    /// the path meanwhile. Only a regular file is read (a FIFO or device could hang the run).
+    pub fn from_file(file: File, path: &Path, expect: Expect) -> Result<Option<Package>> {
+        let shown = path.display();
+        let cant_read = |e: io::Error| {
+            Error::other(format!("cannot read {shown}: {e}"))
+                .hint("copy the package to a local disk and run it from there")
+        };
+        if !file.metadata().map_err(cant_read)?.is_file() {
+            return Err(Error::usage(format!("{shown} is not a regular file")));
+        }
+        let probe = file.try_clone().map_err(cant_read)?;
         let archive = match Archive::new(file) {
             Ok(a) if a.index_for_name(MANIFEST_ENTRY).is_some() => a,
             opened => {
-                let has_header = match File::open(path).and_then(find_manifest_header) {
-                    Ok(found) => found,
-                    Err(e) => {
-                        return Err(Error::other(format!("cannot read {shown}: {e}"))
-                            .hint("copy the package to a local disk and run it from there"))
-                    }
-                };
-                if has_header {
+                if find_manifest_header(probe).map_err(cant_read)? {
                     let why = match opened {
                         Err(e) => e.to_string(),
                         Ok(_) => "its ZIP directory does not list the manifest".into(),
@@ -85,13 +95,13 @@ impl Package {
                 return Err(Error::damaged(format!("{shown} is not an iupack package")));
             }
         };
-        check_ends_at_eocd(path)?;
         let mut pkg = Package {
             path: path.to_path_buf(),
             archive,
             manifest_bytes: Vec::new(),
             sig_text: String::new(),
         };
+        check_ends_at_eocd(pkg.archive.file(), path)?;
         pkg.manifest_bytes = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES)?;
         let sig = pkg.read_small(SIGNATURE_ENTRY, MAX_SIGNATURE_BYTES)?;
         pkg.sig_text = String::from_utf8(sig)
@@ -366,9 +376,10 @@ impl VerifiedPackage {
             .map(|i| self.archive.entries()[i].header_start)
             .ok_or_else(|| Error::damaged("cannot locate the manifest"))?;
         let want = &self.manifest.package.stub;
-        let file = File::open(&self.path)
-            .map_err(|e| Error::other(format!("cannot read {}: {e}", self.path.display())))?;
-        let (size, sha) = crate::digest::hash_reader(io::BufReader::new(file.take(start)))
+        let file = self.archive.file();
+        let (size, sha) = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| crate::digest::hash_reader(io::BufReader::new(file.take(start))))
             .map_err(|e| Error::other(format!("cannot read {}: {e}", self.path.display())))?;
         if size != want.size || sha != want.sha256 {
             return Err(Error::damaged(format!(
@@ -499,9 +510,7 @@ fn regular(name: &str, is_file: bool) -> Result<()> {
 
 /// Refuses bytes after the ZIP's end: the end-of-central-directory record (plus its comment)
 /// must end the file. `unzip` tolerates trailing junk; a signed package has none.
-fn check_ends_at_eocd(path: &Path) -> Result<()> {
-    let mut f = File::open(path)
-        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+fn check_ends_at_eocd(f: &mut File, path: &Path) -> Result<()> {
     let len = f
         .seek(SeekFrom::End(0))
         .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;

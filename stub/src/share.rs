@@ -3,8 +3,11 @@
 //! hashes. `iupack publish` and `iupack plan` write one; `iupack-stub apply --from SHARE` reads
 //! it, checks the index's signature against the product's trusted keys, picks for each
 //! component the smallest route that brings it current from what is installed, and applies the
-//! chosen packages in `requires` order, each all-or-nothing, each checked against the index's
-//! hash and then verified as any package is.
+//! chosen packages in `requires` order, each all-or-nothing. Each share file is opened once,
+//! never through a link, and only if it is a regular file of the size the index allows
+//! (`open_share`); every chosen package is checked against its index entry (size, SHA-256,
+//! manifest) before any is applied, then applied from that same open file and verified as any
+//! package is.
 
 use crate::apply::{self, Interactive, Options};
 use crate::error::{Error, ExitCode, Result};
@@ -15,6 +18,7 @@ use crate::report::Report;
 use crate::signature;
 use crate::sorted::SortedMap;
 use crate::version::{Version, VersionReq};
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,9 @@ pub const INDEX_FORMAT: u32 = 1;
 pub const INDEX_COMMENT: &str = "iupack-index";
 const MAX_INDEX_BYTES: u64 = 16 << 20;
 const MAX_SIG_BYTES: u64 = 4096;
+/// What a share file that is not the one the index lists is told (never what it holds: a
+/// link may lead to a file this user may read and others may not).
+const MISMATCH: &str = "does not match the share's index: it is not the package the index lists (damaged, or changed since publishing)";
 
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -109,25 +116,16 @@ pub struct Pick {
     pub routes: Vec<(String, String, u64)>,
 }
 
-/// Reads a share's index, and checks its signature with the keys `product` trusts.
+/// Reads a share's index and its signature (each opened once, by `open_share`).
 fn read_index(share: &Path) -> Result<(Index, Vec<u8>, String)> {
     let read = |name: &str, max: u64| -> Result<Vec<u8>> {
-        let path = share.join(name);
-        let f = std::fs::File::open(&path).map_err(|e| {
-            Error::usage(format!("cannot read {}: {e}", path.display())).hint(
-                "give the folder `iupack publish` or `iupack plan` wrote (it holds index.json)",
-            )
-        })?;
         let mut buf = Vec::new();
-        f.take(max + 1)
+        open_share(share, name, max, false)?
+            .take(max)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
-        if buf.len() as u64 > max {
-            return Err(Error::damaged(format!(
-                "{} is larger than {max} bytes",
-                path.display()
-            )));
-        }
+            .map_err(|e| {
+                Error::other(format!("cannot read {}: {e}", share.join(name).display()))
+            })?;
         Ok(buf)
     };
     let bytes = read(INDEX, MAX_INDEX_BYTES)?;
@@ -136,6 +134,61 @@ fn read_index(share: &Path) -> Result<(Index, Vec<u8>, String)> {
     let index = Index::parse(&bytes)
         .map_err(|e| Error::damaged(format!("the share's index.json is not valid: {e}")))?;
     Ok((index, bytes, sig))
+}
+
+/// `O_NOFOLLOW | O_NONBLOCK` (Linux; O_NOFOLLOW's value differs on ARM). Windows:
+/// `FILE_FLAG_OPEN_REPARSE_POINT`, which opens a link itself (then not a regular file).
+#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
+const NO_LINKS: u32 = 0o100000 | 0o4000;
+#[cfg(all(
+    target_os = "linux",
+    not(any(target_arch = "aarch64", target_arch = "arm"))
+))]
+const NO_LINKS: u32 = 0o400000 | 0o4000;
+#[cfg(windows)]
+const NO_LINKS: u32 = 0x0020_0000;
+
+/// Opens the share file `name` once, for every read of it: never through a symbolic link (one
+/// could lead to any file this user may read), only a regular file (the open does not wait
+/// on a FIFO; a device or FIFO is refused), and at most `max` bytes long, exactly `max` with
+/// `exact`, checked before anything is read. Errors name the file, never what it holds.
+fn open_share(share: &Path, name: &str, max: u64, exact: bool) -> Result<File> {
+    let path = share.join(name);
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(target_os = "linux")]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, NO_LINKS as i32);
+    #[cfg(windows)]
+    std::os::windows::fs::OpenOptionsExt::custom_flags(&mut o, NO_LINKS);
+    let refuse = |why: &str| {
+        Error::damaged(format!("{} {why}", path.display()))
+            .hint("copy the share again, index and packages together, as plain files (not links)")
+    };
+    let f = o.open(&path).map_err(|e| {
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            refuse("is a symbolic link: a share holds plain files only")
+        } else {
+            Error::usage(format!("cannot open {}: {e}", path.display())).hint(
+                "give the folder `iupack publish` or `iupack plan` wrote, copied whole (index and packages together)",
+            )
+        }
+    })?;
+    let meta = f
+        .metadata()
+        .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "is not a regular file: a share holds plain files only",
+        ));
+    }
+    if meta.len() > max || exact && meta.len() != max {
+        return Err(refuse(if exact {
+            MISMATCH
+        } else {
+            "is larger than a share's index and signature may be"
+        }));
+    }
+    Ok(f)
 }
 
 fn verify_index(bytes: &[u8], sig: &str, product: &Product, whose: &str) -> Result<String> {
@@ -437,33 +490,44 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
             ))
         }
     }
-    let mut code = ExitCode::Success;
-    let mut done = Vec::new();
-    // Every chosen file must be the one the signed index names before anything is applied, so a
-    // damaged or swapped package on the share changes nothing at all.
-    for (i, entry) in entries.iter().enumerate() {
-        if !entries[..i].iter().any(|p| p.file == entry.file) {
-            check_file(&share.join(&entry.file), entry)?;
+    // Each chosen file is opened once; its size and SHA-256 are those the signed index lists,
+    // and so are its manifest's product, package id and component versions and trees, all
+    // checked for every chosen file before anything is applied. Each run then reads that same
+    // open file (never the path again) and checks every byte it uses against that manifest.
+    let mut files: Vec<(&str, File)> = Vec::new();
+    for entry in &entries {
+        if !files.iter().any(|(f, _)| *f == entry.file) {
+            let file = open_share(share, &entry.file, entry.size, true)?;
+            let (size, sha) =
+                crate::digest::hash_reader(std::io::BufReader::new((&file).take(entry.size + 1)))
+                    .map_err(|e| Error::other(format!("cannot read {}: {e}", entry.file)))?;
+            if size != entry.size || sha != entry.sha256 {
+                return Err(Error::damaged(format!(
+                    "{} {MISMATCH}",
+                    share.join(&entry.file).display()
+                )));
+            }
+            listed_package(share, &file, entry)?;
+            files.push((&entry.file, file));
         }
     }
+    let mut code = ExitCode::Success;
+    let mut done = Vec::new();
     for ((pick, entry), described) in picks.iter().zip(&entries).zip(&plan) {
         let path: PathBuf = share.join(&entry.file);
-        let pkg = Package::open(&path, Expect::Package)?.expect("a package or an error");
-        // The package's own signature names its product; it must be the one the index says.
-        let claimed = pkg.claimed()?;
-        if claimed.product != pick.product {
-            return Err(Error::damaged(format!(
-                "{} is a package of {}, but the share's index lists it for {}",
-                entry.file, claimed.product, pick.product
-            )));
-        }
+        let file = &files
+            .iter()
+            .find(|(f, _)| *f == entry.file)
+            .expect("opened")
+            .1;
         let one = Options {
             only: Some(pick.components.clone()),
             interactive: Interactive::No,
             ..opts.clone()
         };
         let mut sub = Report::new("apply", &path.display().to_string());
-        let result = apply::run(pkg, &one, &mut sub);
+        let result =
+            listed_package(share, file, entry).and_then(|pkg| apply::run(pkg, &one, &mut sub));
         report.components.append(&mut sub.components);
         report.bytes += sub.bytes;
         report.warnings.append(&mut sub.warnings);
@@ -479,15 +543,16 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
                 done.push(described.clone());
             }
             Err(e) => {
-                let before = if done.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (applied before it: {})", done.join("; "))
-                };
-                return Err(Error {
-                    message: format!("{}: {}{before}", entry.file, e.message),
+                let mut e = Error {
+                    message: format!("{}: {}", entry.file, e.message),
                     ..e
-                });
+                };
+                if !done.is_empty() {
+                    // Not "nothing was changed": the runs before this one are applied.
+                    e.message += &format!(" (applied before it, and kept: {})", done.join("; "));
+                    e.hint = Some("the components applied before it are installed, each whole; copy the share again and run `apply --from` again: it takes what is still needed".into());
+                }
+                return Err(e);
             }
         }
     }
@@ -496,23 +561,38 @@ pub fn apply_from(share: &Path, opts: &Options, report: &mut Report) -> Result<E
     Ok(code)
 }
 
-/// The file must be the one the index names: size and SHA-256.
-fn check_file(path: &Path, entry: &IndexPackage) -> Result<()> {
-    let f = std::fs::File::open(path).map_err(|e| {
-        Error::usage(format!("cannot open {}: {e}", path.display()))
-            .hint("the share is incomplete: copy it again, index and packages together")
-    })?;
-    let (size, sha) = crate::digest::hash_reader(std::io::BufReader::new(f))
+/// The package in the open share file `file` (a new handle on it), once its manifest is the one
+/// the index entry lists: product and package id, and every component's version and tree. The
+/// manifest bytes checked are those `apply::run` then verifies and applies from, so the trees a
+/// run installs are the index's even if the file is written over in place meanwhile.
+fn listed_package(share: &Path, file: &File, entry: &IndexPackage) -> Result<Package> {
+    let path = share.join(&entry.file);
+    let handle = file
+        .try_clone()
         .map_err(|e| Error::other(format!("cannot read {}: {e}", path.display())))?;
-    if size != entry.size || sha != entry.sha256 {
+    let pkg = Package::from_file(handle, &path, Expect::Package)?.expect("a package or an error");
+    // The package's own signature names its product; it must be the one the index says.
+    let claimed = pkg.claimed()?;
+    if claimed.product != entry.product {
         return Err(Error::damaged(format!(
-            "{} is not the package the share's index lists: expected {} bytes with SHA-256 {}, got {size} bytes with {sha}",
-            path.display(),
-            entry.size,
-            entry.sha256
+            "{} is a package of {}, but the share's index lists it for {}",
+            entry.file, claimed.product, entry.product
         )));
     }
-    Ok(())
+    let listed = crate::manifest::Manifest::parse(pkg.manifest_bytes()).is_ok_and(|m| {
+        m.product == entry.product
+            && m.package.id == entry.id
+            && m.components.len() == entry.components.len()
+            && entry.components.iter().all(|c| {
+                m.components
+                    .iter()
+                    .any(|n| n.name == c.name && n.version == c.version && n.tree == c.tree)
+            })
+    });
+    if !listed {
+        return Err(Error::damaged(format!("{} {MISMATCH}", path.display())));
+    }
+    Ok(pkg)
 }
 
 #[cfg(test)]

@@ -202,6 +202,11 @@ impl Archive {
         })
     }
 
+    /// The archive's file, for reading outside the entries (the stub before them, the end).
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
