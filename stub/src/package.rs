@@ -49,7 +49,15 @@ pub enum Expect {
 impl Package {
     /// Opens a package file. With `Expect::MaybeBare`, a file with no payload gives `Ok(None)`.
     pub fn open(path: &Path, expect: Expect) -> Result<Option<Package>> {
-        let file = File::open(path).map_err(|e| {
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        // A FIFO named as the package is refused below instead of blocking the open.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut o,
+            rustix::fs::OFlags::NONBLOCK.bits() as i32,
+        );
+        let file = o.open(path).map_err(|e| {
             Error::new(
                 if e.kind() == io::ErrorKind::NotFound {
                     ExitCode::Usage

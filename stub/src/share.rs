@@ -136,15 +136,8 @@ fn read_index(share: &Path) -> Result<(Index, Vec<u8>, String)> {
     Ok((index, bytes, sig))
 }
 
-/// `O_NOFOLLOW | O_NONBLOCK` (Linux; O_NOFOLLOW's value differs on ARM). Windows:
-/// `FILE_FLAG_OPEN_REPARSE_POINT`, which opens a link itself (then not a regular file).
-#[cfg(all(target_os = "linux", any(target_arch = "aarch64", target_arch = "arm")))]
-const NO_LINKS: u32 = 0o100000 | 0o4000;
-#[cfg(all(
-    target_os = "linux",
-    not(any(target_arch = "aarch64", target_arch = "arm"))
-))]
-const NO_LINKS: u32 = 0o400000 | 0o4000;
+/// Windows: `FILE_FLAG_OPEN_REPARSE_POINT`, which opens a link itself (then not a regular
+/// file). Unix: `O_NOFOLLOW | O_NONBLOCK`.
 #[cfg(windows)]
 const NO_LINKS: u32 = 0x0020_0000;
 
@@ -156,8 +149,11 @@ fn open_share(share: &Path, name: &str, max: u64, exact: bool) -> Result<File> {
     let path = share.join(name);
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
-    #[cfg(target_os = "linux")]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, NO_LINKS as i32);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut o,
+        (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+    );
     #[cfg(windows)]
     std::os::windows::fs::OpenOptionsExt::custom_flags(&mut o, NO_LINKS);
     let refuse = |why: &str| {
