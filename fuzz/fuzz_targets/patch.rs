@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let split = (u16::from_le_bytes([data[0], data[1]]) as usize).min(data.len() - 2);
-    let new_size = u64::from(data[2]) * 37 + u64::from(data[3]);
+    // Small sizes, and (high bit of data[2]) hostile ones up to 2^62: past every limit.
+    let new_size = match data[2] {
+        s @ 0..=127 => u64::from(s) * 37 + u64::from(data[3]),
+        s => (u64::from(data[3]) + 1) << (s % 55),
+    };
     let (old, patch) = data[4..].split_at(split.min(data.len() - 4));
 
     let mut out = Vec::new();
@@ -34,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|p| FileEntry {
             path: RelPath::parse(p).expect("valid"),
-            size: new_size % 1500,
+            size: if new_size < 1 << 20 {
+                new_size % 1500
+            } else {
+                new_size
+            },
             sha256: "0".repeat(64),
             mode: 0o644,
         })

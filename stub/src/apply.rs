@@ -1141,7 +1141,8 @@ fn write_tree_delta(
     else {
         return Err(Error::damaged("a zstd-tree delta lacks its patch fields"));
     };
-    let patch = vp.read_entry_checked(&c.tree_delta_entry_name(&d.from), patch_size, patch_sha)?;
+    let name = c.tree_delta_entry_name(&d.from);
+    let patch = vp.read_entry_checked(&name, patch_size, treestream::MAX_TREE_BYTES, patch_sha)?;
     let old = treestream::serialise(base)
         .map_err(|e| Error::apply_io("cannot read the installed files", &e))?;
     let dec = prefix_decoder(&patch[..], &old, stream_size)?;

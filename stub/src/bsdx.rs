@@ -9,6 +9,7 @@
 //! output size before it is used.
 
 use crate::error::{Error, Result};
+use crate::manifest::MAX_PATCHED_BYTES;
 use std::io::Write;
 
 const MAGIC: &[u8; 8] = b"IUBSDL1\n";
@@ -35,7 +36,7 @@ fn unlzma(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
     // The range coder must end in its terminal state, and the stream must use every byte.
     dec.set_relaxed_end_condition(false);
     let mut out = Capped {
-        buf: Vec::with_capacity(raw as usize),
+        buf: crate::error::buffer("a bsdiff-lzma stream", raw, MAX_PATCHED_BYTES)?,
         cap: raw,
     };
     std::io::copy(&mut dec, &mut out).map_err(|e| damaged(&e.to_string()))?;
@@ -72,17 +73,18 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
-/// Rebuilds the new file (`new_size` bytes) from `old` and a `bsdiff-lzma` patch into `out`.
-pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Result<()> {
-    if patch.len() < HEADER || &patch[..8] != MAGIC {
+/// Checks a patch's header (`head`, its first bytes) against the patch's length and the signed
+/// size of the file it rebuilds, before anything is decoded or allocated; returns the six sizes.
+pub fn sizes(head: &[u8], patch_len: u64, new_size: u64) -> Result<[u64; 6]> {
+    if head.len() < HEADER || &head[..8] != MAGIC {
         return Err(damaged("bad header"));
     }
-    let [craw, ccoded, draw, dcoded, eraw, ecoded] =
-        std::array::from_fn(|i| u64_at(patch, 8 + 8 * i));
+    let s: [u64; 6] = std::array::from_fn(|i| u64_at(head, 8 + 8 * i));
+    let [craw, ccoded, draw, dcoded, eraw, ecoded] = s;
     let total = ccoded
         .checked_add(dcoded)
         .and_then(|s| s.checked_add(ecoded));
-    if total != Some((patch.len() - HEADER) as u64)
+    if total.and_then(|t| t.checked_add(HEADER as u64)) != Some(patch_len)
         || draw.checked_add(eraw) != Some(new_size)
         || craw % 24 != 0
         // Real patches hold far fewer than one control per 48 output bytes; a claim of more is
@@ -91,6 +93,17 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
     {
         return Err(damaged("sizes do not add up"));
     }
+    if new_size > MAX_PATCHED_BYTES {
+        return Err(damaged(&format!(
+            "it rebuilds {new_size} bytes, more than the {MAX_PATCHED_BYTES} a patch may"
+        )));
+    }
+    Ok(s)
+}
+
+/// Rebuilds the new file (`new_size` bytes) from `old` and a `bsdiff-lzma` patch into `out`.
+pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Result<()> {
+    let [craw, ccoded, draw, dcoded, eraw, _] = sizes(patch, patch.len() as u64, new_size)?;
     let (c, rest) = patch[HEADER..].split_at(ccoded as usize);
     let (d, e) = rest.split_at(dcoded as usize);
     let (ctrl, diff, extra) = (unlzma(c, craw)?, unlzma(d, draw)?, unlzma(e, eraw)?);
@@ -100,11 +113,8 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
             .map_err(|e| Error::apply_io("cannot write a patched file", &e))
     };
     for t in ctrl.chunks_exact(24) {
-        let (add, copy, seek) = (
-            u64_at(t, 0) as usize,
-            u64_at(t, 8) as usize,
-            u64_at(t, 16) as i64,
-        );
+        let n = |i| usize::try_from(u64_at(t, i)).unwrap_or(usize::MAX);
+        let (add, copy, seek) = (n(0), n(8), u64_at(t, 16) as i64);
         let from = usize::try_from(opos).map_err(|_| damaged("old offset out of range"))?;
         if add > diff.len() - dpos || from.checked_add(add).is_none_or(|end| end > old.len()) {
             return Err(damaged(
@@ -126,7 +136,10 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
         }
         write(out, &extra[epos..epos + copy])?;
         epos += copy;
-        opos = (from + add) as i64 + seek;
+        opos = i64::try_from(from + add)
+            .ok()
+            .and_then(|p| p.checked_add(seek))
+            .ok_or_else(|| damaged("old offset out of range"))?;
     }
     if dpos != diff.len() || epos != extra.len() {
         return Err(damaged("data left over"));
@@ -227,5 +240,47 @@ mod tests {
         let last = bad.len() - 3;
         bad[last] ^= 1;
         assert!(apply(&old, &bad, new.len() as u64, &mut Vec::new()).is_err());
+    }
+
+    /// A patch from three given raw streams, each coded by LZMA as `encode` codes them.
+    fn patch_of(ctrl: &[u8], diff: &[u8], extra: &[u8], declared: [Option<u64>; 3]) -> Vec<u8> {
+        use liblzma::stream::{LzmaOptions, Stream};
+        let lzma = |raw: &[u8]| {
+            let opts = LzmaOptions::new_preset(1).expect("preset");
+            let stream = Stream::new_lzma_encoder(&opts).expect("encoder");
+            let mut enc = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+            enc.write_all(raw).expect("encode");
+            enc.finish().expect("encode")
+        };
+        let coded = [lzma(ctrl), lzma(diff), lzma(extra)];
+        let mut out = MAGIC.to_vec();
+        for ((raw, c), d) in [ctrl, diff, extra].iter().zip(&coded).zip(declared) {
+            out.extend_from_slice(&d.unwrap_or(raw.len() as u64).to_le_bytes());
+            out.extend_from_slice(&(c.len() as u64).to_le_bytes());
+        }
+        coded.iter().for_each(|c| out.extend_from_slice(c));
+        out
+    }
+
+    /// A patch that declares a 1 TiB output (and a signed size to match) is refused before a
+    /// byte is allocated for it, and a seek that overflows the old offset is refused too.
+    #[test]
+    fn refuses_huge_outputs_and_overflowing_seeks() {
+        let tib = 1u64 << 40;
+        let huge = patch_of(&[], b"x", b"", [None, Some(tib), None]);
+        assert!(huge.len() < 200, "{}", huge.len());
+        let err = apply(b"old", &huge, tib, &mut Vec::new()).expect_err("1 TiB");
+        assert_eq!(err.code, crate::error::ExitCode::Damaged);
+        assert!(err.message.contains("more than"), "{}", err.message);
+        let head = sizes(&huge, huge.len() as u64, tib);
+        assert!(head.is_err(), "the header alone is refused");
+
+        let mut ctrl = Vec::new();
+        for v in [1u64, 0, i64::MAX as u64] {
+            ctrl.extend_from_slice(&v.to_le_bytes());
+        }
+        let seek = patch_of(&ctrl, &[0], b"", [None; 3]);
+        let err = apply(&[5u8; 4], &seek, 1, &mut Vec::new()).expect_err("overflow");
+        assert!(err.message.contains("out of range"), "{}", err.message);
     }
 }

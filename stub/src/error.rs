@@ -107,6 +107,27 @@ impl Error {
     }
 }
 
+/// An empty buffer with room for the `size` bytes `what` declares: a size above `max` is a damaged
+/// package (checked before anything is allocated), and memory the machine can't give is an
+/// error, not an abort.
+pub fn buffer(what: &str, size: u64, max: u64) -> Result<Vec<u8>> {
+    if size > max {
+        return Err(Error::damaged(format!(
+            "{what} declares {size} bytes, more than the {max} allowed"
+        )));
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(usize::try_from(size).unwrap_or(usize::MAX))
+        .map_err(|_| {
+            Error::new(
+                ExitCode::ApplyFailed,
+                format!("not enough memory for {what} ({size} bytes)"),
+            )
+            .hint("close other programs, then run the package again; nothing was changed")
+        })?;
+    Ok(v)
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;

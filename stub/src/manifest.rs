@@ -8,12 +8,17 @@ use crate::digest::{is_sha256_hex, tree_digest, TreeLine};
 use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 use crate::relpath::{check_tree_paths, RelPath};
 use crate::sorted::SortedMap;
+use crate::treestream::MAX_TREE_BYTES;
 use crate::version::{Version, VersionReq};
 
 /// The one manifest format this stub understands.
 pub const FORMAT: u32 = 1;
 /// The largest manifest accepted, checked before it is read.
 pub const MAX_MANIFEST_BYTES: u64 = 32 << 20;
+/// The largest file a per-file patch may rebuild, and the largest patch (2 GiB, zstd's widest
+/// window): the patch decoders hold the old file, and `bsdiff-lzma` the new one's streams, in
+/// memory.
+pub const MAX_PATCHED_BYTES: u64 = 1 << 31;
 /// ZIP entry names of the manifest and its signature.
 pub const MANIFEST_ENTRY: &str = "iupack/manifest.json";
 pub const SIGNATURE_ENTRY: &str = "iupack/manifest.json.minisig";
@@ -190,16 +195,15 @@ impl Delta {
 
     /// Bytes this route reads from the package (patches and added files).
     pub fn payload_size(&self) -> u64 {
-        self.patch_size.unwrap_or(0)
-            + self
-                .files
-                .iter()
-                .map(|f| match f.op {
-                    DeltaOp::Add => f.size.unwrap_or(0),
-                    DeltaOp::Patch => f.patch_size.unwrap_or(0),
-                    DeltaOp::Remove => 0,
-                })
-                .sum::<u64>()
+        self.files
+            .iter()
+            .map(|f| match f.op {
+                DeltaOp::Add => f.size,
+                DeltaOp::Patch => f.patch_size,
+                DeltaOp::Remove => None,
+            })
+            .chain([self.patch_size])
+            .fold(0, |t, n| t.saturating_add(n.unwrap_or(0)))
     }
 
     /// The result of applying this delta to `base` (the files of `from_tree`), or why it can't be.
@@ -340,7 +344,7 @@ impl Component {
     pub fn full_size(&self) -> u64 {
         self.full
             .as_ref()
-            .map_or(0, |f| f.iter().map(|e| e.size).sum())
+            .map_or(0, |f| f.iter().fold(0, |t, e| t.saturating_add(e.size)))
     }
 }
 
@@ -461,6 +465,13 @@ impl Manifest {
                         c.name, a.codec
                     ));
                 }
+                let max = crate::tarstream::MAX_FILE_BYTES;
+                if let Some(f) = c.full.iter().flatten().find(|f| f.size > max) {
+                    return Err(format!(
+                        "{}/{}: {} bytes, more than the {max} its tar archive can hold",
+                        c.name, f.path, f.size
+                    ));
+                }
             }
             if let Some(from) =
                 crate::sorted::repeated(c.deltas.iter().map(|d| d.from.to_string()).collect())
@@ -500,6 +511,18 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
             d.from, d.codec
         ));
     }
+    // What a known codec holds in memory is refused above its limit before anything is read.
+    let too_large = |n: Option<u64>, max: u64, what: String| match n {
+        Some(n) if n > max => Err(format!(
+            "{what} declares {n} bytes, more than the {max} allowed"
+        )),
+        _ => Ok(()),
+    };
+    if d.codec == CODEC_ZSTD_TREE {
+        let what = format!("{component} delta from {}: the whole-tree patch", d.from);
+        too_large(d.patch_size, MAX_TREE_BYTES, what.clone())?;
+        too_large(d.stream_size, MAX_TREE_BYTES, what)?;
+    }
     for f in &d.files {
         let new_ok = match f.op {
             DeltaOp::Remove => {
@@ -524,6 +547,10 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
                 at(&f.path),
                 f.op
             ));
+        }
+        if d.codec == CODEC_ZSTD_PREFIX && f.op == DeltaOp::Patch {
+            too_large(f.size, MAX_PATCHED_BYTES, at(&f.path))?;
+            too_large(f.patch_size, MAX_PATCHED_BYTES, at(&f.path))?;
         }
     }
     // Each path once; whether the result is a valid tree is checked against the base it applies to.
@@ -740,5 +767,54 @@ mod tests {
         assert!(Manifest::parse(&m.to_json())
             .expect_err("setuid")
             .contains("mode"));
+    }
+
+    /// Declared sizes no reader may be asked to hold, or that a tar header can't say, are refused
+    /// when the manifest is parsed, naming the file; totals saturate instead of overflowing.
+    #[test]
+    fn refuses_sizes_beyond_the_limits() {
+        let refused = |m: &Manifest, what: &str| {
+            let err = Manifest::parse(&m.to_json()).expect_err(what);
+            assert!(err.contains(what) && err.contains("more than"), "{err}");
+        };
+        let mut m = sample();
+        let c = &mut m.components[0];
+        c.full.as_mut().expect("full")[0].size = 1 << 33;
+        c.tree = files_tree(c.full.as_deref().expect("full"));
+        Manifest::parse(&m.to_json()).expect("a large file, one ZIP entry of its own");
+        m.components[0].full_archive = Some(FullArchive {
+            codec: ARCHIVE_TAR_ZST.into(),
+            size: 100,
+            sha256: sha256_hex(b""),
+        });
+        refused(&m, "engine/bin/scan");
+
+        let mut m = sample();
+        let mut big = op("bin/scan", DeltaOp::Patch, Some(b"abc"), Some(b"x"));
+        big.size = Some(1 << 40);
+        m.components[0].deltas = vec![delta(vec![big.clone()])];
+        refused(&m, "bin/scan");
+        big.size = Some(MAX_PATCHED_BYTES);
+        big.patch_size = Some(u64::MAX);
+        m.components[0].deltas = vec![delta(vec![big.clone()])];
+        refused(&m, "bin/scan");
+        big.patch_size = Some(125);
+        m.components[0].deltas = vec![delta(vec![big])];
+        Manifest::parse(&m.to_json()).expect("at the limit");
+
+        let mut tree = delta(vec![]);
+        tree.codec = CODEC_ZSTD_TREE.into();
+        (tree.patch_size, tree.stream_size) = (Some(100), Some(u64::MAX));
+        tree.patch_sha256 = Some(sha256_hex(b"patch"));
+        m.components[0].deltas = vec![tree.clone()];
+        refused(&m, "whole-tree patch");
+        (tree.patch_size, tree.stream_size) = (Some(MAX_TREE_BYTES + 1), Some(100));
+        m.components[0].deltas = vec![tree];
+        refused(&m, "whole-tree patch");
+
+        let mut add = op("a", DeltaOp::Add, None, Some(b"a"));
+        add.size = Some(u64::MAX);
+        let d = delta(vec![add.clone(), add]);
+        assert_eq!(d.payload_size(), u64::MAX);
     }
 }

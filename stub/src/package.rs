@@ -8,8 +8,8 @@
 
 use crate::error::{Error, ExitCode, Result};
 use crate::manifest::{
-    Component, DeltaOp, FileEntry, Manifest, ARCHIVE_TAR_XZ, ARCHIVE_TAR_ZST, MANIFEST_ENTRY,
-    MAX_MANIFEST_BYTES, MODE_FILE, SIGNATURE_ENTRY,
+    Component, DeltaOp, FileEntry, Manifest, ARCHIVE_TAR_XZ, ARCHIVE_TAR_ZST, CODEC_BSDIFF_LZMA,
+    MANIFEST_ENTRY, MAX_MANIFEST_BYTES, MAX_PATCHED_BYTES, MODE_FILE, SIGNATURE_ENTRY,
 };
 use crate::relpath::RelPath;
 use crate::signature::{self, TrustedComment, MAX_SIGNATURE_BYTES};
@@ -124,13 +124,7 @@ impl Package {
             .by_name(name)
             .map_err(|e| Error::damaged(format!("the package lacks {name}: {e}")))?;
         regular(name, e.is_file)?;
-        if e.size > max {
-            return Err(Error::damaged(format!(
-                "{name} declares {} bytes, more than the {max} allowed",
-                e.size
-            )));
-        }
-        let mut buf = Vec::with_capacity(e.size as usize);
+        let mut buf = crate::error::buffer(name, e.size, max)?;
         (&mut f)
             .take(max + 1)
             .read_to_end(&mut buf)
@@ -302,14 +296,13 @@ impl VerifiedPackage {
         entry: &FileEntry,
         out: &mut dyn Write,
     ) -> Result<()> {
-        let mut zf = self.sized_entry(name, patch_size)?;
-        let mut patch = Vec::with_capacity(patch_size.min(1 << 30) as usize);
-        (&mut zf)
+        let mut patch = crate::error::buffer(name, patch_size, MAX_PATCHED_BYTES)?;
+        (&mut self.sized_entry(name, patch_size)?)
             .take(patch_size)
             .read_to_end(&mut patch)
             .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
         let mut hw = crate::digest::HashingWriter::new(out, entry.size);
-        crate::bsdx::apply(old, &patch, entry.size, &mut hw)?;
+        crate::bsdx::apply(old, &patch, entry.size, &mut hw).map_err(|e| named(name, e))?;
         let (n, sha) = hw.finish();
         if n != entry.size || sha != entry.sha256 {
             return Err(Error::damaged(format!(
@@ -370,8 +363,14 @@ impl VerifiedPackage {
     }
 
     /// Reads a whole entry of `size` bytes into memory and checks its SHA-256 before returning it.
-    pub fn read_entry_checked(&mut self, name: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
-        let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
+    pub fn read_entry_checked(
+        &mut self,
+        name: &str,
+        size: u64,
+        max: u64,
+        sha256: &str,
+    ) -> Result<Vec<u8>> {
+        let mut bytes = crate::error::buffer(name, size, max)?;
         self.copy_entry(name, &blob(size, sha256), &mut bytes)?;
         Ok(bytes)
     }
@@ -440,6 +439,15 @@ impl VerifiedPackage {
                                 return Err(Error::damaged(format!(
                                     "{name} is not the size the signed manifest says"
                                 )));
+                            }
+                            if f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA) {
+                                // What apply checks before decoding: the patch's declared sizes.
+                                let mut head = [0u8; 56];
+                                let size = f.size.unwrap_or(0);
+                                let read = self.sized_entry(&name, zf.size)?.read_exact(&mut head);
+                                read.map_err(|e| entry_error(&name, e))
+                                    .and_then(|()| crate::bsdx::sizes(&head, zf.size, size))
+                                    .map_err(|e| named(&name, e))?;
                             }
                             total += zf.size;
                         }
@@ -547,6 +555,14 @@ fn entry_error(name: &str, e: io::Error) -> Error {
         missing(name)
     } else {
         Error::damaged(format!("cannot read {name}: {e}"))
+    }
+}
+
+/// `e`, its message prefixed with the entry it is about.
+fn named(name: &str, e: Error) -> Error {
+    Error {
+        message: format!("{name}: {}", e.message),
+        ..e
     }
 }
 

@@ -51,7 +51,8 @@ fn padding(size: u64) -> usize {
     (BLOCK - (size % BLOCK as u64) as usize) % BLOCK
 }
 
-/// The header bytes (one block, or a pax extended header and a block) that precede a file.
+/// The header bytes (one block, or a pax extended header and a block) that precede a file of
+/// `size` ≤ [`MAX_FILE_BYTES`] bytes.
 pub fn header(path: &str, mode: u32, size: u64, mtime: u64) -> Vec<u8> {
     let p = path.as_bytes();
     if p.len() <= 100 {
@@ -146,6 +147,12 @@ impl<R: Read> Reader<R> {
     /// Checks the header of `f` and returns a reader of exactly its bytes; call
     /// [`Reader::end_file`] after reading them.
     pub fn file(&mut self, f: &FileEntry) -> Result<io::Take<&mut R>> {
+        if f.size > MAX_FILE_BYTES {
+            return Err(self.bad(&format!(
+                "{} is signed as {} bytes, more than a tar header can hold",
+                f.path, f.size
+            )));
+        }
         let want = header(f.path.as_str(), f.mode, f.size, 0);
         let mut got = vec![0u8; want.len()];
         self.read_exact(&mut got)?;
@@ -255,5 +262,20 @@ mod tests {
             .expect("reads");
         r.end_file(&f).expect("padding");
         assert!(r.finish().is_err());
+    }
+
+    /// A signed size no tar header can hold (2^33 bytes and more) is a damaged stream, refused
+    /// before anything is read or allocated.
+    #[test]
+    fn refuses_a_size_no_header_holds() {
+        for size in [MAX_FILE_BYTES + 1, 1 << 40, u64::MAX] {
+            let mut f = entry("big.bin", b"", 0o644);
+            f.size = size;
+            let err = Reader::new(&[0u8; 2048][..], "t".into())
+                .file(&f)
+                .expect_err("too large for tar");
+            assert_eq!(err.code, crate::error::ExitCode::Damaged);
+            assert!(err.message.contains("big.bin"), "{}", err.message);
+        }
     }
 }

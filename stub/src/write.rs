@@ -267,6 +267,10 @@ pub fn make_delta(
         };
         match old.get(f.path.as_str()) {
             Some(o) if o.sha256 == f.sha256 && o.mode == f.mode => {}
+            // Larger than a stub rebuilds from a patch (it holds the files in memory): added whole.
+            Some(o) if f.size.max(o.size) > crate::manifest::MAX_PATCHED_BYTES => {
+                add(&mut files, &mut entries)
+            }
             Some(o) => {
                 let (patch, codec) =
                     smallest_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, level)?;
@@ -338,6 +342,9 @@ pub fn make_tree_delta(
     let old = treestream::serialise(base)?;
     let stream = treestream::serialise(new)?;
     let patch = encode_patch(&old, &stream, level)?;
+    if patch.len() as u64 > treestream::MAX_TREE_BYTES {
+        return Ok(None);
+    }
     let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
     Ok(Some(BuiltDelta {
         delta: Delta {

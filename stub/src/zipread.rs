@@ -99,7 +99,9 @@ impl Archive {
             }
             let z_rel = u64_at(&loc, 8);
             // The ZIP64 record sits right before its locator; its recorded offset tells the shift.
-            let z_pos = eocd_pos - 20 - 56;
+            let z_pos = eocd_pos
+                .checked_sub(20 + 56)
+                .ok_or_else(|| bad("no ZIP64 end record"))?;
             let mut z = [0u8; 56];
             read_at(&mut file, z_pos, &mut z)?;
             if &z[..4] != ZIP64_EOCD || z_rel > z_pos {
@@ -174,7 +176,10 @@ impl Archive {
                 compressed_size,
                 size,
                 crc32: u32_at(h, 16),
-                header_start: offset + shift,
+                header_start: offset
+                    .checked_add(shift)
+                    .filter(|&s| s < len)
+                    .ok_or_else(|| bad("an entry lies outside the file"))?,
                 is_file,
             });
             p = end;
@@ -359,5 +364,33 @@ mod tests {
         let twice = stored_zip(&[("a", b"1"), ("b", b""), ("a", b"2")]);
         let err = open(&twice, "twice").expect_err("a name twice");
         assert!(err.to_string().contains("two entries are named a"), "{err}");
+    }
+
+    /// Package-controlled offsets never make the reader's arithmetic overflow: an end record
+    /// asking for a ZIP64 record that would start before the file, and an entry offset that
+    /// overflows when the archive's shift is added, are refused.
+    #[test]
+    fn refuses_offsets_that_would_overflow() {
+        for lead in [0usize, 1, 40, 55] {
+            let mut zip = b"PK\x06\x07".to_vec();
+            zip.resize(20 + lead, 0);
+            zip.extend_from_slice(b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff");
+            zip.extend_from_slice(&[0; 10]);
+            let err = open(&zip, "zip64").expect_err("no ZIP64 record fits");
+            assert!(err.to_string().contains("ZIP64"), "{err}");
+        }
+        let mut dir = b"PK\x01\x02\x14\x00\x14\0\0\0\0\0\0\0\0\0".to_vec();
+        dir.extend_from_slice(&[0; 12]);
+        dir.extend_from_slice(&[1, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        dir.extend_from_slice(&[0xff; 4]);
+        dir.extend_from_slice(b"a\x01\x00\x08\x00");
+        dir.extend_from_slice(&u64::MAX.to_le_bytes());
+        let mut zip = b"junk".to_vec();
+        zip.extend_from_slice(&dir);
+        zip.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+        zip.extend_from_slice(&(dir.len() as u32).to_le_bytes());
+        zip.extend_from_slice(&[0; 6]);
+        let err = open(&zip, "offset").expect_err("an offset past the end");
+        assert!(err.to_string().contains("outside the file"), "{err}");
     }
 }

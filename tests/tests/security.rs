@@ -109,6 +109,11 @@ fn run_vectors(root: &Path) {
             failures.push(format!(
                 "{name}: the machine changed although it was refused"
             ));
+        } else if expect["verify"] == true {
+            failures.extend(refused_by_verify_too(&dir, &machine, want, words));
+            if snapshot(scratch.path()) != before {
+                failures.push(format!("{name}: the machine changed by a verify"));
+            }
         }
     }
     assert!(
@@ -118,6 +123,58 @@ fn run_vectors(root: &Path) {
         names.len(),
         failures.join("\n")
     );
+}
+
+/// A vector marked `verify`: `--verify` and `iupack verify` refuse it as apply does, and
+/// apply's `--report` says the refusal. Returns what went wrong.
+fn refused_by_verify_too(dir: &Path, machine: &Path, want: i32, words: &str) -> Vec<String> {
+    let pkg = dir.join("package.run");
+    let reports = tempfile::tempdir().expect("tmp");
+    let report = reports.path().join("report.json");
+    let inventory = machine.join("inventory.json");
+    let stub = |extra: &[&std::ffi::OsStr]| {
+        let mut c = Command::new(stub_path());
+        c.arg("apply").arg(&pkg).arg("--inventory").arg(&inventory);
+        output(c.args(extra))
+    };
+    let runs = [
+        ("--verify", stub(&["--verify".as_ref()])),
+        (
+            "iupack verify",
+            output(
+                iupack()
+                    .arg("verify")
+                    .arg(&pkg)
+                    .arg("--pubkey")
+                    .arg(vectors_dir().join("keys/vector.pub")),
+            ),
+        ),
+        (
+            "apply --report",
+            stub(&["--report".as_ref(), report.as_os_str()]),
+        ),
+    ];
+    let name = dir.file_name().unwrap_or_default().to_string_lossy();
+    let mut failures = Vec::new();
+    for (how, o) in &runs {
+        let said = format!("{}{}", stdout(o), stderr(o));
+        if o.status.code() != Some(want) || !said.contains(words) {
+            failures.push(format!(
+                "{name} by {how}: exit {:?} (want {want}), output lacks {words:?}?\n{said}",
+                o.status.code()
+            ));
+        }
+    }
+    let r: serde_json::Value = fs::read(&report)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if r["exit_code"] != want || !r["message"].as_str().unwrap_or("").contains(words) {
+        failures.push(format!(
+            "{name}: the --report does not say the refusal: {r}"
+        ));
+    }
+    failures
 }
 
 /// Publisher keys A (trusted by the machine), B and C, releases 1–3 of one component.

@@ -213,6 +213,123 @@ fn find(hay: &[u8], needle: &[u8]) -> usize {
         .expect("marker present")
 }
 
+/// Signed packages whose declared sizes no reader may be asked to hold (issue 18, class 6): a
+/// solid `tar.zst` full archive listing a 2^33-byte file (past what a tar header holds), a
+/// `bsdiff-lzma` patch and manifest declaring a 1 TiB output, and a patch whose header declares
+/// an output other than the signed size. Refused with 21 by apply, `--verify` and `iupack
+/// verify` (`"verify": true`), the machine unchanged.
+fn size_vectors(out: &mut Out, k: &Key) {
+    use iupack_stub::manifest::FileEntry;
+    use iupack_stub::relpath::RelPath;
+    let tree = |lines: &[(&str, u32, u64, &[u8])]| {
+        let shas: Vec<String> = lines.iter().map(|l| sha256_hex(l.3)).collect();
+        tree_digest(lines.iter().zip(&shas).map(|(l, sha)| TreeLine {
+            path: l.0,
+            mode: l.1,
+            size: l.2,
+            sha256: sha,
+        }))
+    };
+    let emit = |out: &mut Out, name: &str, m: &Value, entries: &[PackageEntry], msg: &str| {
+        let b = bytes_of(m);
+        let sig = signed(k, &b, &comment(m));
+        let mut expect = refuse(21, msg);
+        expect["verify"] = json!(true);
+        out.vector(name, &package(&b, &sig, entries), expect, None);
+    };
+
+    // The real files' tar stream, compressed, with the manifest listing bin/scan at 2^33 bytes.
+    let files = good_files();
+    let real: Vec<FileEntry> = files
+        .iter()
+        .map(|x| FileEntry {
+            path: RelPath::parse(&x.path).expect("valid"),
+            size: x.bytes.len() as u64,
+            sha256: sha256_hex(&x.bytes),
+            mode: x.mode,
+        })
+        .collect();
+    let mut tar = Vec::new();
+    iupack_stub::tarstream::write(&mut tar, &real, CREATED, |e| {
+        let x = files.iter().find(|x| x.path == e.path.as_str());
+        Ok(Box::new(std::io::Cursor::new(
+            x.expect("listed").bytes.clone(),
+        )))
+    })
+    .expect("tar");
+    let zst = iupack_stub::write::encode_patch(&[], &tar, 19).expect("zstd");
+    let mut m = manifest("acme-av-2.0-tar-size-lies", "acme-av", "2.0", &files);
+    let big = 1u64 << 33;
+    m["components"][0]["full"][0]["size"] = json!(big);
+    m["components"][0]["tree"] = json!(tree(&[
+        ("bin/scan", 0o755, big, SCAN),
+        ("core.tbl", 0o644, CORE.len() as u64, CORE),
+    ]));
+    m["components"][0]["full_archive"] =
+        json!({ "codec": "tar.zst", "size": zst.len(), "sha256": sha256_hex(&zst) });
+    let archive = PackageEntry {
+        name: "full/engine.tar.zst".into(),
+        size: zst.len() as u64,
+        payload: Payload::Bytes(zst),
+        mode: 0o644,
+        store: Store::Stored,
+    };
+    emit(
+        out,
+        "tar-size-lies",
+        &m,
+        &[archive],
+        "more than the 8589934591 its tar archive can hold",
+    );
+
+    // A real bsdiff-lzma patch of the machine's bin/scan, its header rewritten to declare `out`
+    // bytes of output; the manifest signs a patched file of `signed` bytes.
+    let (old, core_old) = (b"#!/bin/sh\necho 1.0\n", b"core table 1.0\n");
+    let base_tree = tree(&[
+        ("bin/scan", 0o644, old.len() as u64, old),
+        ("core.tbl", 0o644, core_old.len() as u64, core_old),
+    ]);
+    let bsdiff = |name: &str, out_size: u64, signed: u64, msg: &str, out: &mut Out| {
+        let mut patch = iupack_stub::bsdx::encode(old, SCAN).expect("bsdiff");
+        let eraw = u64::from_le_bytes(patch[40..48].try_into().expect("8 bytes"));
+        patch[24..32].copy_from_slice(&(out_size - eraw).to_le_bytes());
+        let mut m = manifest(&format!("acme-av-2.0-{name}"), "acme-av", "2.0", &[]);
+        let c = &mut m["components"][0];
+        c.as_object_mut().expect("object").remove("full");
+        c["tree"] = json!(tree(&[
+            ("bin/scan", 0o644, signed, SCAN),
+            ("core.tbl", 0o644, core_old.len() as u64, core_old),
+        ]));
+        c["deltas"] = json!([{ "from": "1.0", "from_tree": base_tree, "codec": "zstd-prefix",
+            "files": [{ "path": "bin/scan", "op": "patch", "from_sha256": sha256_hex(old),
+                        "patch_size": patch.len(), "codec": "bsdiff-lzma",
+                        "sha256": sha256_hex(SCAN), "size": signed, "mode": 0o644 }] }]);
+        let entry = PackageEntry {
+            name: "delta/engine/1.0/bin/scan".into(),
+            size: patch.len() as u64,
+            payload: Payload::Bytes(patch),
+            mode: 0o644,
+            store: Store::Stored,
+        };
+        emit(out, name, &m, &[entry], msg);
+    };
+    let tib = 1u64 << 40;
+    bsdiff(
+        "bsdiff-huge-output",
+        tib,
+        tib,
+        "more than the 2147483648 allowed",
+        out,
+    );
+    bsdiff(
+        "bsdiff-sizes-lie",
+        tib,
+        SCAN.len() as u64,
+        "sizes do not add up",
+        out,
+    );
+}
+
 fn main() {
     let root = std::env::args().nth(1).map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors"),
@@ -667,6 +784,8 @@ fn main() {
         );
     }
 
+    size_vectors(&mut out, &k);
+
     let mut readme = fs::File::create(root.join("README.md")).expect("readme");
     writeln!(
         readme,
@@ -674,8 +793,10 @@ fn main() {
          Written by `cargo run -p iupack-tests --bin make-vectors` (tests/src/bin/make-vectors.rs);\n\
          run by `tests/tests/security.rs`. Each folder is one failure mode: `package.run` (a tiny\n\
          shell head instead of a stub: run it with `iupack-stub apply`), `expect.json` (exit code,\n\
-         words the error must contain, optional extra arguments, and for exit 0 the files that must\n\
-         be installed) and, where the mode needs one, its own `inventory.json`. Every vector runs\n\
+         words the error must contain, optional extra arguments, for exit 0 the files that must\n\
+         be installed, and `verify`: `--verify` and `iupack verify` refuse it the same way, and\n\
+         apply's `--report` says so) and, where the mode needs one, its own `inventory.json`.\n\
+         Every vector runs\n\
          against a copy of `machine/`, whose inventory trusts `keys/vector.pub` (the `rogue` and\n\
          `next` keys play an attacker and a rotated key). A refused vector must leave the machine\n\
          exactly as it was. {} vectors.",
