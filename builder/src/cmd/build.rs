@@ -118,7 +118,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     let built = build(&a, &spec, &base)?;
     if a.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&built.summary).expect("json")
         );
@@ -144,7 +144,7 @@ impl Built {
     /// The human summary.
     pub fn print(&self) {
         for l in &self.lines {
-            println!("{l}");
+            say!("{l}");
         }
     }
 }

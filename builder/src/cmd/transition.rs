@@ -78,7 +78,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     fsutil::atomic_write(&a.out, &bytes).map_err(|e| werr(&a.out, e))?;
     fsutil::atomic_write(&sig_path, sig.as_bytes()).map_err(|e| werr(&sig_path, e))?;
-    println!(
+    say!(
         "key transition for {}: trust {}{} (signed by {}) -> {} and {}",
         a.product,
         key_id(&new_key).unwrap_or_default(),
