@@ -454,6 +454,44 @@ fn build_refuses_names_unsafe_on_any_platform() {
     assert!(!store.join("acme-av/definitions/1.0").exists());
 }
 
+/// Issue 18, class 7: `iupack inspect` shows unverified fields and `iupack verify` quotes a
+/// trusted comment with their escape sequences escaped; `--json` keeps the exact text.
+#[test]
+fn inspect_and_verify_print_escape_sequences_escaped() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let raw = |c: char| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c);
+    let pkg = vectors.join("escape-sequences-in-fields/package.run");
+    let o = output(iupack().arg("inspect").arg(&pkg));
+    assert_code(&o, 0);
+    let said = stdout(&o);
+    assert!(
+        said.contains("  created   2026-11-24T00:00:00Z\\u{1b}]0;owned\\u{7}\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("platforms \\u{1b}[2J\\u{1b}[31mlinux-riscv64\\u{9b}0m\\u{202e} "),
+        "{said}"
+    );
+    assert!(!said.chars().any(raw), "{said:?}");
+    let o = output(iupack().args(["inspect", "--json"]).arg(&pkg));
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(
+        v["manifest"]["package"]["created"],
+        "2026-11-24T00:00:00Z\u{1b}]0;owned\u{7}"
+    );
+
+    let pkg = vectors.join("escape-sequence-in-trusted-comment/package.run");
+    let o = output(
+        iupack()
+            .args(["verify", "--pubkey"])
+            .arg(vectors.join("keys/vector.pub"))
+            .arg(&pkg),
+    );
+    assert_err(&o, 20, "acme-av\\u{1b}]0;owned\\u{7}");
+    assert!(!stderr(&o).chars().any(raw), "{:?}", stderr(&o));
+}
+
 #[test]
 fn iupack_verify_checks_signature_and_content() {
     let w = World::new();
