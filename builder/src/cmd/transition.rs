@@ -37,8 +37,9 @@ pub fn run(a: Args) -> Result<(), Error> {
     super::check_overwrite(&sig_path, a.force)?;
     if !is_valid_name(&a.product) {
         return Err(Error::usage(format!(
-            "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",
-            a.product
+            "product `{}` must be {}",
+            a.product,
+            iupack_stub::manifest::NAME_RULE
         ))
         .hint("give the product id exactly as the build spec and the inventories name it"));
     }
