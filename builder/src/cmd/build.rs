@@ -118,7 +118,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     let built = build(&a, &spec, &base)?;
     if a.json {
-        say!(
+        println!(
             "{}",
             serde_json::to_string_pretty(&built.summary).expect("json")
         );
