@@ -10,6 +10,15 @@ use std::io::{self, Read};
 use std::path::Path;
 use tempfile::TempDir;
 
+/// What to do when a release's file is refused: the error names the file and why. The rules
+/// are `RelPath::parse`'s and `check_tree_paths`'s, the stub's own, so what builds installs.
+const NAMES_HINT: &str =
+    "fix the release (rename or remove the file named above), then build again: \
+    content holds only regular files and folders, with names that are safe on every platform \
+    (no Windows device name such as CON, NUL or COM1 with any extension, no name ending in a dot \
+    or space, no < > \" | ? * : \\, no 8.3 short-name shape such as NAME~1.EXT, no two names that \
+    differ only in case)";
+
 /// A component's files; `_unpacked` keeps an archive's temp folder alive while they are used.
 #[derive(Debug)]
 pub struct Content {
@@ -31,7 +40,7 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
             .hint("remove strip_components from this component, or point content at the archive"));
         }
         let files = scan_dir(path)
-            .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
+            .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint(NAMES_HINT))?;
         return Ok(Content {
             files,
             _unpacked: None,
@@ -59,9 +68,9 @@ pub fn load(path: &Path, strip: usize) -> Result<Content, Error> {
         ))
         .hint("point `content` at the release's folder or its .zip, .tar or .tar.gz archive"));
     };
-    unpacked.map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
+    unpacked.map_err(|e| Error::usage(format!("content {shown}: {e}")).hint(NAMES_HINT))?;
     let files = scan_dir(tmp.path())
-        .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint("content may hold only regular files and folders with safe relative names: fix the release, then build again"))?;
+        .map_err(|e| Error::usage(format!("content {shown}: {e}")).hint(NAMES_HINT))?;
     Ok(Content {
         files,
         _unpacked: Some(tmp),

@@ -4,6 +4,13 @@
 use clap::{Parser, Subcommand};
 use iupack_stub::Error;
 
+/// `println!` for people: the line goes out escaped (`iupack_stub::report::shown`), as package
+/// fields (unverified in `inspect`), trusted comments and file names can hold terminal escape
+/// sequences. JSON output is printed as it is (the JSON writer escapes).
+macro_rules! say {
+    ($($t:tt)*) => { println!("{}", iupack_stub::report::shown(&format!($($t)*))) };
+}
+
 mod cmd;
 mod content;
 mod keys;
@@ -75,10 +82,14 @@ fn main() {
     }
 }
 
-/// Prints an error once, with what to do next; with `--json` also as JSON on stdout, so a
-/// script reading stdout learns why.
+/// Prints an error once, with what to do next (escaped, the hint on a line of its own); with
+/// `--json` also as JSON on stdout, so a script reading stdout learns why.
 fn report(e: &Error, json: bool) {
-    eprintln!("iupack: error: {e}");
+    use iupack_stub::report::shown;
+    eprintln!("iupack: error: {}", shown(&e.message));
+    if let Some(hint) = &e.hint {
+        eprintln!("  hint: {}", shown(hint));
+    }
     if json {
         let v = serde_json::json!({
             "error": { "message": e.message, "hint": e.hint, "exit_code": e.code.code() }

@@ -1,7 +1,7 @@
 //! The build spec (DESIGN §7): a TOML file naming the product, its targets and each component's
 //! release content. Relative paths resolve against the spec's folder.
 
-use iupack_stub::manifest::is_valid_name;
+use iupack_stub::manifest::{is_valid_name, NAME_RULE};
 use iupack_stub::version::{Version, VersionReq};
 use iupack_stub::Error;
 use serde::Deserialize;
@@ -97,7 +97,7 @@ impl Spec {
         };
         if !is_valid_name(&self.product) {
             return Err(bad(format!(
-                "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",
+                "product `{}` must be {NAME_RULE}",
                 self.product
             )));
         }
@@ -106,10 +106,7 @@ impl Spec {
         }
         for c in &self.components {
             if !is_valid_name(&c.name) {
-                return Err(bad(format!(
-                    "component `{}` must be lowercase letters, digits, `.`, `_`, `-`",
-                    c.name
-                )));
+                return Err(bad(format!("component `{}` must be {NAME_RULE}", c.name)));
             }
             if !c.full && c.deltas.is_empty() {
                 return Err(bad(format!(

@@ -107,7 +107,8 @@ impl Store {
         for (what, name) in [("product", product), ("component", component)] {
             if !is_valid_name(name) {
                 return Err(Error::usage(format!(
-                    "{what} `{name}` must be lowercase letters, digits, `.`, `_`, `-`"
+                    "{what} `{name}` must be {}",
+                    iupack_stub::manifest::NAME_RULE
                 ))
                 .hint(format!("give the {what} id the inventories use")));
             }

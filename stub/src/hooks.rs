@@ -78,7 +78,7 @@ pub fn run(argv: &[String], vars: Vars<'_>, timeout: Duration) -> std::result::R
         .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::inherit());
     for (k, v) in vars {
-        cmd.env(format!("IUPACK_{}", k.to_uppercase()), v);
+        cmd.env(format!("IUPACK_{}", k.to_ascii_uppercase()), v);
     }
     let mut child = cmd
         .spawn()

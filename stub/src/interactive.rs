@@ -5,12 +5,13 @@
 //! Plain numbered prompts on the terminal, no screen control: it works in any console (Windows
 //! cmd included), over ssh and in a serial console, and adds nothing to the stub's size but text.
 //! A choice that breaks a `requires` is explained and asked again; end of input cancels. Nothing
-//! is changed before the person confirms.
+//! is changed before the person confirms. Every line goes out escaped (`report::shown`): names,
+//! versions and notes come from the package and the inventory.
 
 use crate::apply::{check_requires, Action, Step};
 use crate::inventory::Product;
 use crate::manifest::Manifest;
-use crate::report::human_bytes;
+use crate::report::{human_bytes, shown};
 use std::io::{BufRead, Write};
 
 /// What the person decided.
@@ -53,18 +54,22 @@ fn ask(
     let offered: Vec<usize> = (0..steps.len())
         .filter(|&i| steps[i].action == Action::Install)
         .collect();
-    writeln!(
+    say(
         out,
-        "{} {} - package {}, signed by key {signer}",
-        product.name.as_deref().unwrap_or(&product.id),
-        product.version,
-        manifest.package.id
+        &format!(
+            "{} {} - package {}, signed by key {signer}",
+            product.name.as_deref().unwrap_or(&product.id),
+            product.version,
+            manifest.package.id
+        ),
     )?;
     writeln!(out)?;
-    writeln!(
+    say(
         out,
-        "  #  {:<14} {:<14}    {:<14} {:<24} {:>9}  requires",
-        "component", "installed", "package", "route", "size"
+        &format!(
+            "  #  {:<14} {:<14}    {:<14} {:<24} {:>9}  requires",
+            "component", "installed", "package", "route", "size"
+        ),
     )?;
     for (i, s) in steps.iter().enumerate() {
         let r = s.report(false);
@@ -95,18 +100,20 @@ fn ask(
             },
             requires.join(", ")
         );
-        writeln!(out, "{}", line.trim_end())?;
+        say(out, line.trim_end())?;
         if let (Some(note), false) = (&s.note, s.action == Action::Install) {
-            writeln!(out, "     {note}")?;
+            say(out, &format!("     {note}"))?;
         }
     }
     writeln!(out)?;
     let all: Vec<String> = (1..=offered.len()).map(|n| n.to_string()).collect();
     loop {
-        write!(
+        put(
             out,
-            "Install which? Enter = all ({}), numbers to pick (e.g. \"1\"), n = none: ",
-            all.join(" ")
+            &format!(
+                "Install which? Enter = all ({}), numbers to pick (e.g. \"1\"), n = none: ",
+                all.join(" ")
+            ),
         )?;
         out.flush()?;
         let Some(line) = read_line(input)? else {
@@ -116,12 +123,12 @@ fn ask(
         let picked = match parse_pick(&line, offered.len()) {
             Ok(p) => p,
             Err(why) => {
-                writeln!(out, "  {why}")?;
+                say(out, &format!("  {why}"))?;
                 continue;
             }
         };
         if picked.is_empty() {
-            writeln!(out, "Nothing chosen; nothing was changed.")?;
+            say(out, "Nothing chosen; nothing was changed.")?;
             return Ok(Choice::Cancel);
         }
         for (n, &i) in offered.iter().enumerate() {
@@ -132,10 +139,10 @@ fn ask(
             };
         }
         if let Err(e) = check_requires(steps, product) {
-            writeln!(out, "  {}", e.message)?;
-            writeln!(
+            say(out, &format!("  {}", e.message))?;
+            say(
                 out,
-                "  pick what it requires too, or leave it out and install it later."
+                "  pick what it requires too, or leave it out and install it later.",
             )?;
             continue;
         }
@@ -153,17 +160,28 @@ fn ask(
                 )
             })
             .collect();
-        write!(out, "Install {}? [y/N] ", chosen.join(", "))?;
+        put(out, &format!("Install {}? [y/N] ", chosen.join(", ")))?;
         out.flush()?;
         let answer = read_line(input)?.unwrap_or_default();
         return Ok(match answer.trim().to_ascii_lowercase().as_str() {
             "y" | "yes" => Choice::Proceed,
             _ => {
-                writeln!(out, "Cancelled; nothing was changed.")?;
+                say(out, "Cancelled; nothing was changed.")?;
                 Choice::Cancel
             }
         });
     }
+}
+
+/// Writes `text` for the person, escaped (`report::shown`: names and versions come from the
+/// package and the inventory), then a line end.
+fn say(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    writeln!(out, "{}", shown(text))
+}
+
+/// `say` without the line end (a prompt).
+fn put(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    write!(out, "{}", shown(text))
 }
 
 /// One line of input without its end, or None at end of input.

@@ -6,11 +6,17 @@ use iupack_stub::apply::{self, Downgrades, Interactive, Mode, Options};
 #[cfg(feature = "client")]
 use iupack_stub::client;
 use iupack_stub::package::{Expect, Package};
-use iupack_stub::report::{human_bytes, Report};
+use iupack_stub::report::{human_bytes, shown, Report};
 use iupack_stub::signature::public_key_from_text;
 use iupack_stub::{fsutil, inventory, Error, ExitCode};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// One line for people on stdout: `say!` formats, `shown` escapes what a package, a signature or
+/// an inventory could have put there (all human output goes through these two).
+macro_rules! say {
+    ($($t:tt)*) => { say_line(&format!($($t)*)) };
+}
 
 const USAGE: &str = "\
 Usage: PACKAGE [OPTIONS]            run a package (applies everything that fits: express mode)
@@ -458,7 +464,7 @@ fn export(inventory: &Path, file: &Path) -> i32 {
     });
     match written {
         Ok(()) => {
-            println!(
+            say!(
                 "wrote {}: installed versions and tree digests, for `iupack plan --inventory`",
                 file.display()
             );
@@ -481,17 +487,15 @@ fn status(inventory: &Path, json: bool) -> i32 {
     }
     let s =
         |v: &iupack_stub::json::Value| v.as_str().map(str::to_string).unwrap_or_else(|| "-".into());
-    println!("inventory {}", s(&st["inventory"]));
+    say!("inventory {}", s(&st["inventory"]));
     if st["interrupted_update"].as_bool() == Some(true) {
-        println!(
-            "  an update was interrupted: run `iupack-stub recover` (any package run also does)"
-        );
+        say!("  an update was interrupted: run `iupack-stub recover` (any package run also does)");
     }
     for p in st["products"].as_array().into_iter().flatten() {
-        println!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
+        say!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
         for c in p["components"].as_array().into_iter().flatten() {
             let kept: Vec<String> = c["kept"].as_array().into_iter().flatten().map(s).collect();
-            println!(
+            say!(
                 "  {:<14} {:<14} installed {} by {}{}{}",
                 s(&c["name"]),
                 s(&c["version"]),
@@ -538,14 +542,28 @@ fn finish_error(
     .into();
     report.message = e.message.clone();
     if let Err(we) = write_outputs(report, report_path, log) {
-        eprintln!("iupack-stub: error: {we}");
+        fail(&we);
     }
     fail(e)
 }
 
+/// Prints an error for people (on stderr, escaped, its hint on a line of its own).
 fn fail(e: &Error) -> i32 {
-    eprintln!("iupack-stub: error: {e}");
+    say_err(&format!("iupack-stub: error: {}", e.message));
+    if let Some(hint) = &e.hint {
+        say_err(&format!("  hint: {hint}"));
+    }
     e.code.code()
+}
+
+/// What `say!` prints through: one line for people on stdout, escaped.
+fn say_line(line: &str) {
+    println!("{}", shown(line));
+}
+
+/// `say_line` on stderr.
+fn say_err(line: &str) {
+    eprintln!("{}", shown(line));
 }
 
 fn write_outputs(report: &Report, path: Option<&Path>, log: Option<&Path>) -> Result<(), Error> {
@@ -572,20 +590,20 @@ fn print_human(r: &Report, mode: &Mode) {
     if *mode == Mode::Check {
         // One word on stdout for detection scripts; anything else goes to stderr.
         if let Some(rec) = &r.recovered {
-            eprintln!("{rec}");
+            say_err(rec);
         }
-        println!("{}", r.result);
+        say!("{}", r.result);
         return;
     }
     if let Some(rec) = &r.recovered {
-        println!("{rec}");
+        say!("{rec}");
     }
     for w in &r.warnings {
-        println!("warning: {w}");
+        say!("warning: {w}");
     }
     if r.mode == "recover" || r.mode == "rollback" {
         if r.recovered.as_deref() != Some(r.message.as_str()) {
-            println!("{}", r.message);
+            say!("{}", r.message);
         }
         return;
     }
@@ -593,13 +611,13 @@ fn print_human(r: &Report, mode: &Mode) {
         .package_id
         .as_ref()
         .map_or(String::new(), |id| format!(" package {id}"));
-    println!(
+    say!(
         "{}{package} (signed by key {})",
         r.product.as_deref().unwrap_or("?"),
         r.signed_by.as_deref().unwrap_or("?")
     );
     for c in &r.components {
-        println!(
+        say!(
             "  {:<14} {:>14} -> {:<14} {:<24} {:>9}  {}",
             c.name,
             c.from.as_deref().unwrap_or("(none)"),
@@ -609,7 +627,7 @@ fn print_human(r: &Report, mode: &Mode) {
             c.action
         );
     }
-    println!("{}", r.message);
+    say!("{}", r.message);
 }
 
 #[cfg(test)]

@@ -348,14 +348,20 @@ impl Component {
     }
 }
 
+/// What `is_valid_name` accepts, for messages.
+pub const NAME_RULE: &str = "lowercase letters, digits, `.`, `_`, `-`, starting with a letter or \
+    digit, not ending in `.` and not a Windows device name such as con, nul or com1";
+
 /// True for a product or component name: lowercase ASCII letters, digits, `.`, `_`, `-`, at most
-/// 64 characters, starting with a letter or digit.
+/// 64 characters, starting with a letter or digit, and a safe file name on every platform
+/// (`RelPath`: names become folders, in the release store and a share, on any system).
 pub fn is_valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.as_bytes()[0].is_ascii_alphanumeric()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && RelPath::parse(s).is_ok()
 }
 
 /// The tree digest of a list of files.
@@ -755,6 +761,20 @@ mod tests {
             m.validate(),
             Err("engine delta from 1: bin/x: listed twice".to_string())
         );
+    }
+
+    #[test]
+    fn names_are_safe_folder_names_everywhere() {
+        for ok in [
+            "acme-av", "engine", "a.b", "con-fig", "com10", "nul_x", "lpt",
+        ] {
+            assert!(is_valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "", "Engine", "-a", "engine.", "con", "nul.x", "com1", "lpt9.d", "a b", "a~1",
+        ] {
+            assert!(!is_valid_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -2,7 +2,13 @@
 //!
 //! A `RelPath` is relative, `/`-separated, made of plain components only. It never holds `..`,
 //! `.`, an empty component, a backslash, a colon (drive letters, NTFS streams), NUL or another
-//! control character. Lists of paths are checked for duplicates, case-insensitive collisions and
+//! control character. One policy for every platform (a package may target Windows later, a share
+//! serves both), so no component is a name Windows would take for something else: `< > " | ? *`,
+//! a device name as its stem (`CON`, `nul.txt`, `COM¹`, `CONIN$`, `aux .c`), a trailing dot or
+//! space (Windows drops them: `a.` is `a`), or an 8.3 shape with `~` and a digit (`LONGFI~1.TXT`
+//! may be another file's short name; refused whether or not that file is in the package, as one
+//! may be on the machine). Lists of paths are checked for duplicates, collisions under Unicode
+//! case folding (`fold`: `σ`/`ς`, `µ`/`μ`, `ſ`/`s`, `ı`/`i`, Kelvin sign/`k`, not only ASCII) and
 //! a file that would also be a folder. This module never touches the disk.
 
 use std::fmt;
@@ -28,19 +34,32 @@ impl RelPath {
         }
         if let Some(c) = s
             .chars()
-            .find(|c| c.is_control() || *c == '\\' || *c == ':')
+            .find(|c| c.is_control() || "\\:<>\"|?*".contains(*c))
         {
-            return Err(bad(&format!("contains the character {}", c.escape_debug())));
+            return Err(bad(&format!(
+                "contains the character {} (not allowed in Windows file names)",
+                c.escape_debug()
+            )));
         }
         for part in s.split('/') {
-            match part {
-                "" => return Err(bad("empty component")),
-                "." | ".." => return Err(bad("`.` or `..` component")),
-                p if p.len() > MAX_COMPONENT_BYTES => {
-                    return Err(bad("component longer than 255 bytes"))
+            let why = match part {
+                "" => "empty component",
+                "." | ".." => "`.` or `..` component",
+                p if p.len() > MAX_COMPONENT_BYTES => "component longer than 255 bytes",
+                p if p.ends_with(['.', ' ']) => {
+                    "a name ends in a dot or space (Windows drops it: `a.` would be `a`)"
                 }
-                _ => {}
-            }
+                p if is_device(p) => {
+                    "a name is a Windows device name (CON PRN AUX NUL COM0-9 LPT0-9 CONIN$ \
+                     CONOUT$), which Windows opens instead of a file whatever the extension"
+                }
+                p if is_short_name(p) => {
+                    "a name is shaped like a Windows 8.3 short name (`NAME~1.EXT`), which may \
+                     stand for another file"
+                }
+                _ => continue,
+            };
+            return Err(bad(why));
         }
         Ok(RelPath(s.to_string()))
     }
@@ -72,12 +91,86 @@ impl fmt::Display for RelPath {
 
 crate::json::as_text!(RelPath);
 
-/// Paths with their lowercase form, sorted by it (in listing order among equal forms).
+/// Whether Windows takes the name for a device: its stem (before the first dot, trailing spaces
+/// dropped), in any case, is one of Microsoft's reserved names (Naming Files, Paths, and
+/// Namespaces), CONIN$/CONOUT$ or DOS's CLOCK$.
+fn is_device(name: &str) -> bool {
+    let stem = fold(name.split('.').next().unwrap_or("").trim_end_matches(' '));
+    let numbered = |p: &str| {
+        let mut n = stem.strip_prefix(p).unwrap_or("").chars();
+        matches!(
+            (n.next(), n.next()),
+            (Some('0'..='9' | '\u{b9}' | '\u{b2}' | '\u{b3}'), None)
+        )
+    };
+    matches!(
+        stem.as_str(),
+        "con" | "prn" | "aux" | "nul" | "conin$" | "conout$" | "clock$"
+    ) || numbered("com")
+        || numbered("lpt")
+}
+
+/// Whether the name has the 8.3 shape (at most 8 characters, then at most one dot and 3) and a
+/// `~` followed by a digit: what Windows' generated short names look like.
+fn is_short_name(name: &str) -> bool {
+    let (base, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    base.chars().count() <= 8
+        && ext.chars().count() <= 3
+        && !base.contains('.')
+        && name
+            .split('~')
+            .skip(1)
+            .any(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Characters whose uppercase lowercases to another character than their lowercase (Unicode
+/// simple mappings: `µ`→`μ`, `ı`→`i`, `ſ`→`s`, `ς`→`σ`...): `fold` maps these, lowercase does the
+/// rest. Kept small instead of the uppercase table (the `fold_covers_upper_and_lower` test checks
+/// it against every character).
+const FOLD_EXTRA: [(u16, u16); 23] = [
+    (0xB5, 0x3BC),
+    (0x131, 0x69),
+    (0x17F, 0x73),
+    (0x345, 0x3B9),
+    (0x3C2, 0x3C3),
+    (0x3D0, 0x3B2),
+    (0x3D1, 0x3B8),
+    (0x3D5, 0x3C6),
+    (0x3D6, 0x3C0),
+    (0x3F0, 0x3BA),
+    (0x3F1, 0x3C1),
+    (0x3F5, 0x3B5),
+    (0x1C80, 0x432),
+    (0x1C81, 0x434),
+    (0x1C82, 0x43E),
+    (0x1C83, 0x441),
+    (0x1C84, 0x442),
+    (0x1C85, 0x442),
+    (0x1C86, 0x44A),
+    (0x1C87, 0x463),
+    (0x1C88, 0xA64B),
+    (0x1E9B, 0x1E61),
+    (0x1FBE, 0x3B9),
+];
+
+/// The form two names share when a case-insensitive file system (NTFS, APFS, a share) takes them
+/// for one: each character lowercased, or mapped by `FOLD_EXTRA`, so that names equal under
+/// Unicode uppercasing or lowercasing fold alike.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match FOLD_EXTRA.iter().find(|e| u32::from(e.0) == c as u32) {
+            Some(e) => out.push(char::from_u32(e.1.into()).unwrap_or(c)),
+            None => out.extend(c.to_lowercase()),
+        }
+    }
+    out
+}
+
+/// Paths with their case-folded form (`fold`), sorted by it (in listing order among equal forms).
 pub fn case_folded<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Vec<(String, &'a RelPath)> {
-    let mut files: Vec<(String, &RelPath)> = paths
-        .into_iter()
-        .map(|p| (p.as_str().to_lowercase(), p))
-        .collect();
+    let mut files: Vec<(String, &RelPath)> =
+        paths.into_iter().map(|p| (fold(p.as_str()), p)).collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files
 }
@@ -102,7 +195,7 @@ pub fn check_tree_paths<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Res
     }
     for (_, p) in &files {
         for dir in p.parents() {
-            if let Some((_, file)) = crate::sorted::find(&files, &dir.to_lowercase(), |f| &f.0) {
+            if let Some((_, file)) = crate::sorted::find(&files, &fold(dir), |f| &f.0) {
                 return Err(format!("`{file}` is a file but `{p}` needs it as a folder"));
             }
         }
@@ -116,7 +209,36 @@ mod tests {
 
     #[test]
     fn accepts_plain_relative_paths() {
-        for ok in ["a", "bin/scan", "defs/main.avdb", "ünïcode/ok.txt", "a b/c"] {
+        for ok in [
+            "a",
+            "bin/scan",
+            "defs/main.avdb",
+            "ünïcode/ok.txt",
+            "a b/c",
+            // Near Windows' reserved names, but not one.
+            "con-fig.txt",
+            "aux_data",
+            "COM10",
+            "lpt",
+            "COM",
+            "nul0/x",
+            "xcon",
+            "con_",
+            ".con",
+            "CONIN",
+            "COM1a.txt",
+            // `~` without a digit, or too long for an 8.3 name.
+            "file~x.txt",
+            "~tmp",
+            "a~b.c",
+            "longname~1.txt",
+            "LONGFI~1.TEXT",
+            "a.b~1.c",
+            "a.b",
+            ".gitignore",
+            "a .b",
+            "a. b",
+        ] {
             assert!(RelPath::parse(ok).is_ok(), "{ok} refused");
         }
     }
@@ -141,6 +263,121 @@ mod tests {
             "..",
         ] {
             assert!(RelPath::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn refuses_what_windows_reads_differently() {
+        let why = |s: &str| RelPath::parse(s).expect_err(s);
+        let device = "a name is a Windows device name";
+        for bad in [
+            "CON",
+            "con",
+            "Con",
+            "PRN",
+            "AUX",
+            "NUL",
+            "nul",
+            "COM0",
+            "COM1",
+            "com9",
+            "LPT1",
+            "lpt0",
+            "COM\u{b9}",
+            "COM\u{b2}",
+            "lpt\u{b3}",
+            "CONIN$",
+            "conout$",
+            "CLOCK$",
+            "con.txt",
+            "NUL.tar.gz",
+            "aux.c",
+            "CON .txt",
+            "nul  .x",
+            "AUX/x",
+            "a/prn/b",
+            "a/b/Com1.log",
+            // Dotless ı upper-cases to I: taken as CONIN$ by a Unicode-folding comparison.
+            "con\u{131}n$",
+        ] {
+            let e = why(bad);
+            assert!(e.contains(device), "{bad:?}: {e}");
+        }
+        for bad in [
+            "a.", "a ", "dir./x", "x/dir /y", "a..", "CON.", "nul ", "a. ", "~1.",
+        ] {
+            let e = why(bad);
+            assert!(e.contains("ends in a dot or space"), "{bad:?}: {e}");
+        }
+        for bad in [
+            "LONGFI~1.TXT",
+            "longfi~1.txt",
+            "PROGRA~2",
+            "a~1",
+            "AB12~10.C",
+            "x/DOCUME~1/y",
+            "~1.a",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}~1.txt",
+        ] {
+            let e = why(bad);
+            assert!(e.contains("8.3 short name"), "{bad:?}: {e}");
+        }
+        for c in ['<', '>', '"', '|', '?', '*', ':', '\\'] {
+            let e = why(&format!("a{c}b"));
+            assert!(e.contains("not allowed in Windows file names"), "{c}: {e}");
+        }
+        // The path is named, escaped.
+        assert_eq!(
+            why("x/\u{1b}[31m/CON"),
+            "unsafe path `x/\\u{1b}[31m/CON`: contains the character \\u{1b} (not allowed in \
+             Windows file names)"
+        );
+        assert!(why("bin/nul.txt").starts_with("unsafe path `bin/nul.txt`: a name is a Windows"));
+    }
+
+    #[test]
+    fn unicode_case_twins_collide() {
+        let p = |s: &str| RelPath::parse(s).expect("valid");
+        for (a, b) in [
+            ("\u{3c3}", "\u{3c2}"), // σ ς
+            ("\u{3a3}", "\u{3c2}"), // Σ ς
+            ("\u{b5}", "\u{3bc}"),  // micro sign, mu
+            ("\u{17f}", "s"),       // long s
+            ("\u{17f}", "S"),
+            ("\u{131}", "i"),        // dotless i
+            ("\u{212a}", "k"),       // Kelvin sign
+            ("\u{212b}", "\u{e5}"),  // Angstrom sign, å
+            ("\u{2126}", "\u{3c9}"), // Ohm sign, ω
+            ("\u{1e9e}", "\u{df}"),  // capital sharp s
+            ("\u{3d1}", "\u{398}"),  // theta symbol, Θ
+            ("\u{1c80}", "\u{412}"), // rounded ve, В
+        ] {
+            let e = check_tree_paths(&[p(a), p(b)]).expect_err(a);
+            assert!(
+                e.contains("differ only in case") || e.contains("needs it as a folder"),
+                "{a} {b}: {e}"
+            );
+        }
+        let e = check_tree_paths(&[p("\u{131}"), p("I/x")]).expect_err("folder twin");
+        assert!(e.contains("needs it as a folder"), "{e}");
+        // Different letters stay apart.
+        assert!(check_tree_paths(&[p("ss"), p("\u{df}"), p("i"), p("\u{130}")]).is_ok());
+    }
+
+    /// `fold` maps alike every two characters that Unicode uppercasing or lowercasing maps alike
+    /// (the single-character mappings), for every character: `FOLD_EXTRA` is complete for the
+    /// Unicode version this was built with.
+    #[test]
+    fn fold_covers_upper_and_lower() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let f = fold(&c.to_string());
+            assert_eq!(fold(&f), f, "{c:?} folds twice");
+            let lower: String = c.to_lowercase().collect();
+            assert_eq!(fold(&lower), f, "{c:?} and its lowercase");
+            let mut up = c.to_uppercase();
+            if let (Some(u), None) = (up.next(), up.next()) {
+                assert_eq!(fold(&u.to_string()), f, "{c:?} and its uppercase");
+            }
         }
     }
 

@@ -1,5 +1,7 @@
 //! The machine-readable result of one run: printed with `--json`, written with `--report FILE`
-//! (atomically) and appended as one line with `--log FILE`. Schema: `docs/report.md`.
+//! (atomically) and appended as one line with `--log FILE`. Schema: `docs/report.md`. Also what
+//! human output shares: byte counts as people read them and `shown`, the one escaping of every
+//! line printed for people (by the stub and the builder).
 
 use crate::json::{object, ToJson};
 
@@ -76,5 +78,32 @@ pub fn human_bytes(n: u64) -> String {
         n if n >= 10 << 20 => format!("{} MiB", n >> 20),
         n if n >= 10 << 10 => format!("{} KiB", n >> 10),
         n => format!("{n} B"),
+    }
+}
+
+/// Text as printed for people: control characters (C0 including newline and tab, DEL, C1) and the
+/// bidi embeddings, overrides and isolates (U+202A-202E, U+2066-2069) written as `\u{1b}`, so
+/// that nothing a package, a signature or an inventory says can move the cursor, recolour or
+/// retitle the terminal, reorder a line or forge one. JSON output escapes on its own.
+pub fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shown_escapes_what_a_terminal_would_obey() {
+        assert_eq!(
+            super::shown("a\u{1b}]0;x\u{7}b\nc\td\u{7f}\u{9b}2J\u{202e}txt.exe\u{2066}é µ"),
+            "a\\u{1b}]0;x\\u{7}b\\u{a}c\\u{9}d\\u{7f}\\u{9b}2J\\u{202e}txt.exe\\u{2066}é µ"
+        );
     }
 }

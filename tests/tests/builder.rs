@@ -386,6 +386,112 @@ fn build_refuses_overwrite_empty_components_links_and_missing_content() {
     assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
 }
 
+/// Issue 18, class 3: names Windows reads differently (a device, a dropped trailing dot, a short
+/// name, a reserved character) or that a case-insensitive file system merges (Unicode case
+/// twins) are refused when content is read: from a folder, an archive or by `iupack add`, with
+/// the file named and what to do; nothing is written.
+#[test]
+fn build_refuses_names_unsafe_on_any_platform() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let cases: &[(&[&str], &str)] = &[
+        (&["CON"], "a Windows device name"),
+        (&["bin/nul.txt"], "a Windows device name"),
+        (&["AUX/x"], "a Windows device name"),
+        (&["COM\u{b9}"], "a Windows device name"),
+        (&["conin$"], "a Windows device name"),
+        (&["readme."], "ends in a dot or space"),
+        (&["dir /x"], "ends in a dot or space"),
+        (&["LONGFI~1.TXT"], "8.3 short name"),
+        (&["a<b>"], "not allowed in Windows file names"),
+        (&["what?"], "not allowed in Windows file names"),
+        (&["\u{3c3}.txt", "\u{3c2}.txt"], "differ only in case"),
+        (&["\u{17f}", "s"], "differ only in case"),
+        (&["\u{131}", "I"], "differ only in case"),
+    ];
+    for (i, (names, why)) in cases.iter().enumerate() {
+        let mut files: Vec<(&str, &[u8], bool)> = vec![("ok.txt", b"ok\n", false)];
+        files.extend(names.iter().map(|n| (*n, &b"x"[..], false)));
+        let name = format!("bad{i}");
+        w.release(&name, &files);
+        let spec = simple_spec(&w, &name, &format!("../releases/{name}"), "");
+        let (o, pkg) = w.build(&spec, &key, &name);
+        assert_err(&o, 2, why);
+        assert_err(&o, 2, names[names.len() - 1]);
+        assert_err(&o, 2, "rename or remove the file named above");
+        assert!(!pkg.exists(), "{names:?}: a package was written");
+    }
+    // The same rules for an archive's entries and for `iupack add`.
+    w.release(
+        "arch",
+        &[("ok.txt", b"ok\n", false), ("sub/Nul.log", b"x", false)],
+    );
+    let tar = Command::new("tar")
+        .args(["cf", "../arch.tar", "."])
+        .current_dir(w.path("releases/arch"))
+        .output()
+        .expect("tar");
+    assert_code(&tar, 0);
+    let spec = simple_spec(&w, "tar", "../releases/arch.tar", "");
+    let (o, pkg) = w.build(&spec, &key, "tar");
+    assert_err(
+        &o,
+        2,
+        "unsafe path `sub/Nul.log`: a name is a Windows device name",
+    );
+    assert_err(&o, 2, "rename or remove");
+    assert!(!pkg.exists());
+    let store = w.path("store");
+    let o = output(
+        iupack()
+            .arg("add")
+            .arg(&store)
+            .args(["acme-av", "definitions", "1.0"])
+            .arg(w.path("releases/arch")),
+    );
+    assert_err(&o, 2, "unsafe path `sub/Nul.log`");
+    assert_err(&o, 2, "rename or remove");
+    assert!(!store.join("acme-av/definitions/1.0").exists());
+}
+
+/// Issue 18, class 7: `iupack inspect` shows unverified fields and `iupack verify` quotes a
+/// trusted comment with their escape sequences escaped; `--json` keeps the exact text.
+#[test]
+fn inspect_and_verify_print_escape_sequences_escaped() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    let raw = |c: char| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c);
+    let pkg = vectors.join("escape-sequences-in-fields/package.run");
+    let o = output(iupack().arg("inspect").arg(&pkg));
+    assert_code(&o, 0);
+    let said = stdout(&o);
+    assert!(
+        said.contains("  created   2026-11-24T00:00:00Z\\u{1b}]0;owned\\u{7}\n"),
+        "{said}"
+    );
+    assert!(
+        said.contains("platforms \\u{1b}[2J\\u{1b}[31mlinux-riscv64\\u{9b}0m\\u{202e} "),
+        "{said}"
+    );
+    assert!(!said.chars().any(raw), "{said:?}");
+    let o = output(iupack().args(["inspect", "--json"]).arg(&pkg));
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+    assert_eq!(
+        v["manifest"]["package"]["created"],
+        "2026-11-24T00:00:00Z\u{1b}]0;owned\u{7}"
+    );
+
+    let pkg = vectors.join("escape-sequence-in-trusted-comment/package.run");
+    let o = output(
+        iupack()
+            .args(["verify", "--pubkey"])
+            .arg(vectors.join("keys/vector.pub"))
+            .arg(&pkg),
+    );
+    assert_err(&o, 20, "acme-av\\u{1b}]0;owned\\u{7}");
+    assert!(!stderr(&o).chars().any(raw), "{:?}", stderr(&o));
+}
+
 #[test]
 fn iupack_verify_checks_signature_and_content() {
     let w = World::new();

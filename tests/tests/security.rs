@@ -16,6 +16,11 @@ fn sha256_file(p: &Path) -> String {
     iupack_stub::digest::sha256_hex(&fs::read(p).expect("read"))
 }
 
+/// A character a terminal obeys instead of showing: controls but the line end, bidi overrides.
+fn is_raw(c: char) -> bool {
+    (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 #[test]
 fn every_hostile_vector_is_refused_with_its_code_and_changes_nothing() {
     run_vectors(&vectors_dir());
@@ -78,6 +83,13 @@ fn run_vectors(root: &Path) {
         let want = expect["exit"].as_i64().expect("exit") as i32;
         let words = expect["message"].as_str().unwrap_or("");
         let said = format!("{}{}", stdout(&o), stderr(&o));
+        // Issue 18: nothing a package says reaches the terminal raw (`escape-*` vectors).
+        if let Some(c) = said.chars().find(|&c| is_raw(c)) {
+            failures.push(format!(
+                "{name}: printed the raw character {c:?}:\n{said:?}"
+            ));
+            continue;
+        }
         if o.status.code() != Some(want) || !said.contains(words) {
             failures.push(format!(
                 "{name}: exit {:?} (want {want}), output lacks {words:?}?\n{said}",
@@ -450,4 +462,42 @@ fn tamper_sweep() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Issue 18, class 7: what an inventory says (a product's name, an installed version, who
+/// installed it) is printed escaped by `status` and in a package run's table; `--json` keeps
+/// the exact text.
+#[test]
+fn human_output_escapes_what_an_inventory_says() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    let machine = scratch.path().join("machine");
+    copy_dir(&vectors_dir().join("machine"), &machine);
+    let inv_path = machine.join("inventory.json");
+    let mut inv: serde_json::Value =
+        serde_json::from_slice(&fs::read(&inv_path).expect("inventory")).expect("json");
+    inv["products"][0]["name"] = serde_json::json!("Acme \u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}AV");
+    fs::write(&inv_path, serde_json::to_vec_pretty(&inv).expect("json")).expect("write");
+    let status = |json: bool| {
+        let mut cmd = Command::new(stub_path());
+        cmd.arg("status").arg("--inventory").arg(&inv_path);
+        if json {
+            cmd.arg("--json");
+        }
+        output(&mut cmd)
+    };
+    let o = status(false);
+    assert_code(&o, 0);
+    let said = stdout(&o);
+    assert!(
+        said.contains("(Acme \\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{202e}AV)"),
+        "{said}"
+    );
+    assert!(!said.chars().any(is_raw), "{said:?}");
+    let o = status(true);
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("status --json");
+    assert_eq!(
+        v["products"][0]["name"],
+        "Acme \u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}AV"
+    );
 }

@@ -35,13 +35,13 @@ pub fn run(a: Args) -> Result<(), Error> {
         &a.content,
         a.strip_components,
     )? {
-        Added::New { files, bytes, tree } => println!(
+        Added::New { files, bytes, tree } => say!(
             "added {} {} {version} to {}: {files} files, {bytes} bytes, tree {tree}",
             a.product,
             a.component,
             a.store.display()
         ),
-        Added::AlreadyThere { tree } => println!(
+        Added::AlreadyThere { tree } => say!(
             "{} {} {version} is already in {} with the same content (tree {tree}); nothing to do",
             a.product,
             a.component,

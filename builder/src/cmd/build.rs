@@ -144,7 +144,7 @@ impl Built {
     /// The human summary.
     pub fn print(&self) {
         for l in &self.lines {
-            println!("{l}");
+            say!("{l}");
         }
     }
 }

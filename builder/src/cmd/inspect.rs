@@ -57,19 +57,19 @@ pub fn run(a: Args) -> Result<(), Error> {
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
-    println!(
+    say!(
         "{} ({file_size} bytes; not verified: use `iupack verify`)",
         a.package.display()
     );
-    println!("  product   {}", m.product);
-    println!("  package   {}", m.package.id);
+    say!("  product   {}", m.product);
+    say!("  package   {}", m.package.id);
     if let Some(v) = &m.package.version {
-        println!("  version   {v}");
+        say!("  version   {v}");
     }
-    println!("  created   {}", m.package.created);
-    println!("  signed by key {signer}");
+    say!("  created   {}", m.package.created);
+    say!("  signed by key {signer}");
     for t in &transitions {
-        println!(
+        say!(
             "  key transition: {} vouches for {}{}",
             t["signed_by"].as_str().unwrap_or("?"),
             t["new_key"].as_str().unwrap_or("?"),
@@ -80,7 +80,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
         );
     }
-    println!(
+    say!(
         "  targets   product {} · platforms {} · languages {}",
         m.targets.product_versions,
         m.targets.platforms.join(", "),
@@ -88,7 +88,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     );
     for c in &m.components {
         let req: Vec<String> = c.requires.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        println!(
+        say!(
             "  component {} {}: {} files, {} bytes full{}",
             c.name,
             c.version,
@@ -100,12 +100,12 @@ pub fn run(a: Args) -> Result<(), Error> {
                 format!("; requires {}", req.join(", "))
             }
         );
-        println!("            tree {}", c.tree);
+        say!("            tree {}", c.tree);
         if let Some(f) = &c.floor {
-            println!("            security floor {f}: machines never go below it again");
+            say!("            security floor {f}: machines never go below it again");
         }
         for d in &c.deltas {
-            println!(
+            say!(
                 "            delta from {} ({}): {}",
                 d.from,
                 d.codec,
@@ -113,7 +113,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             );
         }
     }
-    println!(
+    say!(
         "  payload   {} entries, {payload} bytes stored",
         entries.len()
     );

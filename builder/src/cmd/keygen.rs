@@ -58,7 +58,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             .hint("check that the folder exists and is writable")
     })?;
     let b64 = kp.pk.to_base64();
-    println!(
+    say!(
         "wrote secret key {} (mode 0600{})",
         sk_path.display(),
         if a.no_password {
@@ -67,9 +67,10 @@ pub fn run(a: Args) -> Result<(), Error> {
             ", password-protected"
         }
     );
-    println!("wrote public key {}", pk_path.display());
-    println!("key id {}", key_id(&b64).unwrap_or_default());
-    println!("add this line to each product's \"trusted_keys\" in the inventory:\n  {b64}");
+    say!("wrote public key {}", pk_path.display());
+    say!("key id {}", key_id(&b64).unwrap_or_default());
+    say!("add this line to each product's \"trusted_keys\" in the inventory:");
+    say!("  {b64}");
     Ok(())
 }
 

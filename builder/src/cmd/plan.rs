@@ -157,10 +157,10 @@ pub fn run(a: Args) -> Result<(), Error> {
     }
     let index = share::write_index(&a.out, &built, &a.key)?;
     for l in &lines {
-        println!("{l}");
+        say!("{l}");
     }
     let total: u64 = built.iter().map(|b| b.size).sum();
-    println!(
+    say!(
         "planned {} package(s), {total} bytes, for {} machine(s) into {} (apply with `iupack-stub apply --from DIR`)",
         index.packages.len(),
         a.inventory.len(),

@@ -30,14 +30,14 @@ pub fn run(a: Args) -> Result<(), Error> {
     for p in &products {
         store.product_file(p)?;
         for (c, v) in store.prune(p, a.keep as usize, a.dry_run)? {
-            println!(
+            say!(
                 "{} {p} {c} {v}",
                 if a.dry_run { "would remove" } else { "removed" }
             );
             total += 1;
         }
     }
-    println!(
+    say!(
         "{total} release(s) {}; the newest {} of each component kept",
         if a.dry_run {
             "would be removed"

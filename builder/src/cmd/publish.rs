@@ -83,9 +83,9 @@ pub fn run(a: Args) -> Result<(), Error> {
     let index = share::write_index(&a.share, &built, &a.key)?;
     let total: u64 = built.iter().map(|b| b.size).sum();
     for b in &built {
-        println!("  {} ({} bytes)", b.path.display(), b.size);
+        say!("  {} ({} bytes)", b.path.display(), b.size);
     }
-    println!(
+    say!(
         "published {} packages ({total} bytes) and a signed index to {}",
         index.packages.len(),
         a.share.display()

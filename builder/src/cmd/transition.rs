@@ -37,8 +37,9 @@ pub fn run(a: Args) -> Result<(), Error> {
     super::check_overwrite(&sig_path, a.force)?;
     if !is_valid_name(&a.product) {
         return Err(Error::usage(format!(
-            "product `{}` must be lowercase letters, digits, `.`, `_`, `-`",
-            a.product
+            "product `{}` must be {}",
+            a.product,
+            iupack_stub::manifest::NAME_RULE
         ))
         .hint("give the product id exactly as the build spec and the inventories name it"));
     }
@@ -78,7 +79,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     fsutil::atomic_write(&a.out, &bytes).map_err(|e| werr(&a.out, e))?;
     fsutil::atomic_write(&sig_path, sig.as_bytes()).map_err(|e| werr(&sig_path, e))?;
-    println!(
+    say!(
         "key transition for {}: trust {}{} (signed by {}) -> {} and {}",
         a.product,
         key_id(&new_key).unwrap_or_default(),

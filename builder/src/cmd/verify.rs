@@ -69,9 +69,9 @@ pub fn run(a: Args) -> Result<(), Error> {
         return Ok(());
     }
     if let Some(path) = file_signature {
-        println!("file signature {path} verified");
+        say!("file signature {path} verified");
     }
-    println!(
+    say!(
         "{}: package {} of {} verified: manifest signed by key {}, {} components, {bytes} bytes of content match",
         a.package.display(),
         m.package.id,

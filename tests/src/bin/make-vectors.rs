@@ -330,6 +330,71 @@ fn size_vectors(out: &mut Out, k: &Key) {
     );
 }
 
+/// Issue 18: signed packages whose paths Windows (or a case-insensitive file system) would read
+/// as another file or a device, refused everywhere (21); and fields holding terminal escape
+/// sequences, which come out escaped (the refusal words are the escaped text).
+fn windows_names_and_escapes(out: &mut Out, k: &Key) {
+    let signed_vector =
+        |out: &mut Out, name: &str, m: &Value, files: &[F], sig_comment: &str, expect: Value| {
+            let b = bytes_of(m);
+            let sig = signed(k, &b, sig_comment);
+            out.vector(name, &package(&b, &sig, &entries(files)), expect, None);
+        };
+    let invalid = "the signed manifest is not valid";
+    for (name, paths) in [
+        ("windows-reserved-name", &["bin/CON"][..]),
+        ("windows-reserved-name-extension", &["nul.txt"]),
+        ("windows-reserved-name-folder", &["AUX/x"]),
+        ("windows-reserved-name-superscript", &["bin/COM\u{b9}"]),
+        ("windows-reserved-name-console", &["CONIN$"]),
+        ("windows-reserved-name-space", &["prn .log"]),
+        ("windows-trailing-dot", &["core.tbl."]),
+        ("windows-trailing-space", &["bin/scan "]),
+        ("windows-trailing-dot-folder", &["bin./x"]),
+        ("windows-reserved-character", &["bin/what?.sh"]),
+        ("short-name-alias", &["longfilename.txt", "LONGFI~1.TXT"]),
+        ("unicode-case-twins", &["\u{3c3}.txt", "\u{3c2}.txt"]),
+        ("unicode-case-twins-long-s", &["bin/\u{17f}can"]),
+        ("unicode-case-twins-dotless-i", &["d\u{131}r", "DIR"]),
+        ("unicode-case-twins-micro", &["\u{b5}", "\u{3bc}"]),
+        ("unicode-case-twins-kelvin", &["\u{212a}", "k"]),
+    ] {
+        let mut files = good_files();
+        files.extend(paths.iter().map(|p| f(p, b"boom!", 0o644)));
+        let m = manifest(&format!("acme-av-2.0-{name}"), "acme-av", "2.0", &files);
+        signed_vector(out, name, &m, &files, &comment(&m), refuse(21, invalid));
+    }
+
+    // Escape sequences in the signed platforms and created: refused as not applicable, the
+    // platform shown escaped (`iupack inspect` of this vector shows both escaped).
+    let files = good_files();
+    let mut m = manifest("acme-av-2.0-escapes", "acme-av", "2.0", &files);
+    m["package"]["created"] = json!("2026-11-24T00:00:00Z\u{1b}]0;owned\u{7}");
+    m["targets"]["platforms"] = json!(["\u{1b}[2J\u{1b}[31mlinux-riscv64\u{9b}0m\u{202e}"]);
+    signed_vector(
+        out,
+        "escape-sequences-in-fields",
+        &m,
+        &files,
+        &comment(&m),
+        refuse(
+            10,
+            "for platform \\u{1b}[2J\\u{1b}[31mlinux-riscv64\\u{9b}0m\\u{202e}, this machine",
+        ),
+    );
+    // An escape sequence in the trusted comment's product (unverified when it picks whose keys
+    // to try): no such product is installed, and the error shows it escaped.
+    let m = manifest("acme-av-2.0-comment-escape", "acme-av", "2.0", &files);
+    signed_vector(
+        out,
+        "escape-sequence-in-trusted-comment",
+        &m,
+        &files,
+        "iupack product=acme-av\u{1b}]0;owned\u{7} id=acme-av-2.0-comment-escape version=2.0",
+        refuse(10, "product acme-av\\u{1b}]0;owned\\u{7} is not installed"),
+    );
+}
+
 fn main() {
     let root = std::env::args().nth(1).map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors"),
@@ -785,6 +850,7 @@ fn main() {
     }
 
     size_vectors(&mut out, &k);
+    windows_names_and_escapes(&mut out, &k);
 
     let mut readme = fs::File::create(root.join("README.md")).expect("readme");
     writeln!(
@@ -796,10 +862,9 @@ fn main() {
          words the error must contain, optional extra arguments, for exit 0 the files that must\n\
          be installed, and `verify`: `--verify` and `iupack verify` refuse it the same way, and\n\
          apply's `--report` says so) and, where the mode needs one, its own `inventory.json`.\n\
-         Every vector runs\n\
-         against a copy of `machine/`, whose inventory trusts `keys/vector.pub` (the `rogue` and\n\
-         `next` keys play an attacker and a rotated key). A refused vector must leave the machine\n\
-         exactly as it was. {} vectors.",
+         Every vector runs against a copy of `machine/`, whose inventory trusts `keys/vector.pub`\n\
+         (the `rogue` and `next` keys play an attacker and a rotated key). A refused vector must\n\
+         leave the machine exactly as it was. {} vectors.",
         out.count
     )
     .expect("write");
