@@ -385,6 +385,7 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
                 .components
                 .get(name)
                 .expect("installs are configured"),
+            &mut txn.dirs,
             &mut report.warnings,
         )?;
         stages.push(stage_path(dir));
@@ -1034,31 +1035,41 @@ fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Dir) -> Result<Vec<Strin
 
 /// A component's folder must not sit in a folder that another user can change (who could then
 /// plant or swap what a run as root works in), unless the inventory says that is intended: then
-/// the run says so, and works through open folder handles only, as always (`safedir`).
+/// the run says so. The folder holding it is opened here, by a checked walk (`safedir::walk`),
+/// and kept in `dirs` for everything the run does there.
 pub(crate) fn check_parent(
     dir: &Path,
     name: &str,
     c: &InstalledComponent,
+    dirs: &mut safedir::Dirs,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let Some(who) = safedir::writable_by_others(&fsutil::parent_of(dir)) else {
-        return Ok(());
-    };
-    let what = format!(
-        "the folder holding component {name} ({}) can be changed by another user: {who}",
-        dir.display()
-    );
-    if c.allow_writable_parent {
+    let parent = fsutil::parent_of(dir);
+    let (opened, who) = safedir::walk(&parent)?;
+    if let Some(who) = who {
+        let what = format!(
+            "the folder holding component {name} ({}) can be changed by another user: {who}",
+            dir.display()
+        );
+        if !c.allow_writable_parent || opened.is_none() {
+            return Err(Error::new(
+                ExitCode::ApplyFailed,
+                format!("{what}, who could redirect what this run writes"),
+            )
+            .hint(if opened.is_none() {
+                "make the folders up to it writable by their owner only (chown root, chmod go-w); with allow_writable_parent, create the folder holding the component first; nothing was changed"
+            } else {
+                "make the folders up to it writable by their owner only (chown root, chmod go-w), or set \"allow_writable_parent\": true on the component in the inventory if that is intended; nothing was changed"
+            }));
+        }
         warnings.push(format!(
             "{what}; the inventory allows it (allow_writable_parent)"
         ));
-        return Ok(());
     }
-    Err(Error::new(
-        ExitCode::ApplyFailed,
-        format!("{what}, who could redirect what this run writes"),
-    )
-    .hint("make the folders up to it writable by its owner only (chown root, chmod go-w), or set \"allow_writable_parent\": true on the component in the inventory if that is intended; nothing was changed"))
+    if let Some(d) = opened {
+        dirs.add(d);
+    }
+    Ok(())
 }
 
 /// A component folder must be a folder (or not exist yet, for a first install).
@@ -1389,14 +1400,14 @@ fn changed_meanwhile(e: Error) -> Error {
 }
 
 /// A name in `side` for the copy of `version` being replaced, unused so far.
-fn previous_name(side: &Path, version: Option<&Version>) -> String {
+fn previous_name(side: &Path, version: Option<&Version>, dirs: &mut safedir::Dirs) -> String {
     let base = format!(
         "previous-{}",
         version.map_or_else(|| "unversioned".to_string(), ToString::to_string)
     );
     let mut name = base.clone();
     let mut n = 1;
-    while fsutil::exists(&side.join(&name)) {
+    while dirs.exists(&side.join(&name)) {
         n += 1;
         name = format!("{base}-{n}");
     }
@@ -1436,7 +1447,7 @@ fn commit(
                 // what is kept, so that a rollback can prove it later.
                 entry.tree = installed_tree(&dir, &entry.exec).map(|t| tree_of(&t));
             }
-            let name = previous_name(&side, entry.version.as_ref());
+            let name = previous_name(&side, entry.version.as_ref(), &mut txn.dirs);
             renames.push(Rename {
                 from: dir.clone(),
                 to: side.join(&name),

@@ -193,6 +193,13 @@ pub fn rollback(
         .as_ref()
         .map_or_else(|| "(unversioned)".to_string(), ToString::to_string);
     let side = side_dir(&dir);
+    if prev.dir.is_empty() || prev.dir.contains(['/', '\\']) || prev.dir.starts_with('.') {
+        return Err(Error::other(format!(
+            "the inventory names the kept copy of {component} `{}`, which is not a plain folder name",
+            prev.dir.escape_debug()
+        ))
+        .hint("kept copies are named by iupack (previous-VERSION); fix the inventory's previous entry"));
+    }
     let kept = side.join(&prev.dir);
     let proven = installed_tree(&kept, &prev.exec).is_some_and(|t| Some(tree_of(&t)) == prev.tree);
     if !proven {
@@ -217,7 +224,14 @@ pub fn rollback(
         }
     }
     check_rollback_requires(&product, component, &prev.version, &prev.requires)?;
-    crate::apply::check_parent(&dir, component, &installed, &mut report.warnings)?;
+    let mut txn = Transaction::new(&inventory, format!("rollback {product_id} {component}"));
+    crate::apply::check_parent(
+        &dir,
+        component,
+        &installed,
+        &mut txn.dirs,
+        &mut report.warnings,
+    )?;
 
     let hooks = Hooks::of(product.hooks.as_ref(), &product.id)?;
     let vars = [
@@ -230,8 +244,8 @@ pub fn rollback(
     ];
     hooks::validate(&hooks, &vars, component)?;
 
-    let mut txn = Transaction::new(&inventory, format!("rollback {product_id} {component}"));
     let retired = side.join(format!("retired-{}", std::process::id()));
+    txn.dirs.remove_quietly(&retired); // a stale one of this process id (the side is ours)
     let mut renames = Vec::new();
     if fsutil::exists(&dir) {
         renames.push(Rename::new(dir.clone(), retired.clone()));

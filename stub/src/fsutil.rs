@@ -205,8 +205,10 @@ pub fn temp_beside(path: &Path, tag: &str) -> PathBuf {
     parent_of(path).join(format!(".{name}.{tag}-{}-{n}", std::process::id()))
 }
 
-/// Gives a new file (the temp file that replaces `model`) the owner, group and mode `model` has,
-/// so that replacing a file keeps who may read and change it. Nothing when `model` is missing.
+/// Gives a new file (the temp file that replaces the inventory `model`) the owner, group and
+/// permission bits `model` has (never setuid, setgid or sticky), so that replacing the inventory
+/// keeps who may read and change it. Only for the inventory: a file anyone could have planted
+/// (a report) must not hand its replacement to the planter. Nothing when `model` is missing.
 pub fn same_owner_and_mode(file: &fs::File, model: &Path) -> io::Result<()> {
     #[cfg(unix)]
     if let Ok(m) = fs::metadata(model) {
@@ -214,20 +216,27 @@ pub fn same_owner_and_mode(file: &fs::File, model: &Path) -> io::Result<()> {
         if std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid())).is_err() {
             // Not ours to give away (a run that is not root): the caller's owner stays.
         }
-        file.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        file.set_permissions(fs::Permissions::from_mode(m.mode() & 0o777))?;
     }
     let _ = (file, model);
     Ok(())
 }
 
-/// Writes `data` to `path` atomically: a temp file beside it (with the owner and mode of the
-/// file it replaces), synced, renamed over, folder synced. On failure the old file is untouched
-/// and the temp file is removed.
+/// Writes `data` to `path` atomically: a temp file beside it, synced, renamed over, folder
+/// synced; `keep_owner` gives it the owner and mode of the file it replaces (the inventory). On
+/// failure the old file is untouched and the temp file is removed.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace_file(path, data, false)
+}
+
+/// `atomic_write`, keeping the replaced file's owner, group and mode when `keep_owner`.
+pub fn replace_file(path: &Path, data: &[u8], keep_owner: bool) -> io::Result<()> {
     let tmp = temp_beside(path, "tmp");
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        same_owner_and_mode(&f, path)?;
+        if keep_owner {
+            same_owner_and_mode(&f, path)?;
+        }
         f.write_all(data)?;
         f.sync_all()?;
         drop(f);
@@ -240,9 +249,28 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     result
 }
 
-/// Appends one line to a log file in one write, creating the file if needed.
+/// Appends one line to a log file in one write, creating the file if needed. A symlink there is
+/// not followed, and an existing file must be a plain file with one name (not a hard link to
+/// someone else's file).
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut o = OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32);
+    }
+    let mut f = o.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = f.metadata()?;
+        if !m.is_file() || m.nlink() != 1 {
+            return Err(io::Error::other(
+                "not a plain file of its own (a device, FIFO or hard link)",
+            ));
+        }
+    }
     let mut buf = line.as_bytes().to_vec();
     buf.push(b'\n');
     f.write_all(&buf)?;

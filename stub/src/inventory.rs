@@ -290,7 +290,7 @@ impl InventoryFile {
 
     /// Writes the inventory atomically.
     pub fn save(&self) -> Result<()> {
-        fsutil::atomic_write(&self.path, &self.to_bytes()).map_err(|e| {
+        fsutil::replace_file(&self.path, &self.to_bytes(), true).map_err(|e| {
             Error::new(
                 ExitCode::ApplyFailed,
                 format!("cannot write the inventory {}: {e}", self.path.display()),

@@ -397,6 +397,17 @@ impl Transaction {
         plan: CommitPlan<'_>,
         remove_if_empty: Vec<PathBuf>,
     ) -> Result<Vec<String>> {
+        // Names in a side folder are made only by renames like these: so that undoing can tell a
+        // done rename by its target, every target there must be free before the first one.
+        for r in &renames {
+            if safedir::is_side(&fsutil::parent_of(&r.to)) && self.dirs.exists(&r.to) {
+                return Err(Error::new(
+                    ExitCode::ApplyFailed,
+                    format!("cannot move {} to {}: that name is taken", r.from.display(), r.to.display()),
+                )
+                .hint("run `iupack-stub recover`, or move that folder away, then run again; nothing was changed"));
+            }
+        }
         let temp = fsutil::temp_beside(&self.inventory, "new");
         let (mut inventory_bytes, remove_after) = plan(&[]);
         self.journal.phase = Phase::Commit;
@@ -435,7 +446,7 @@ impl Transaction {
                 done_groups.push(g);
             }
             fault::step("renamed");
-            sync_parents(&r.from, &r.to)?;
+            self.sync_parents(&r.from, &r.to)?;
             fault::step("renamed and synced");
         }
         if !deferred.is_empty() {
@@ -519,6 +530,18 @@ impl Transaction {
     /// inventory temp file and the journal.
     fn undo(&mut self) -> Result<()> {
         for r in self.journal.renames.clone().iter().rev() {
+            let into_side = safedir::is_side(&fsutil::parent_of(&r.to));
+            if into_side && self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
+                // Done (only this run makes names in a side folder), and something was put where
+                // the live folder was since (by whoever can write its parent): set it aside in
+                // the side folder and remove it, so the live folder can be put back.
+                let (side, _) = safedir::split(&r.to);
+                let aside = side.join(format!("displaced-{}", std::process::id()));
+                self.dirs.remove_quietly(&aside);
+                if let Ok(Ok(())) = self.rename(&r.from, &aside) {
+                    self.dirs.remove_quietly(&aside);
+                }
+            }
             if !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
                 self.rename(&r.to, &r.from)?.map_err(|e| {
                     Error::apply_io(
@@ -531,7 +554,7 @@ impl Transaction {
                     )
                     .hint("fix the cause, then run `iupack-stub recover` to finish undoing the interrupted update")
                 })?;
-                sync_parents(&r.from, &r.to)?;
+                self.sync_parents(&r.from, &r.to)?;
                 fault::step("rename undone");
             }
         }
@@ -539,7 +562,7 @@ impl Transaction {
             self.dirs.remove_quietly(s);
         }
         for d in self.journal.made.iter().rev() {
-            let _ = fs::remove_dir(d);
+            self.dirs.remove_if_empty(d);
         }
         if let Some(t) = &self.journal.inventory_temp {
             let _ = fs::remove_file(t);
@@ -582,9 +605,19 @@ impl Transaction {
     }
 }
 
-fn sync_parents(a: &Path, b: &Path) -> Result<()> {
-    let (pa, pb) = (fsutil::parent_of(a), fsutil::parent_of(b));
-    sync_dir(&pa)
-        .and_then(|()| if pb != pa { sync_dir(&pb) } else { Ok(()) })
-        .map_err(io_err("cannot sync a folder".into()))
+impl Transaction {
+    /// Syncs the folders a rename changed, through their open handles.
+    fn sync_parents(&mut self, a: &Path, b: &Path) -> Result<()> {
+        let (pa, pb) = (fsutil::parent_of(a), fsutil::parent_of(b));
+        let sync = |dirs: &mut Dirs, p: &Path| {
+            dirs.get(p, false)?
+                .sync()
+                .map_err(io_err("cannot sync a folder".into()))
+        };
+        sync(&mut self.dirs, &pa)?;
+        if pb != pa {
+            sync(&mut self.dirs, &pb)?;
+        }
+        Ok(())
+    }
 }

@@ -193,12 +193,25 @@ pub fn check_tree_paths<'a>(paths: impl IntoIterator<Item = &'a RelPath>) -> Res
             format!("paths `{prev}` and `{p}` differ only in case")
         });
     }
+    let mut dirs: Vec<(String, &str)> = Vec::new();
     for (_, p) in &files {
         for dir in p.parents() {
             if let Some((_, file)) = crate::sorted::find(&files, &fold(dir), |f| &f.0) {
                 return Err(format!("`{file}` is a file but `{p}` needs it as a folder"));
             }
+            dirs.push((fold(dir), dir));
         }
+    }
+    // Folders spelled two ways (`A/x` beside `a/y`) are one folder where case is folded.
+    dirs.sort_unstable();
+    if let Some(w) = dirs
+        .windows(2)
+        .find(|w| w[0].0 == w[1].0 && w[0].1 != w[1].1)
+    {
+        return Err(format!(
+            "folders `{}` and `{}` differ only in case",
+            w[0].1, w[1].1
+        ));
     }
     Ok(())
 }
@@ -333,6 +346,20 @@ mod tests {
              Windows file names)"
         );
         assert!(why("bin/nul.txt").starts_with("unsafe path `bin/nul.txt`: a name is a Windows"));
+    }
+
+    #[test]
+    fn folders_spelled_in_two_cases_collide() {
+        let list = |ps: &[&str]| -> Vec<RelPath> {
+            ps.iter()
+                .map(|p| RelPath::parse(p).expect("valid"))
+                .collect()
+        };
+        let err = check_tree_paths(&list(&["A/x", "a/y"])).expect_err("one folder on NTFS");
+        assert!(err.contains("differ only in case"), "{err}");
+        assert!(check_tree_paths(&list(&["d/Σ/x", "d/σ/y"])).is_err());
+        assert!(check_tree_paths(&list(&["a/b/x", "a/B/y"])).is_err());
+        assert!(check_tree_paths(&list(&["A/x", "A/y", "b/A/z"])).is_ok());
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!   following symlinks, modes set on the open file, syncs, swaps (`renameat`) and removals of kept
 //!   copies. Renaming or replacing a folder on the path after it was opened changes nothing the
 //!   run does, and inside a side folder nobody but its owner can add, swap or change anything;
-//! - `writable_by_others` says when a folder on the way to a component can be written by another
-//!   user, so the run can say so and refuse unless the inventory allows it.
+//! - every other folder is opened by `walk`, one name at a time from `/`, each relative to the
+//!   one before: it says when a folder on the way can be changed by another user (so the run can
+//!   say so and refuse unless the inventory allows it), follows a symlink only where no one else
+//!   could have swapped it, and holds each folder open below one that others can change.
 //!
 //! On Windows the same calls work on paths, and a side folder that is a reparse point (a symlink
 //! or junction) is refused; NTFS permissions are not read.
@@ -68,7 +70,11 @@ mod imp {
         .union(OFlags::CLOEXEC)
         .union(OFlags::RDONLY);
 
-    fn dir_at(fd: impl std::os::fd::AsFd, rel: &str, path: PathBuf) -> io::Result<Dir> {
+    fn dir_at(
+        fd: impl std::os::fd::AsFd,
+        rel: impl rustix::path::Arg,
+        path: PathBuf,
+    ) -> io::Result<Dir> {
         let fd = rfs::openat(fd, rel, DIR, Mode::empty())?;
         Ok(Dir { path, fd })
     }
@@ -235,32 +241,100 @@ mod imp {
         }
     }
 
-    /// Who besides this run's user (and root) can change what `dir` holds: the first folder
-    /// from `dir` up to `/` that another user owns, or that a group or everyone may write without
-    /// the sticky bit. `None` when no one can.
-    pub fn writable_by_others(dir: &Path) -> Option<String> {
-        // A folder not made yet is as safe as the nearest one that is there.
-        let real = dir
-            .ancestors()
-            .find_map(|d| std::fs::canonicalize(d).ok())?;
-        let me = euid();
-        for d in real.ancestors() {
-            let Ok(m) = std::fs::metadata(d) else {
-                continue;
-            };
-            let sticky = m.mode() & 0o1000 != 0;
-            let why = if m.uid() != 0 && m.uid() != me {
-                format!("it belongs to uid {}", m.uid())
-            } else if m.mode() & 0o002 != 0 && !sticky {
-                "everyone may write it".to_string()
-            } else if m.mode() & 0o020 != 0 && !sticky && m.gid() != 0 {
-                format!("group {} may write it", m.gid())
-            } else {
-                continue;
-            };
-            return Some(format!("{} ({why})", d.display()));
+    /// Why another user than this run's (and root) can change what the folder `m` holds, if
+    /// one can: it belongs to someone else, or a group or everyone may write it without the
+    /// sticky bit (a POSIX ACL's mask shows in the group bits, so a named user's grant counts).
+    fn others_can_write(m: &std::fs::Metadata) -> Option<String> {
+        let sticky = m.mode() & 0o1000 != 0;
+        if m.uid() != 0 && m.uid() != euid() {
+            Some(format!("it belongs to uid {}", m.uid()))
+        } else if m.mode() & 0o002 != 0 && !sticky {
+            Some("everyone may write it".into())
+        } else if m.mode() & 0o020 != 0 && !sticky {
+            Some(format!("group {} (or an ACL) may write it", m.gid()))
+        } else {
+            None
         }
-        None
+    }
+
+    fn meta(d: &Dir) -> io::Result<std::fs::Metadata> {
+        File::from(d.fd.try_clone()?).metadata()
+    }
+
+    /// Opens the folder `path` walking from `/` one name at a time, each opened relative to the
+    /// folder before without following a symlink: every folder passed through (those holding a
+    /// symlink on the way too; the link is then followed by hand) is checked for others who can
+    /// change it. Below the first such folder a symlink is refused (someone could swap it), and
+    /// each folder is held open, so renaming one afterwards changes nothing. Returns the folder
+    /// (`None` when some part of the path does not exist yet) and the first folder others can
+    /// change, as `PATH (why)`.
+    pub fn walk(path: &Path) -> Result<(Option<Dir>, Option<String>)> {
+        use std::ffi::{OsStr, OsString};
+        use std::os::unix::ffi::OsStrExt;
+        let io = |e: io::Error| Error::apply_io(format!("cannot open {}", path.display()), &e);
+        // Names to walk, last first (a stack).
+        let names = |p: &Path| -> Vec<OsString> {
+            let mut v: Vec<OsString> = p
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(n) => Some(n.to_os_string()),
+                    std::path::Component::ParentDir => Some("..".into()),
+                    _ => None,
+                })
+                .collect();
+            v.reverse();
+            v
+        };
+        let root = || open(Path::new("/")).map_err(io);
+        let mut todo = names(&std::path::absolute(path).map_err(io)?);
+        let mut cur = root()?;
+        let mut shown = PathBuf::from("/");
+        let mut who = others_can_write(&meta(&cur).map_err(io)?).map(|w| format!("/ ({w})"));
+        let mut links = 0;
+        while let Some(name) = todo.pop() {
+            match dir_at(&cur.fd, name.as_os_str(), PathBuf::new()) {
+                Ok(next) => {
+                    if name == ".." {
+                        shown.pop();
+                    } else {
+                        shown.push(&name);
+                    }
+                    if who.is_none() {
+                        who = others_can_write(&meta(&next).map_err(io)?)
+                            .map(|w| format!("{} ({w})", shown.display()));
+                    }
+                    cur = next;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, who)),
+                Err(e) => {
+                    let st = rfs::statat(&cur.fd, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| io(e.into()))?;
+                    if rfs::FileType::from_raw_mode(st.st_mode) != rfs::FileType::Symlink {
+                        return Err(io(e));
+                    }
+                    if let Some(w) = &who {
+                        return Err(refused(
+                            &shown.join(&name),
+                            &format!("it is a symlink below {w}, so it could be swapped"),
+                        ));
+                    }
+                    links += 1;
+                    if links > 40 {
+                        return Err(io(io::Error::other("too many levels of symlinks")));
+                    }
+                    let target = rfs::readlinkat(&cur.fd, name.as_os_str(), Vec::new())
+                        .map_err(|e| io(e.into()))?;
+                    let target = Path::new(OsStr::from_bytes(target.as_bytes()));
+                    if target.is_absolute() {
+                        cur = root()?;
+                        shown = PathBuf::from("/");
+                    }
+                    todo.extend(names(target));
+                }
+            }
+        }
+        cur.path = path.to_path_buf();
+        Ok((Some(cur), who))
     }
 }
 
@@ -344,12 +418,12 @@ mod imp {
         }
     }
 
-    pub fn writable_by_others(_dir: &Path) -> Option<String> {
-        None
+    pub fn walk(path: &Path) -> Result<(Option<Dir>, Option<String>)> {
+        Ok((open(path).ok(), None))
     }
 }
 
-pub use imp::{open, writable_by_others};
+pub use imp::{open, walk};
 
 /// The folders a transaction works in, each opened once: the folders holding components, their
 /// side folders (checked), and staging folders.
@@ -373,8 +447,12 @@ impl Dirs {
             let (parent, name) = split(path);
             self.get(&parent, false)?.side(&name, create)?.0
         } else {
-            open(path)
-                .map_err(|e| Error::apply_io(format!("cannot open {}", path.display()), &e))?
+            walk(path)?.0.ok_or_else(|| {
+                Error::new(
+                    ExitCode::ApplyFailed,
+                    format!("cannot open {}: it does not exist", path.display()),
+                )
+            })?
         };
         self.open.push(dir);
         Ok(self.open.last().expect("just pushed"))

@@ -40,8 +40,14 @@ pub fn serialise(files: &[SourceFile]) -> io::Result<Vec<u8>> {
     let mut out = listing(&sorted);
     for f in sorted {
         let start = out.len();
-        std::fs::File::open(&f.disk)?.read_to_end(&mut out)?;
-        if (out.len() - start) as u64 != f.size {
+        // Only a regular file (never a FIFO or device put there since the scan), read at most one
+        // byte past the size the scan saw, hashed as it was then.
+        crate::fsutil::open_regular(&f.disk)?
+            .take(f.size + 1)
+            .read_to_end(&mut out)?;
+        if (out.len() - start) as u64 != f.size
+            || crate::digest::sha256_hex(&out[start..]) != f.sha256
+        {
             return Err(io::Error::other(format!(
                 "{} changed while it was read",
                 f.disk.display()

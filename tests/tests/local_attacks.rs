@@ -180,6 +180,16 @@ fn as_attacker(script: &str) -> Command {
     c
 }
 
+fn assert_code_in(o: &std::process::Output, want: &[i32]) {
+    assert!(
+        want.contains(&code(o)),
+        "exit {}: {}{}",
+        code(o),
+        stdout(o),
+        stderr(o)
+    );
+}
+
 fn attacker(script: &str) {
     let o = output(&mut as_attacker(script));
     assert_code(&o, 0);
@@ -252,11 +262,12 @@ fn a_side_folder_the_run_did_not_make_is_refused_and_never_followed() {
     assert_tree_eq(&b.acme().join("engine"), &b.v1);
 }
 
-/// The attacker races the run: moves the side folder away and plants a symlink to a root-only
-/// folder in its place, swaps staging folders and staged files for its own and for links to a
-/// root-only file, over and over while the package runs. Every run ends refused with the machine
-/// unchanged or applied with exactly the signed tree, owned by root; the root-only folder and
-/// file are never written, moved into or chmodded.
+/// The attacker races the run from the folder it can write: whenever the run has made the side
+/// folder, moves it away and plants a symlink to a root-only folder in its place; whenever the
+/// live folder is gone (between the two renames of the swap), plants a folder of its own there;
+/// and tries to reach into the side folder. Every run ends refused with the machine unchanged or
+/// applied with exactly the signed tree, owned by root; the root-only folder and file are never
+/// written, moved into or chmodded.
 #[test]
 fn a_racing_local_user_cannot_redirect_an_update_run_as_root() {
     need_root!();
@@ -265,17 +276,17 @@ fn a_racing_local_user_cannot_redirect_an_update_run_as_root() {
     let stop = b.w.path("stop-attacker");
     let script = format!(
         r#"cd {m}/acme || exit 1
-n=0
+n=0; reached=0
 while [ ! -e {stop} ]; do
   n=$((n+1))
-  mv -f .engine.iupack .stolen-$n 2>/dev/null && ln -sfn {ro} .engine.iupack 2>/dev/null
-  for s in .engine.iupack/stage-* .stolen-*/stage-* .stolen-*/stage-*/lib; do
-    [ -d "$s" ] || continue
-    mv "$s" "$s.gone" 2>/dev/null && mkdir "$s" 2>/dev/null && ln -s {ro}/secret "$s/scan" 2>/dev/null
-  done
-  [ $((n % 7)) -eq 0 ] && rm -f .engine.iupack 2>/dev/null
+  if [ -d .engine.iupack ] && [ ! -L .engine.iupack ]; then
+    mv .engine.iupack .stolen-$n 2>/dev/null && ln -s {ro} .engine.iupack 2>/dev/null
+  fi
+  [ -e engine ] || {{ mkdir engine && echo planted > engine/planted; }} 2>/dev/null
+  ls .stolen-$n >/dev/null 2>&1 && reached=1
 done
-echo "$n"
+[ $reached = 0 ] || echo "the attacker could list a side folder"
+exit $reached
 "#,
         m = b.w.machine().display(),
         stop = stop.display(),
@@ -283,7 +294,7 @@ echo "$n"
     );
     let (mut applied, mut refused) = (0, 0);
     let deadline = Instant::now() + Duration::from_secs(60);
-    for _ in 0..12 {
+    for _ in 0..16 {
         if Instant::now() > deadline {
             break;
         }
@@ -294,11 +305,14 @@ echo "$n"
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the attacker");
-        std::thread::sleep(Duration::from_millis(20));
         let o = b.w.run(&b.pkg, &[]);
         fs::write(&stop, b"").expect("stop");
         let racer = racer.wait_with_output().expect("attacker ends");
-        assert!(racer.status.success(), "the attacker's loop failed to run");
+        assert!(
+            racer.status.success(),
+            "{}",
+            String::from_utf8_lossy(&racer.stdout)
+        );
         let engine = b.acme().join("engine");
         match code(&o) {
             0 => {
@@ -309,7 +323,18 @@ echo "$n"
             }
             30 => {
                 refused += 1;
-                assert_tree_eq(&engine, &b.v1);
+                if snapshot(&engine) != snapshot(&b.v1) {
+                    let left: Vec<String> = fs::read_dir(b.acme())
+                        .expect("read")
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    panic!(
+                        "refused, but the live tree changed ({left:?}): {}{}",
+                        stdout(&o),
+                        stderr(&o)
+                    );
+                }
                 assert_eq!(b.w.component("engine")["version"], "1.0");
             }
             c => panic!("exit {c}: {}{}", stdout(&o), stderr(&o)),
@@ -330,6 +355,125 @@ echo "$n"
     }
     eprintln!("race: {applied} applied, {refused} refused");
     assert!(applied + refused > 0);
+}
+
+/// A folder further up that the attacker can change: in the default configuration refused;
+/// and swapping it for a symlink to a root-only folder (which holds a folder of the component's
+/// name) never makes root install there, move that folder away or delete it, even with
+/// `allow_writable_parent`.
+#[test]
+fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
+    need_root!();
+    let b = Box_::new();
+    let spec_path = |p: &str| {
+        b.edit(|inv| {
+            inv["products"][0]["components"]["engine"]["path"] = serde_json::json!(p);
+        })
+    };
+    let victim = b.root_only();
+    fs::create_dir_all(victim.join("engine")).expect("mkdir");
+    fs::write(victim.join("engine/important.conf"), b"keep me\n").expect("write");
+    for allow in [false, true] {
+        // svc is the service's (nobody's); svc/app is root's; the component is svc/app/engine.
+        b.reset(allow);
+        let svc = b.w.machine().join("svc");
+        let _ = fs::remove_dir_all(&svc);
+        fs::create_dir_all(svc.join("app")).expect("mkdir");
+        copy_dir(&b.v1, &svc.join("app/engine"));
+        std::os::unix::fs::chown(&svc, Some(NOBODY), Some(NOBODY)).expect("chown");
+        spec_path("svc/app/engine");
+        if !allow {
+            let before = snapshot(&b.w.machine());
+            let o = b.w.run(&b.pkg, &[]);
+            assert_err(&o, 30, "can be changed by another user");
+            assert!(
+                stderr(&o).contains("svc (it belongs to uid 65534)"),
+                "{}",
+                stderr(&o)
+            );
+            assert_same(&before, &snapshot(&b.w.machine()));
+        }
+        attacker(&format!(
+            "cd {} && mv app app.orig && ln -s {} app",
+            svc.display(),
+            victim.display()
+        ));
+        let o = b.w.run(&b.pkg, &[]);
+        assert_code_in(&o, &[30]);
+        let names: Vec<String> = fs::read_dir(&victim)
+            .expect("read")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(
+            names,
+            ["engine", "secret"],
+            "root worked in the root-only folder"
+        );
+        assert_eq!(
+            fs::read(victim.join("engine/important.conf")).expect("read"),
+            b"keep me\n"
+        );
+    }
+    // With the inventory's leave and no swap, the walk holds each folder open: it applies.
+    b.reset(true);
+    let svc = b.w.machine().join("svc");
+    let _ = fs::remove_dir_all(&svc);
+    fs::create_dir_all(svc.join("app")).expect("mkdir");
+    copy_dir(&b.v1, &svc.join("app/engine"));
+    std::os::unix::fs::chown(&svc, Some(NOBODY), Some(NOBODY)).expect("chown");
+    spec_path("svc/app/engine");
+    let o = b.w.run(&b.pkg, &[]);
+    assert_code(&o, 0);
+    assert_tree_eq(&svc.join("app/engine"), &b.v2);
+}
+
+/// A group-writable folder is writable by others whatever its group (a POSIX ACL's grant shows
+/// there as the mask), root's group included.
+#[test]
+fn a_group_writable_parent_counts_whatever_the_group() {
+    need_root!();
+    let b = Box_::new();
+    fs::set_permissions(b.acme(), fs::Permissions::from_mode(0o775)).expect("chmod");
+    let before = snapshot(&b.w.machine());
+    let o = b.w.run(&b.pkg, &[]);
+    assert_err(&o, 30, "group 0 (or an ACL) may write it");
+    assert_same(&before, &snapshot(&b.w.machine()));
+}
+
+/// `--log` and `--report` in a folder the attacker can write: a planted symlink or hard link to a
+/// root-only file is never written through, and a planted report is replaced by root's own.
+#[test]
+fn log_and_report_paths_planted_by_another_user_are_not_followed_or_handed_back() {
+    need_root!();
+    let b = Box_::new();
+    let victim = b.root_only();
+    let logs = b.w.path("logs");
+    fs::create_dir(&logs).expect("mkdir");
+    std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).expect("chown");
+    attacker(&format!(
+        "cd {} && ln -s {}/secret iupack.log && echo forged > report.json",
+        logs.display(),
+        victim.display()
+    ));
+    let o = b.w.run(
+        &b.pkg,
+        &[
+            "--log",
+            &logs.join("iupack.log").display().to_string(),
+            "--report",
+            &logs.join("report.json").display().to_string(),
+        ],
+    );
+    b.assert_root_only_untouched();
+    let report = fs::symlink_metadata(logs.join("report.json")).expect("stat");
+    assert_eq!(report.uid(), 0, "the report was handed to its planter");
+    assert!(fs::read_to_string(logs.join("report.json"))
+        .expect("read")
+        .contains("\"result\""));
+    let _ = o;
 }
 
 /// Issue 18, class 4: a package whose components are all current still records its floor, so a

@@ -905,3 +905,40 @@ fn recovery_keeps_tree_and_inventory_agreeing_when_the_inventory_was_edited_afte
     let o = lab.w.run(&lab.pkg3, &["--check"]);
     assert_code(&o, 1);
 }
+
+/// Issue 18: a run killed after it moved a live folder aside, then something put in that
+/// folder's place (by whoever can write its parent): recovery sets the intruder aside and puts
+/// the live folder back, so the machine really is as it was.
+#[test]
+fn recovery_puts_a_live_folder_back_even_over_something_put_in_its_place() {
+    let lab = Lab::new();
+    let before = state(&lab.machine());
+    let mut trace = Command::new(&lab.pkg3);
+    trace
+        .arg("--inventory")
+        .arg(lab.w.inventory_path())
+        .env("IUPACK_FAULT_TRACE", "1");
+    let saved = lab.save("intruder");
+    let o = lab.run_faulted(&mut trace, 1000);
+    assert_code(&o, 0);
+    lab.restore(&saved);
+    let stop = stderr(&o)
+        .lines()
+        .position(|l| l.ends_with(": renamed and synced"))
+        .expect("a rename step") as u32
+        + 1;
+    let o = lab.run_faulted(&mut trace, stop);
+    assert_code(&o, 99);
+    let engine = lab.machine().join("acme/engine");
+    assert!(!engine.exists(), "the first rename moved engine aside");
+    fs::create_dir(&engine).expect("mkdir");
+    fs::write(engine.join("planted"), b"not iupack's").expect("write");
+    let o = lab.client(&["recover"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("undid an interrupted update"),
+        "{}",
+        stdout(&o)
+    );
+    assert_same(&before, &state(&lab.machine()));
+}
