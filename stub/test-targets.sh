@@ -158,6 +158,19 @@ xz_package linux-x86_64 "$work/linux/full-xz.run"
 if file -L "$work/linux/acme-av-2026.11.24.1.run" "$work/linux/full-xz.run" | grep -q "dynamically linked"; then
   fail "the linux-x86_64 package is not static"
 fi
+# A head runs no hooks and has no interactive mode (both are the client tool's): a product with
+# hooks, or -i, is refused before anything changes, naming the client tool.
+machine "$work/l-hooks" linux-x86_64 fresh
+python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["products"][0]["hooks"]={"after":["true"]}; json.dump(d,open(p,"w"),indent=2)' "$work/l-hooks/inventory.json"
+cp "$work/l-hooks/inventory.json" "$work/l-hooks.inventory"
+expect 1 "$work/linux/full-xz.run" --inventory "$work/l-hooks/inventory.json"
+grep -q "iupack-stub apply" "$work/out.txt" || { cat "$work/out.txt"; fail "the head's refusal of hooks does not name the client tool"; }
+cmp -s "$work/l-hooks/inventory.json" "$work/l-hooks.inventory" && [ -z "$(ls -A "$work/l-hooks/acme")" ] \
+  || fail "a head refusing hooks changed the machine"
+machine "$work/l-int" linux-x86_64 fresh
+expect 2 "$work/linux/full-xz.run" -i --inventory "$work/l-int/inventory.json"
+grep -q "iupack-stub apply -i" "$work/out.txt" || { cat "$work/out.txt"; fail "the head's refusal of -i does not name the client tool"; }
+[ -z "$(ls -A "$work/l-int/acme")" ] || fail "a head refusing -i changed the machine"
 if [ "$(id -u)" != 0 ]; then
   echo "SKIPPED: the chroot test needs root"
   exit 0

@@ -280,19 +280,29 @@ pub fn run(mut pkg: Package, opts: &Options, report: &mut Report) -> Result<Exit
         Interactive::IfProductAsks => product.interactive,
     };
     if asks && opts.mode == Mode::Apply && verdict.0 == Verdict::Proceed {
-        let choice = crate::interactive::choose(
-            &mut steps,
-            &product,
-            &vp.manifest,
-            &vp.key_id,
-            &mut std::io::stdin().lock(),
-            &mut std::io::stdout(),
-        );
-        report.components = steps.iter().map(|s| s.report(false)).collect();
-        if choice == crate::interactive::Choice::Cancel {
-            report.result = "cancelled".into();
-            report.message = "cancelled at the prompt: nothing was installed or changed".into();
-            return Ok(ExitCode::Success);
+        // Interactive mode is the client tool's (a package head's size is tracked).
+        #[cfg(not(feature = "client"))]
+        return Err(Error::usage(format!(
+            "{} asks a person to pick what to install, and a package head has no interactive mode",
+            if opts.interactive == Interactive::Yes { "-i" } else { "this product's inventory (\"interactive\": true)" }
+        ))
+        .hint("apply it with the installed client tool: iupack-stub apply -i PKG; or run the package with -q to install everything that fits"));
+        #[cfg(feature = "client")]
+        {
+            let choice = crate::interactive::choose(
+                &mut steps,
+                &product,
+                &vp.manifest,
+                &vp.key_id,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout(),
+            );
+            report.components = steps.iter().map(|s| s.report(false)).collect();
+            if choice == crate::interactive::Choice::Cancel {
+                report.result = "cancelled".into();
+                report.message = "cancelled at the prompt: nothing was installed or changed".into();
+                return Ok(ExitCode::Success);
+            }
         }
     }
     let installs: Vec<&Step> = order_installs(&steps)?;
@@ -1045,7 +1055,11 @@ pub(crate) fn check_parent(
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let parent = fsutil::parent_of(dir);
-    let (opened, who) = safedir::walk(&parent)?;
+    let (opened, mut who) = safedir::walk(&parent)?;
+    if let (None, Some(p)) = (&who, &opened) {
+        // The component's own folder, too: its owner could keep a handle inside it.
+        who = p.others_can_change(&safedir::split(dir).1);
+    }
     if let Some(who) = who {
         let what = format!(
             "the folder holding component {name} ({}) can be changed by another user: {who}",

@@ -12,11 +12,18 @@
 //! same values are in the environment as `IUPACK_STAGED`, `IUPACK_LIVE`, `IUPACK_COMPONENT`,
 //! `IUPACK_VERSION`, `IUPACK_FROM`, `IUPACK_PRODUCT` (and `IUPACK_COMPONENTS` for `after`). The
 //! hook's output goes to the stub's stderr, so `--json` stays clean.
+//!
+//! Hooks run in the installed client tool (feature `client`). A package head carries no
+//! process-spawning code (its size is tracked): on a product whose inventory configures hooks it
+//! refuses before changing anything and names the client tool, never skipping a hook.
 
 use crate::error::{Error, ExitCode, Result};
 use crate::json::{object, FromJson, Value};
+#[cfg(feature = "client")]
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(feature = "client")]
+use std::time::Instant;
 
 pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
 
@@ -40,6 +47,13 @@ impl Hooks {
             Error::other(format!("the inventory's hooks for {product} are not valid: {e}"))
                 .hint("hooks are { \"validate\": [PROGRAM, ARGS...], \"after\": [...], \"timeout_secs\": N }")
         })?;
+        #[cfg(not(feature = "client"))]
+        if hooks.validate.is_some() || hooks.after.is_some() {
+            return Err(Error::other(format!(
+                "the inventory gives {product} hooks to run, and a package head does not run hooks"
+            ))
+            .hint("apply the package with the installed client tool, which runs them: iupack-stub apply PKG; nothing was changed"));
+        }
         for (name, argv) in [("validate", &hooks.validate), ("after", &hooks.after)] {
             if argv
                 .as_ref()
@@ -61,8 +75,16 @@ impl Hooks {
 /// The values a hook's arguments and environment can name.
 pub type Vars<'a> = &'a [(&'a str, String)];
 
+/// A package head runs no hooks (`Hooks::of` refused any there were).
+#[cfg(not(feature = "client"))]
+pub fn run(argv: &[String], vars: Vars<'_>, timeout: Duration) -> std::result::Result<(), String> {
+    let _ = (argv, vars, timeout);
+    Err("hooks run in the installed client tool only".into())
+}
+
 /// Runs a hook to completion within `timeout`. `Err(why)` when it can't start, fails or overruns
 /// (it is killed then).
+#[cfg(feature = "client")]
 pub fn run(argv: &[String], vars: Vars<'_>, timeout: Duration) -> std::result::Result<(), String> {
     let expand = |arg: &str| {
         let mut s = arg.to_string();

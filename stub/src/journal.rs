@@ -266,6 +266,10 @@ pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
     } else {
         txn.undo()?;
         txn.done = true;
+        let mut action = action;
+        for w in &txn.warnings {
+            action = format!("{action}; {w}");
+        }
         Ok(Some(Recovered::Undone(action)))
     }
 }
@@ -392,6 +396,28 @@ impl Transaction {
     /// the next restart once the inventory (which records it as pending) is in place. Returns the
     /// deferred components.
     pub fn commit(
+        &mut self,
+        renames: Vec<Rename>,
+        plan: CommitPlan<'_>,
+        remove_if_empty: Vec<PathBuf>,
+    ) -> Result<Vec<String>> {
+        match self.try_commit(renames, plan, remove_if_empty) {
+            Err(mut e) if !self.done => {
+                // Undone now rather than on drop, so the error can say what undoing found.
+                self.done = true;
+                if let Err(u) = self.undo() {
+                    e.message = format!("{}; undoing it failed too: {}", e.message, u.message);
+                }
+                for w in self.warnings.drain(..) {
+                    e.message = format!("{}; {w}", e.message);
+                }
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    fn try_commit(
         &mut self,
         renames: Vec<Rename>,
         plan: CommitPlan<'_>,
@@ -534,12 +560,23 @@ impl Transaction {
             if into_side && self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
                 // Done (only this run makes names in a side folder), and something was put where
                 // the live folder was since (by whoever can write its parent): set it aside in
-                // the side folder and remove it, so the live folder can be put back.
+                // the side folder, kept (it may be anyone's: never deleted) and named in the
+                // result, so the live folder can be put back.
                 let (side, _) = safedir::split(&r.to);
-                let aside = side.join(format!("displaced-{}", std::process::id()));
-                self.dirs.remove_quietly(&aside);
+                let mut n = 0;
+                let aside = loop {
+                    n += 1;
+                    let a = side.join(format!("displaced-{}-{n}", std::process::id()));
+                    if !self.dirs.exists(&a) {
+                        break a;
+                    }
+                };
                 if let Ok(Ok(())) = self.rename(&r.from, &aside) {
-                    self.dirs.remove_quietly(&aside);
+                    self.warnings.push(format!(
+                        "{} was found where the live folder belongs and was moved to {}",
+                        r.from.display(),
+                        aside.display()
+                    ));
                 }
             }
             if !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {

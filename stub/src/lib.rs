@@ -17,6 +17,7 @@ pub mod error;
 pub mod fault;
 pub mod fsutil;
 pub mod hooks;
+#[cfg(feature = "client")]
 pub mod interactive;
 pub mod inventory;
 pub mod journal;

@@ -138,6 +138,13 @@ mod imp {
             rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)
         }
 
+        /// Why another user can change the folder `name` below this one, if one can.
+        pub fn others_can_change(&self, name: &str) -> Option<String> {
+            let f = rfs::openat(&self.fd, name, DIR, Mode::empty()).ok()?;
+            others_can_write(&File::from(f).metadata().ok()?)
+                .map(|w| format!("{} ({w})", self.path.join(name).display()))
+        }
+
         /// Every file below this folder as (path, size, package mode), read through the open
         /// handles without following symlinks; anything but folders and regular files is an
         /// error.
@@ -292,6 +299,25 @@ mod imp {
         let mut who = others_can_write(&meta(&cur).map_err(io)?).map(|w| format!("/ ({w})"));
         let mut links = 0;
         while let Some(name) = todo.pop() {
+            let here = meta(&cur).map_err(io)?;
+            if who.is_none() && here.mode() & 0o1022 > 0o1000 && name != ".." {
+                // In a folder anyone may add to (sticky, like /tmp) an entry is trusted only if
+                // root, this user or the folder's owner made it (the kernel's protected_symlinks
+                // rule); a name not there yet could be made by anyone.
+                let there = shown.join(&name);
+                who = match rfs::statat(&cur.fd, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if [0, euid(), here.uid()].contains(&st.st_uid) => None,
+                    Ok(st) => Some(format!(
+                        "{} (it belongs to uid {}, in a folder anyone may add to)",
+                        there.display(),
+                        st.st_uid
+                    )),
+                    Err(_) => Some(format!(
+                        "{} (not there yet, in a folder anyone may add to)",
+                        there.display()
+                    )),
+                };
+            }
             match dir_at(&cur.fd, name.as_os_str(), PathBuf::new()) {
                 Ok(next) => {
                     if name == ".." {
@@ -313,14 +339,24 @@ mod imp {
                         return Err(io(e));
                     }
                     if let Some(w) = &who {
-                        return Err(refused(
-                            &shown.join(&name),
-                            &format!("it is a symlink below {w}, so it could be swapped"),
-                        ));
+                        return Err(Error::new(
+                            ExitCode::ApplyFailed,
+                            format!(
+                                "{} is a symlink below {w}, so another user could swap it",
+                                shown.join(&name).display()
+                            ),
+                        )
+                        .hint("point the inventory at the folder the link leads to, or make the folders above it writable by their owner only; nothing was changed"));
                     }
                     links += 1;
                     if links > 40 {
-                        return Err(io(io::Error::other("too many levels of symlinks")));
+                        return Err(Error::new(
+                            ExitCode::ApplyFailed,
+                            format!(
+                                "cannot open {}: too many levels of symlinks",
+                                path.display()
+                            ),
+                        ));
                     }
                     let target = rfs::readlinkat(&cur.fd, name.as_os_str(), Vec::new())
                         .map_err(|e| io(e.into()))?;
@@ -396,6 +432,10 @@ mod imp {
 
         pub fn rmdir(&self, name: &str) -> io::Result<()> {
             fs::remove_dir(self.path.join(name))
+        }
+
+        pub fn others_can_change(&self, _name: &str) -> Option<String> {
+            None
         }
 
         /// Not read where folders can't be held open (the staged files are checked as written).

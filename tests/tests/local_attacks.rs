@@ -430,6 +430,69 @@ fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
     assert_tree_eq(&svc.join("app/engine"), &b.v2);
 }
 
+/// In a folder anyone may add to (sticky and world-writable, like /tmp) an entry is trusted
+/// only from root, the run's user or the folder's owner: a symlink another user planted there,
+/// leading to a root-only folder, is refused; root's own folder there is fine.
+#[test]
+fn in_a_folder_anyone_may_add_to_only_the_owners_entries_are_trusted() {
+    need_root!();
+    let b = Box_::new();
+    let victim = b.root_only();
+    fs::create_dir_all(victim.join("engine")).expect("mkdir");
+    fs::write(victim.join("engine/important.conf"), b"keep me\n").expect("write");
+    let st = b.w.machine().join("st");
+    let setup = |plant: bool| {
+        b.reset(false);
+        let _ = fs::remove_dir_all(&st);
+        fs::create_dir(&st).expect("mkdir");
+        fs::set_permissions(&st, fs::Permissions::from_mode(0o1777)).expect("chmod");
+        if plant {
+            attacker(&format!("ln -s {} {}/app", victim.display(), st.display()));
+        } else {
+            fs::create_dir(st.join("app")).expect("mkdir");
+            copy_dir(&b.v1, &st.join("app/engine"));
+        }
+        b.edit(|inv| {
+            inv["products"][0]["components"]["engine"]["path"] = serde_json::json!("st/app/engine")
+        });
+    };
+    setup(true);
+    let o = b.w.run(&b.pkg, &[]);
+    assert_err(&o, 30, "in a folder anyone may add to");
+    let mut names: Vec<String> = fs::read_dir(&victim)
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["engine", "secret"],
+        "root worked in the root-only folder"
+    );
+    assert_eq!(
+        fs::read(victim.join("engine/important.conf")).expect("read"),
+        b"keep me\n"
+    );
+    setup(false);
+    let o = b.w.run(&b.pkg, &[]);
+    assert_code(&o, 0);
+    assert_tree_eq(&st.join("app/engine"), &b.v2);
+}
+
+/// The component's own folder, owned by another user (who could keep a handle inside it), is
+/// refused like a parent that user can write.
+#[test]
+fn a_component_folder_another_user_owns_is_refused() {
+    need_root!();
+    let b = Box_::new();
+    std::os::unix::fs::chown(b.acme().join("engine"), Some(NOBODY), Some(NOBODY)).expect("chown");
+    let before = snapshot(&b.w.machine());
+    let o = b.w.run(&b.pkg, &[]);
+    assert_err(&o, 30, "it belongs to uid 65534");
+    assert_same(&before, &snapshot(&b.w.machine()));
+}
+
 /// A group-writable folder is writable by others whatever its group (a POSIX ACL's grant shows
 /// there as the mask), root's group included.
 #[test]
