@@ -147,15 +147,38 @@ impl Box_ {
         d
     }
 
+    /// The root-only folder with a folder of the component's name in it (root's, holding a
+    /// file root cares about): what an attacker wants root to install into, move away or delete.
+    fn victim(&self) -> PathBuf {
+        let d = self.root_only();
+        fs::create_dir_all(d.join("engine")).expect("mkdir");
+        fs::write(d.join("engine/important.conf"), b"keep me\n").expect("write");
+        d
+    }
+
+    /// The victim folder holds what `victim` put there and nothing else.
+    fn assert_victim_untouched(&self) {
+        let d = self.root_only();
+        assert_eq!(
+            names_in(&d),
+            ["engine", "secret"],
+            "root worked in the root-only folder"
+        );
+        assert_eq!(names_in(&d.join("engine")), ["important.conf"]);
+        assert_eq!(
+            fs::read(d.join("engine/important.conf")).expect("read"),
+            b"keep me\n"
+        );
+    }
+
     /// The root-only folder holds only its secret, still 0600 and root's.
     fn assert_root_only_untouched(&self) {
         let d = self.root_only();
-        let names: Vec<String> = fs::read_dir(&d)
-            .expect("read")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["secret"], "root wrote into the root-only folder");
+        assert_eq!(
+            names_in(&d),
+            ["secret"],
+            "root wrote into the root-only folder"
+        );
         let m = fs::symlink_metadata(d.join("secret")).expect("stat");
         assert_eq!(m.mode() & 0o7777, 0o600, "root chmodded the secret");
         assert_eq!(m.uid(), 0);
@@ -324,11 +347,7 @@ exit $reached
             30 => {
                 refused += 1;
                 if snapshot(&engine) != snapshot(&b.v1) {
-                    let left: Vec<String> = fs::read_dir(b.acme())
-                        .expect("read")
-                        .flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect();
+                    let left = names_in(&b.acme());
                     panic!(
                         "refused, but the live tree changed ({left:?}): {}{}",
                         stdout(&o),
@@ -370,9 +389,7 @@ fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
             inv["products"][0]["components"]["engine"]["path"] = serde_json::json!(p);
         })
     };
-    let victim = b.root_only();
-    fs::create_dir_all(victim.join("engine")).expect("mkdir");
-    fs::write(victim.join("engine/important.conf"), b"keep me\n").expect("write");
+    let victim = b.victim();
     for allow in [false, true] {
         // svc is the service's (nobody's); svc/app is root's; the component is svc/app/engine.
         b.reset(allow);
@@ -400,22 +417,7 @@ fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
         ));
         let o = b.w.run(&b.pkg, &[]);
         assert_code_in(&o, &[30]);
-        let names: Vec<String> = fs::read_dir(&victim)
-            .expect("read")
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        let mut names = names;
-        names.sort();
-        assert_eq!(
-            names,
-            ["engine", "secret"],
-            "root worked in the root-only folder"
-        );
-        assert_eq!(
-            fs::read(victim.join("engine/important.conf")).expect("read"),
-            b"keep me\n"
-        );
+        b.assert_victim_untouched();
     }
     // With the inventory's leave and no swap, the walk holds each folder open: it applies.
     b.reset(true);
@@ -437,9 +439,7 @@ fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
 fn in_a_folder_anyone_may_add_to_only_the_owners_entries_are_trusted() {
     need_root!();
     let b = Box_::new();
-    let victim = b.root_only();
-    fs::create_dir_all(victim.join("engine")).expect("mkdir");
-    fs::write(victim.join("engine/important.conf"), b"keep me\n").expect("write");
+    let victim = b.victim();
     let st = b.w.machine().join("st");
     let setup = |plant: bool| {
         b.reset(false);
@@ -459,21 +459,7 @@ fn in_a_folder_anyone_may_add_to_only_the_owners_entries_are_trusted() {
     setup(true);
     let o = b.w.run(&b.pkg, &[]);
     assert_err(&o, 30, "in a folder anyone may add to");
-    let mut names: Vec<String> = fs::read_dir(&victim)
-        .expect("read")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        ["engine", "secret"],
-        "root worked in the root-only folder"
-    );
-    assert_eq!(
-        fs::read(victim.join("engine/important.conf")).expect("read"),
-        b"keep me\n"
-    );
+    b.assert_victim_untouched();
     setup(false);
     let o = b.w.run(&b.pkg, &[]);
     assert_code(&o, 0);

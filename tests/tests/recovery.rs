@@ -134,6 +134,29 @@ impl Lab {
         )
     }
 
+    /// The release-3 package as a traced command, the machine saved before it (and restored),
+    /// and the number of each named fault step of its run (the first with that name).
+    fn traced_pkg3(&self, name: &str) -> (Command, PathBuf, impl Fn(&str) -> u32) {
+        let mut trace = Command::new(&self.pkg3);
+        trace
+            .arg("--inventory")
+            .arg(self.w.inventory_path())
+            .env("IUPACK_FAULT_TRACE", "1");
+        let saved = self.save(name);
+        let o = self.run_faulted(&mut trace, 1000);
+        assert_code(&o, 0);
+        self.restore(&saved);
+        let steps: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
+        let at = move |name: &str| {
+            steps
+                .iter()
+                .position(|l| l.ends_with(&format!(": {name}")))
+                .unwrap_or_else(|| panic!("no step {name} in {steps:?}")) as u32
+                + 1
+        };
+        (trace, saved, at)
+    }
+
     fn run_faulted(&self, cmd: &mut Command, step: u32) -> Output {
         output(cmd.env("IUPACK_FAULT_STEP", step.to_string()))
     }
@@ -827,23 +850,7 @@ fn a_folder_in_use_fails_with_30_off_windows_and_changes_nothing() {
 #[test]
 fn recovery_keeps_tree_and_inventory_agreeing_when_the_inventory_was_edited_after_the_crash() {
     let lab = Lab::new();
-    let mut trace = Command::new(&lab.pkg3);
-    trace
-        .arg("--inventory")
-        .arg(lab.w.inventory_path())
-        .env("IUPACK_FAULT_TRACE", "1");
-    let saved = lab.save("edited");
-    let o = lab.run_faulted(&mut trace, 1000);
-    assert_code(&o, 0);
-    lab.restore(&saved);
-    let steps: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
-    let at = |name: &str| {
-        steps
-            .iter()
-            .position(|l| l.ends_with(&format!(": {name}")))
-            .unwrap_or_else(|| panic!("no step {name} in {steps:?}")) as u32
-            + 1
-    };
+    let (mut trace, saved, at) = lab.traced_pkg3("edited");
     let add_key = |lab: &Lab| {
         let mut inv = lab.w.inventory();
         inv["products"][0]["trusted_keys"]
@@ -914,21 +921,8 @@ fn recovery_keeps_tree_and_inventory_agreeing_when_the_inventory_was_edited_afte
 fn recovery_puts_a_live_folder_back_even_over_something_put_in_its_place() {
     let lab = Lab::new();
     let before = state(&lab.machine());
-    let mut trace = Command::new(&lab.pkg3);
-    trace
-        .arg("--inventory")
-        .arg(lab.w.inventory_path())
-        .env("IUPACK_FAULT_TRACE", "1");
-    let saved = lab.save("intruder");
-    let o = lab.run_faulted(&mut trace, 1000);
-    assert_code(&o, 0);
-    lab.restore(&saved);
-    let stop = stderr(&o)
-        .lines()
-        .position(|l| l.ends_with(": renamed and synced"))
-        .expect("a rename step") as u32
-        + 1;
-    let o = lab.run_faulted(&mut trace, stop);
+    let (mut trace, _, at) = lab.traced_pkg3("intruder");
+    let o = lab.run_faulted(&mut trace, at("renamed and synced"));
     assert_code(&o, 99);
     let engine = lab.machine().join("acme/engine");
     assert!(!engine.exists(), "the first rename moved engine aside");

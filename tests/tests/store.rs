@@ -499,12 +499,7 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
     let o = output(iupack().arg("prune").arg(&store).args(["--keep", "1"]));
     assert_code(&o, 0);
     publish(&store, &share, &key, "2");
-    let mut names: Vec<String> = fs::read_dir(&share)
-        .expect("share")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = names_in(&share);
     assert_eq!(
         names,
         [
