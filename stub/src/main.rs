@@ -42,6 +42,20 @@ const CLIENT_USAGE: &str =
        status, rollback and recover, are in the installed iupack-stub)
 ";
 
+/// `-i` in the client tool; a package head has no interactive mode (nor hooks).
+#[cfg(feature = "client")]
+const INTERACTIVE: &str =
+    "  -i, --interactive   show each component (installed -> package version, route, size,
+                      requires), lets you pick which to install, and asks before applying
+                      (also the default on a terminal with no flags when the product's
+                      inventory entry says \"interactive\": true)
+";
+#[cfg(not(feature = "client"))]
+const INTERACTIVE: &str =
+    "  -i, --interactive   in the installed client tool: iupack-stub apply -i PKG (a package
+                      head runs no interactive mode and no hooks)
+";
+
 const HELP: &str = "
 Options:
   --list              show the package and what it would do on this machine; change nothing
@@ -52,11 +66,9 @@ Options:
   --extract DIR       write the verified full content into DIR (new or empty)
   --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
                       the inventory's keys
-  -i, --interactive   show each component (installed -> package version, route, size,
-                      requires), lets you pick which to install, and asks before applying
-                      (also the default on a terminal with no flags when the product's
-                      inventory entry says \"interactive\": true)
-  --allow-downgrade   allow replacing a newer installed version with this older one
+";
+
+const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed version with this older one
   --wait SECS         wait this long for another update's lock before exit 40 (default 5)
   --inventory PATH    the product inventory (default: $IUPACK_INVENTORY, else
                       /var/lib/iupack/inventory.json; %ProgramData%\\iupack\\inventory.json on Windows)
@@ -349,7 +361,7 @@ fn real_main() -> i32 {
         }
     };
     if args.help {
-        print!("{USAGE}{CLIENT_USAGE}{HELP}");
+        print!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}");
         return 0;
     }
     if args.version {
