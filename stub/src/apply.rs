@@ -1055,11 +1055,11 @@ pub(crate) fn check_parent(
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let parent = fsutil::parent_of(dir);
-    let (opened, mut who) = safedir::walk(&parent)?;
-    if let (None, Some(p)) = (&who, &opened) {
-        // The component's own folder, too: its owner could keep a handle inside it.
-        who = p.others_can_change(&safedir::split(dir).1);
-    }
+    let (opened, _) = safedir::walk(&parent)?;
+    // The walk to the component's own folder says who can change any folder up to and
+    // including it (its owner could keep a handle inside it; in a sticky folder anyone could
+    // make it).
+    let (_, who) = safedir::walk(dir)?;
     if let Some(who) = who {
         let what = format!(
             "the folder holding component {name} ({}) can be changed by another user: {who}",

@@ -563,21 +563,13 @@ impl Transaction {
                 // the side folder, kept (it may be anyone's: never deleted) and named in the
                 // result, so the live folder can be put back.
                 let (side, _) = safedir::split(&r.to);
-                let mut n = 0;
-                let aside = loop {
-                    n += 1;
-                    let a = side.join(format!("displaced-{}-{n}", std::process::id()));
-                    if !self.dirs.exists(&a) {
-                        break a;
-                    }
-                };
-                if let Ok(Ok(())) = self.rename(&r.from, &aside) {
-                    self.warnings.push(format!(
-                        "{} was found where the live folder belongs and was moved to {}",
-                        r.from.display(),
-                        aside.display()
-                    ));
-                }
+                self.set_aside_in(&r.from, &side);
+            }
+            let staged = safedir::is_side(&fsutil::parent_of(&r.from));
+            if staged && !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) && !self.is_ours(r) {
+                // The staged tree was swapped in, then someone put something else in its place:
+                // that is not ours to move into staging (which is removed); set it aside, kept.
+                self.set_aside(&r.to);
             }
             if !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
                 self.rename(&r.to, &r.from)?.map_err(|e| {
@@ -632,6 +624,47 @@ impl Drop for Transaction {
 }
 
 impl Transaction {
+    /// Whether what is at `r.to` is the staged tree this transaction renamed there: the same
+    /// folder it made (in this run), or (in a recovery) a tree with the digest the journal says
+    /// its component has once committed.
+    fn is_ours(&mut self, r: &Rename) -> bool {
+        if let Some(same) = self.dirs.is_same(&r.to, &r.from) {
+            return same;
+        }
+        let want = r.group.as_deref().and_then(|g| self.journal.trees.get(g));
+        match want {
+            Some(tree) => {
+                crate::apply::installed_digest(&r.to, &[]).as_deref() == Some(tree.as_str())
+            }
+            None => true, // nothing recorded to tell by (a journal of an older iupack)
+        }
+    }
+
+    /// Moves what is at `path` (not this run's) into the side folder of `path`'s component as
+    /// `displaced-PID-N`, kept, and says so in the result.
+    fn set_aside(&mut self, path: &Path) {
+        let side = crate::inventory::side_dir(path);
+        self.set_aside_in(path, &side);
+    }
+
+    fn set_aside_in(&mut self, path: &Path, side: &Path) {
+        let mut n = 0;
+        let aside = loop {
+            n += 1;
+            let a = side.join(format!("displaced-{}-{n}", std::process::id()));
+            if !self.dirs.exists(&a) {
+                break a;
+            }
+        };
+        if let Ok(Ok(())) = self.rename(path, &aside) {
+            self.warnings.push(format!(
+                "{} was found where the live folder belongs and was moved to {}",
+                path.display(),
+                aside.display()
+            ));
+        }
+    }
+
     /// A rename relative to the open folders, or the simulated "file in use" of the
     /// fault-injection build. The outer error: a folder could not be opened or failed its check.
     fn rename(&mut self, from: &Path, to: &Path) -> Result<std::io::Result<()>> {

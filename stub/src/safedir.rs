@@ -129,6 +129,17 @@ mod imp {
             rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
         }
 
+        /// The (device, inode) of this folder, and of `name` below it (not followed).
+        pub fn id(&self) -> Option<(u64, u64)> {
+            rfs::fstat(&self.fd).ok().map(|st| (st.st_dev, st.st_ino))
+        }
+
+        pub fn id_of(&self, name: &str) -> Option<(u64, u64)> {
+            rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
+                .ok()
+                .map(|st| (st.st_dev, st.st_ino))
+        }
+
         pub fn rename(&self, name: &str, to: &Dir, to_name: &str) -> io::Result<()> {
             rfs::renameat(&self.fd, name, &to.fd, to_name)?;
             Ok(())
@@ -136,13 +147,6 @@ mod imp {
 
         pub fn rmdir(&self, name: &str) -> io::Result<()> {
             rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)
-        }
-
-        /// Why another user can change the folder `name` below this one, if one can.
-        pub fn others_can_change(&self, name: &str) -> Option<String> {
-            let f = rfs::openat(&self.fd, name, DIR, Mode::empty()).ok()?;
-            others_can_write(&File::from(f).metadata().ok()?)
-                .map(|w| format!("{} ({w})", self.path.join(name).display()))
         }
 
         /// Every file below this folder as (path, size, package mode), read through the open
@@ -306,6 +310,16 @@ mod imp {
                 // rule); a name not there yet could be made by anyone.
                 let there = shown.join(&name);
                 who = match rfs::statat(&cur.fd, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                    // A symlink's owner says nothing of who put it there (anyone may move a
+                    // link in): never followed there.
+                    Ok(st)
+                        if rfs::FileType::from_raw_mode(st.st_mode) == rfs::FileType::Symlink =>
+                    {
+                        Some(format!(
+                            "{} (a symlink, in a folder anyone may add to)",
+                            there.display()
+                        ))
+                    }
                     Ok(st) if [0, euid(), here.uid()].contains(&st.st_uid) => None,
                     Ok(st) => Some(format!(
                         "{} (it belongs to uid {}, in a folder anyone may add to)",
@@ -421,6 +435,14 @@ mod imp {
             crate::fsutil::exists(&self.path.join(name))
         }
 
+        pub fn id(&self) -> Option<(u64, u64)> {
+            None
+        }
+
+        pub fn id_of(&self, _name: &str) -> Option<(u64, u64)> {
+            None
+        }
+
         pub fn rename(&self, name: &str, to: &Dir, to_name: &str) -> io::Result<()> {
             crate::fsutil::rename(&self.path.join(name), &to.path.join(to_name))
         }
@@ -432,10 +454,6 @@ mod imp {
 
         pub fn rmdir(&self, name: &str) -> io::Result<()> {
             fs::remove_dir(self.path.join(name))
-        }
-
-        pub fn others_can_change(&self, _name: &str) -> Option<String> {
-            None
         }
 
         /// Not read where folders can't be held open (the staged files are checked as written).
@@ -513,6 +531,15 @@ impl Dirs {
             &self.open[self.find(&tp).expect("opened")],
         );
         Ok(a.rename(&fname, b, &tname))
+    }
+
+    /// Whether what is at `path` now is the folder opened as `path_was` (a staging folder this
+    /// run made); `None` when that can't be told (not open in this run, or not Unix).
+    pub fn is_same(&mut self, path: &Path, path_was: &Path) -> Option<bool> {
+        let was = self.open.iter().find(|d| d.path == path_was)?.id()?;
+        let (parent, name) = split(path);
+        let now = self.get(&parent, false).ok()?.id_of(&name)?;
+        Some(now == was)
     }
 
     /// Whether `path` exists (not following a final symlink), looked up in its open folder.

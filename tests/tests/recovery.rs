@@ -137,6 +137,12 @@ impl Lab {
     /// The release-3 package as a traced command, the machine saved before it (and restored),
     /// and the number of each named fault step of its run (the first with that name).
     fn traced_pkg3(&self, name: &str) -> (Command, PathBuf, impl Fn(&str) -> u32) {
+        let (trace, saved, nth) = self.traced_pkg3_nth(name);
+        (trace, saved, move |step: &str| nth(step, 1))
+    }
+
+    /// `traced_pkg3`, numbering the `n`-th step of a name.
+    fn traced_pkg3_nth(&self, name: &str) -> (Command, PathBuf, impl Fn(&str, usize) -> u32) {
         let mut trace = Command::new(&self.pkg3);
         trace
             .arg("--inventory")
@@ -147,11 +153,14 @@ impl Lab {
         assert_code(&o, 0);
         self.restore(&saved);
         let steps: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
-        let at = move |name: &str| {
+        let at = move |name: &str, n: usize| {
             steps
                 .iter()
-                .position(|l| l.ends_with(&format!(": {name}")))
-                .unwrap_or_else(|| panic!("no step {name} in {steps:?}")) as u32
+                .enumerate()
+                .filter(|(_, l)| l.ends_with(&format!(": {name}")))
+                .nth(n - 1)
+                .unwrap_or_else(|| panic!("no step {name} #{n} in {steps:?}"))
+                .0 as u32
                 + 1
         };
         (trace, saved, at)
@@ -947,6 +956,48 @@ fn recovery_puts_a_live_folder_back_even_over_something_put_in_its_place() {
     assert_eq!(aside.len(), 2, "{aside:?}");
     assert!(aside.iter().any(|k| k.ends_with("/planted")));
     for k in aside {
+        now.remove(&k);
+    }
+    assert_same(&before, &now);
+}
+
+/// Issue 18: a run killed after it swapped a staged tree in, then something else put in the live
+/// folder's place: undoing must not move that into staging (which it removes): it is kept, set
+/// aside in the side folder, and the old tree is put back.
+#[test]
+fn recovery_never_removes_what_was_put_in_place_of_a_swapped_in_tree() {
+    let lab = Lab::new();
+    let before = state(&lab.machine());
+    let (mut trace, _, nth) = lab.traced_pkg3_nth("swapped");
+    // The second "renamed and synced" is the staged engine swapped in.
+    let o = lab.run_faulted(&mut trace, nth("renamed and synced", 2));
+    assert_code(&o, 99);
+    let engine = lab.machine().join("acme/engine");
+    assert_tree_eq(&engine, &lab.engine[2]);
+    fs::rename(&engine, lab.machine().join("acme/engine-new-moved")).expect("move");
+    fs::create_dir(&engine).expect("mkdir");
+    fs::write(engine.join("precious"), b"not iupack's").expect("write");
+    let o = lab.client(&["recover"]);
+    assert_code(&o, 0);
+    let said = stdout(&o);
+    assert!(
+        said.contains("was found where the live folder belongs"),
+        "{said}"
+    );
+    let mut now = state(&lab.machine());
+    let kept: Vec<String> = now
+        .keys()
+        .filter(|k| {
+            k.starts_with("acme/.engine.iupack/displaced-")
+                || k.starts_with("acme/engine-new-moved")
+        })
+        .cloned()
+        .collect();
+    assert!(
+        kept.iter().any(|k| k.ends_with("/precious")),
+        "the planted folder was not kept: {kept:?}"
+    );
+    for k in kept {
         now.remove(&k);
     }
     assert_same(&before, &now);
