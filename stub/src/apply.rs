@@ -1079,10 +1079,43 @@ pub(crate) fn check_parent(
         warnings.push(format!(
             "{what}; the inventory allows it (allow_writable_parent)"
         ));
+        if let Some(d) = opened {
+            dirs.add(d);
+        }
+        return pin_live(dir, name, c, dirs);
     }
     if let Some(d) = opened {
         dirs.add(d);
     }
+    Ok(())
+}
+
+/// Where another user can swap folders around a component (`allow_writable_parent`), the live
+/// folder is proven to be the tree the inventory records and pinned by identity, so the swap
+/// moves that folder and no other into the side folder (where a kept copy is pruned later): a
+/// folder of someone else's renamed into its place is never kept as a copy and deleted.
+fn pin_live(
+    dir: &Path,
+    name: &str,
+    c: &InstalledComponent,
+    dirs: &mut safedir::Dirs,
+) -> Result<()> {
+    let Some(id) = dirs.id_at(dir) else {
+        return Ok(()); // nothing installed yet
+    };
+    let proven = c.tree.is_none()
+        || (installed_digest(dir, &c.exec) == c.tree && dirs.id_at(dir) == Some(id));
+    if !proven {
+        return Err(Error::new(
+            ExitCode::ApplyFailed,
+            format!(
+                "the folder of component {name} ({}) is not the tree the inventory records, and others can change the folder holding it: it may have been swapped",
+                dir.display()
+            ),
+        )
+        .hint("put the component's recorded tree back (or move the folder away yourself and apply a full package); nothing was changed"));
+    }
+    dirs.pin(dir, id);
     Ok(())
 }
 

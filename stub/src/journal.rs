@@ -450,6 +450,10 @@ impl Transaction {
             if r.group.as_ref().is_some_and(|g| deferred.contains(g)) {
                 continue;
             }
+            let pinned = self.dirs.pinned(&r.from);
+            if pinned.is_some() && self.dirs.id_at(&r.from) != pinned {
+                return Err(swapped(&r.from));
+            }
             match self.rename(&r.from, &r.to)? {
                 Ok(()) => {}
                 Err(e)
@@ -467,6 +471,9 @@ impl Transaction {
                         &e,
                     ))
                 }
+            }
+            if pinned.is_some() && self.dirs.id_at(&r.to) != pinned {
+                return Err(swapped(&r.from)); // undone: it goes back where it was
             }
             if let Some(g) = r.group.as_deref() {
                 done_groups.push(g);
@@ -621,6 +628,18 @@ impl Drop for Transaction {
             let _ = self.undo();
         }
     }
+}
+
+/// A live folder swapped for another one after it was proven (by whoever can write its parent).
+fn swapped(live: &Path) -> Error {
+    Error::new(
+        ExitCode::ApplyFailed,
+        format!(
+            "{} was replaced by another folder during the update (someone who can write its parent)",
+            live.display()
+        ),
+    )
+    .hint("find out who changes that folder; run the package again when it is left alone")
 }
 
 impl Transaction {

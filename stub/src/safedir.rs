@@ -488,6 +488,9 @@ pub use imp::{open, walk};
 #[derive(Debug, Default)]
 pub struct Dirs {
     open: Vec<Dir>,
+    /// Live folders proven to be their recorded trees, by (device, inode): a swap moves only the
+    /// folder that was proven (`pin`, `pinned`).
+    pins: Vec<(PathBuf, (u64, u64))>,
 }
 
 impl Dirs {
@@ -540,6 +543,22 @@ impl Dirs {
         let (parent, name) = split(path);
         let now = self.get(&parent, false).ok()?.id_of(&name)?;
         Some(now == was)
+    }
+
+    /// The (device, inode) of what is at `path` now (not followed), looked up in its open folder.
+    pub fn id_at(&mut self, path: &Path) -> Option<(u64, u64)> {
+        let (parent, name) = split(path);
+        self.get(&parent, false).ok()?.id_of(&name)
+    }
+
+    /// Remembers that the folder at `path` is the one with this identity.
+    pub fn pin(&mut self, path: &Path, id: (u64, u64)) {
+        self.pins.push((path.to_path_buf(), id));
+    }
+
+    /// The identity the folder at `path` was pinned with.
+    pub fn pinned(&self, path: &Path) -> Option<(u64, u64)> {
+        self.pins.iter().find(|(p, _)| p == path).map(|(_, id)| *id)
     }
 
     /// Whether `path` exists (not following a final symlink), looked up in its open folder.

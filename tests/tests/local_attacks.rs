@@ -479,6 +479,44 @@ fn a_component_folder_another_user_owns_is_refused() {
     assert_same(&before, &snapshot(&b.w.machine()));
 }
 
+/// With `allow_writable_parent`, a root-owned folder the attacker renames into the live
+/// folder's place (another of root's folders in the same writable folder) is not the recorded
+/// tree: the update refuses instead of keeping it as the previous copy and pruning (deleting) it.
+#[test]
+fn a_folder_renamed_into_the_live_folders_place_is_never_kept_and_pruned() {
+    need_root!();
+    let b = Box_::new();
+    b.reset(true);
+    b.edit(|inv| inv["products"][0]["keep_previous"] = serde_json::json!(0));
+    assert_code(&b.w.run(&b.pkg, &[]), 0);
+    assert!(
+        b.w.component("engine")["tree"].is_string(),
+        "2.0's tree is recorded"
+    );
+    b.w.release("engine-3", &[("bin/scan", b"#!/bin/sh\necho 3\n", true)]);
+    let pkg3 = b.w.package(
+        &b.w.spec("v3", &spec("3.0", "engine-3", None)),
+        &b.key,
+        "v3",
+    );
+    let data = b.acme().join("data");
+    fs::create_dir(&data).expect("mkdir");
+    fs::write(data.join("root.db"), b"root's data\n").expect("write");
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700)).expect("chmod");
+    b.give_parent_away();
+    attacker(&format!(
+        "cd {} && mv engine engine.real && mv data engine",
+        b.acme().display()
+    ));
+    let o = b.w.run(&pkg3, &[]);
+    assert_err(&o, 30, "is not the tree the inventory records");
+    assert_eq!(
+        fs::read(b.acme().join("engine/root.db")).expect("root's folder kept whole"),
+        b"root's data\n"
+    );
+    assert_eq!(b.w.component("engine")["version"], "2.0");
+}
+
 /// A group-writable folder is writable by others whatever its group (a POSIX ACL's grant shows
 /// there as the mask), root's group included.
 #[test]
