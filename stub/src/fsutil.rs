@@ -39,12 +39,7 @@ pub fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 pub fn open_regular(path: &Path) -> io::Result<fs::File> {
     let mut o = OpenOptions::new();
     o.read(true);
-    #[cfg(unix)]
-    {
-        use rustix::fs::OFlags;
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
-    }
+    no_follow(&mut o);
     let f = o.open(path)?;
     if !f.metadata()?.is_file() {
         return Err(io::Error::new(
@@ -53,6 +48,37 @@ pub fn open_regular(path: &Path) -> io::Result<fs::File> {
         ));
     }
     Ok(f)
+}
+
+/// Makes an open follow no final symlink and never wait on a FIFO or device (Unix:
+/// `O_NOFOLLOW | O_NONBLOCK`; nothing elsewhere). The caller checks what it opened.
+pub fn no_follow(o: &mut OpenOptions) {
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
+    }
+    #[cfg(not(unix))]
+    let _ = o;
+}
+
+/// An open file a run may write into: a regular file with one name (Unix: not someone else's
+/// file hard-linked here, not a FIFO or device).
+pub fn of_its_own(f: &fs::File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let m = f.metadata()?;
+        if !m.is_file() || m.nlink() != 1 {
+            return Err(io::Error::other(
+                "not a plain file of its own (a device, FIFO or hard link)",
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = f;
+    Ok(())
 }
 
 /// Syncs a written file's data to disk. Windows flushes only through a handle opened for
@@ -255,22 +281,9 @@ pub fn replace_file(path: &Path, data: &[u8], keep_owner: bool) -> io::Result<()
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
     let mut o = OpenOptions::new();
     o.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32);
-    }
+    no_follow(&mut o);
     let mut f = o.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let m = f.metadata()?;
-        if !m.is_file() || m.nlink() != 1 {
-            return Err(io::Error::other(
-                "not a plain file of its own (a device, FIFO or hard link)",
-            ));
-        }
-    }
+    of_its_own(&f)?;
     let mut buf = line.as_bytes().to_vec();
     buf.push(b'\n');
     f.write_all(&buf)?;

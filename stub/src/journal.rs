@@ -569,8 +569,7 @@ impl Transaction {
                 // the live folder was since (by whoever can write its parent): set it aside in
                 // the side folder, kept (it may be anyone's: never deleted) and named in the
                 // result, so the live folder can be put back.
-                let (side, _) = safedir::split(&r.to);
-                self.set_aside_in(&r.from, &side);
+                self.set_aside(&r.from);
             }
             let staged = safedir::is_side(&fsutil::parent_of(&r.from));
             if staged && !self.dirs.exists(&r.from) && self.dirs.exists(&r.to) && !self.is_ours(r) {
@@ -663,10 +662,6 @@ impl Transaction {
     /// `displaced-PID-N`, kept, and says so in the result.
     fn set_aside(&mut self, path: &Path) {
         let side = crate::inventory::side_dir(path);
-        self.set_aside_in(path, &side);
-    }
-
-    fn set_aside_in(&mut self, path: &Path, side: &Path) {
         let mut n = 0;
         let aside = loop {
             n += 1;

@@ -39,34 +39,20 @@ impl InventoryLock {
         loop {
             let mut opts = OpenOptions::new();
             opts.read(true).write(true).create(true).truncate(false);
-            #[cfg(unix)]
-            {
-                // A symlink planted as the lock file is refused, not followed (and truncated).
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-            }
+            // A symlink planted as the lock file is refused, not followed (and truncated).
+            crate::fsutil::no_follow(&mut opts);
             let mut file = opts.open(&path).map_err(|e| {
                 Error::apply_io(format!("cannot open the lock file {}", path.display()), &e)
                     .hint("run as the user who may change the product (root or an administrator)")
             })?;
-            #[cfg(unix)]
-            {
-                // Truncated below: never someone else's file hard-linked here, nor a FIFO.
-                use std::os::unix::fs::MetadataExt;
-                let m = file.metadata().map_err(|e| {
-                    Error::apply_io(format!("cannot read the lock file {}", path.display()), &e)
-                })?;
-                if !m.is_file() || m.nlink() != 1 {
-                    return Err(Error::new(
-                        ExitCode::ApplyFailed,
-                        format!(
-                            "the lock file {} is not a plain file of its own (a hard link or special file)",
-                            path.display()
-                        ),
-                    )
-                    .hint("remove it (no update is running when its holder is gone) and check who can write the inventory's folder"));
-                }
-            }
+            // Truncated below: never someone else's file hard-linked here, nor a FIFO.
+            crate::fsutil::of_its_own(&file).map_err(|e| {
+                Error::new(
+                    ExitCode::ApplyFailed,
+                    format!("the lock file {} is {e}", path.display()),
+                )
+                .hint("remove it (no update is running when its holder is gone) and check who can write the inventory's folder")
+            })?;
             match file.try_lock() {
                 Ok(()) => {
                     if !same_file(&file, &path) {

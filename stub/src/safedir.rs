@@ -158,14 +158,20 @@ mod imp {
             Ok(out)
         }
 
-        fn walk(&self, prefix: &str, out: &mut Vec<(String, u64, u32)>) -> io::Result<()> {
+        /// The names in this folder (not `.` and `..`).
+        fn names(&self) -> io::Result<Vec<String>> {
+            let mut names = Vec::new();
             for e in rfs::Dir::read_from(&self.fd)? {
-                let e = e?;
-                let n = e.file_name().to_bytes();
-                if n == b"." || n == b".." {
-                    continue;
+                let n = e?.file_name().to_bytes().to_vec();
+                if n != b"." && n != b".." {
+                    names.push(String::from_utf8_lossy(&n).into_owned());
                 }
-                let n = String::from_utf8_lossy(n).into_owned();
+            }
+            Ok(names)
+        }
+
+        fn walk(&self, prefix: &str, out: &mut Vec<(String, u64, u32)>) -> io::Result<()> {
+            for n in self.names()? {
                 let st = rfs::statat(&self.fd, n.as_str(), AtFlags::SYMLINK_NOFOLLOW)?;
                 let rel = format!("{prefix}{n}");
                 match rfs::FileType::from_raw_mode(st.st_mode) {
@@ -193,15 +199,7 @@ mod imp {
                 return rfs::unlinkat(&self.fd, name, AtFlags::empty()).map_err(Into::into);
             }
             let sub = self.sub(name)?;
-            let mut names = Vec::new();
-            for e in rfs::Dir::read_from(&sub.fd)? {
-                let e = e?;
-                let n = e.file_name().to_bytes();
-                if n != b"." && n != b".." {
-                    names.push(String::from_utf8_lossy(n).into_owned());
-                }
-            }
-            for n in names {
+            for n in sub.names()? {
                 sub.remove_all(&n)?;
             }
             rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)

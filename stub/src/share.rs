@@ -149,11 +149,7 @@ fn open_share(share: &Path, name: &str, max: u64, exact: bool) -> Result<File> {
     let path = share.join(name);
     let mut o = std::fs::OpenOptions::new();
     o.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut o,
-        (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-    );
+    crate::fsutil::no_follow(&mut o);
     #[cfg(windows)]
     std::os::windows::fs::OpenOptionsExt::custom_flags(&mut o, NO_LINKS);
     let refuse = |why: &str| {
