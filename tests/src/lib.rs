@@ -230,6 +230,15 @@ impl World {
         root
     }
 
+    /// `release` from owned (path, bytes, executable) files.
+    pub fn release_owned(&self, name: &str, files: &[(String, Vec<u8>, bool)]) -> PathBuf {
+        let refs: Vec<ReleaseFile<'_>> = files
+            .iter()
+            .map(|(p, d, x)| (p.as_str(), d.as_slice(), *x))
+            .collect();
+        self.release(name, &refs)
+    }
+
     /// Writes a spec file and returns its path.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(&format!("specs/{name}.toml"));

@@ -128,6 +128,44 @@ impl Box_ {
         .expect("write inventory");
     }
 
+    /// The machine back at 1.0 with the component two levels down, at `TOP/app/engine` (`TOP`
+    /// made new, root's, 0755); returns `TOP`, for the test to give away or open up.
+    fn component_under(&self, allow: bool, top: &str) -> PathBuf {
+        self.reset(allow);
+        let top_dir = self.w.machine().join(top);
+        let _ = fs::remove_dir_all(&top_dir);
+        fs::create_dir_all(top_dir.join("app")).expect("mkdir");
+        copy_dir(&self.v1, &top_dir.join("app/engine"));
+        self.edit(|inv| {
+            inv["products"][0]["components"]["engine"]["path"] =
+                serde_json::json!(format!("{top}/app/engine"))
+        });
+        top_dir
+    }
+
+    /// `iupack-stub rollback acme-av engine` on this machine.
+    fn rollback(&self) -> std::process::Output {
+        output(
+            Command::new(stub_path())
+                .args(["rollback", "acme-av", "engine", "--inventory"])
+                .arg(self.w.inventory_path()),
+        )
+    }
+
+    /// Runs `pkg`: refused with `code` and `words`, the machine byte-for-byte as before.
+    fn refused_unchanged(
+        &self,
+        pkg: &std::path::Path,
+        code: i32,
+        words: &str,
+    ) -> std::process::Output {
+        let before = snapshot(&self.w.machine());
+        let o = self.w.run(pkg, &[]);
+        assert_err(&o, code, words);
+        assert_same(&before, &snapshot(&self.w.machine()));
+        o
+    }
+
     /// Gives the folder holding the component to the attacker, as a service's data folder is.
     fn give_parent_away(&self) {
         std::os::unix::fs::chown(self.acme(), Some(NOBODY), Some(NOBODY)).expect("chown");
@@ -203,16 +241,6 @@ fn as_attacker(script: &str) -> Command {
     c
 }
 
-fn assert_code_in(o: &std::process::Output, want: &[i32]) {
-    assert!(
-        want.contains(&code(o)),
-        "exit {}: {}{}",
-        code(o),
-        stdout(o),
-        stderr(o)
-    );
-}
-
 fn attacker(script: &str) {
     let o = output(&mut as_attacker(script));
     assert_code(&o, 0);
@@ -228,15 +256,12 @@ fn a_component_folder_another_user_can_change_is_refused_unless_the_inventory_al
             "owned by the attacker" => b.give_parent_away(),
             _ => fs::set_permissions(b.acme(), fs::Permissions::from_mode(0o777)).expect("chmod"),
         }
-        let before = snapshot(&b.w.machine());
-        let o = b.w.run(&b.pkg, &[]);
-        assert_err(&o, 30, "can be changed by another user");
+        let o = b.refused_unchanged(&b.pkg, 30, "can be changed by another user");
         assert!(
             stderr(&o).contains("allow_writable_parent"),
             "{}",
             stderr(&o)
         );
-        assert_same(&before, &snapshot(&b.w.machine()));
     }
     // Intended (the inventory says so): it applies, and says what it found.
     b.reset(true);
@@ -266,10 +291,7 @@ fn a_side_folder_the_run_did_not_make_is_refused_and_never_followed() {
         b.reset(true);
         b.give_parent_away();
         attacker(&format!("cd {} && {plant}", b.w.machine().display()));
-        let before = snapshot(&b.w.machine());
-        let o = b.w.run(&b.pkg, &[]);
-        assert_err(&o, 30, "is not a folder an iupack run made");
-        assert_same(&before, &snapshot(&b.w.machine()));
+        b.refused_unchanged(&b.pkg, 30, "is not a folder an iupack run made");
         b.assert_root_only_untouched();
     }
     // A root-owned side folder that others may write (made so by hand) is refused too.
@@ -384,31 +406,18 @@ exit $reached
 fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
     need_root!();
     let b = Box_::new();
-    let spec_path = |p: &str| {
-        b.edit(|inv| {
-            inv["products"][0]["components"]["engine"]["path"] = serde_json::json!(p);
-        })
-    };
     let victim = b.victim();
     for allow in [false, true] {
         // svc is the service's (nobody's); svc/app is root's; the component is svc/app/engine.
-        b.reset(allow);
-        let svc = b.w.machine().join("svc");
-        let _ = fs::remove_dir_all(&svc);
-        fs::create_dir_all(svc.join("app")).expect("mkdir");
-        copy_dir(&b.v1, &svc.join("app/engine"));
+        let svc = b.component_under(allow, "svc");
         std::os::unix::fs::chown(&svc, Some(NOBODY), Some(NOBODY)).expect("chown");
-        spec_path("svc/app/engine");
         if !allow {
-            let before = snapshot(&b.w.machine());
-            let o = b.w.run(&b.pkg, &[]);
-            assert_err(&o, 30, "can be changed by another user");
+            let o = b.refused_unchanged(&b.pkg, 30, "can be changed by another user");
             assert!(
                 stderr(&o).contains("svc (it belongs to uid 65534)"),
                 "{}",
                 stderr(&o)
             );
-            assert_same(&before, &snapshot(&b.w.machine()));
         }
         attacker(&format!(
             "cd {} && mv app app.orig && ln -s {} app",
@@ -416,17 +425,12 @@ fn a_folder_further_up_that_another_user_can_change_is_never_a_way_in() {
             victim.display()
         ));
         let o = b.w.run(&b.pkg, &[]);
-        assert_code_in(&o, &[30]);
+        assert_code(&o, 30);
         b.assert_victim_untouched();
     }
     // With the inventory's leave and no swap, the walk holds each folder open: it applies.
-    b.reset(true);
-    let svc = b.w.machine().join("svc");
-    let _ = fs::remove_dir_all(&svc);
-    fs::create_dir_all(svc.join("app")).expect("mkdir");
-    copy_dir(&b.v1, &svc.join("app/engine"));
+    let svc = b.component_under(true, "svc");
     std::os::unix::fs::chown(&svc, Some(NOBODY), Some(NOBODY)).expect("chown");
-    spec_path("svc/app/engine");
     let o = b.w.run(&b.pkg, &[]);
     assert_code(&o, 0);
     assert_tree_eq(&svc.join("app/engine"), &b.v2);
@@ -440,27 +444,20 @@ fn in_a_folder_anyone_may_add_to_only_the_owners_entries_are_trusted() {
     need_root!();
     let b = Box_::new();
     let victim = b.victim();
-    let st = b.w.machine().join("st");
     let setup = |plant: bool| {
-        b.reset(false);
-        let _ = fs::remove_dir_all(&st);
-        fs::create_dir(&st).expect("mkdir");
+        let st = b.component_under(false, "st");
         fs::set_permissions(&st, fs::Permissions::from_mode(0o1777)).expect("chmod");
         if plant {
+            fs::remove_dir_all(st.join("app")).expect("clean");
             attacker(&format!("ln -s {} {}/app", victim.display(), st.display()));
-        } else {
-            fs::create_dir(st.join("app")).expect("mkdir");
-            copy_dir(&b.v1, &st.join("app/engine"));
         }
-        b.edit(|inv| {
-            inv["products"][0]["components"]["engine"]["path"] = serde_json::json!("st/app/engine")
-        });
+        st
     };
     setup(true);
     let o = b.w.run(&b.pkg, &[]);
     assert_err(&o, 30, "in a folder anyone may add to");
     b.assert_victim_untouched();
-    setup(false);
+    let st = setup(false);
     let o = b.w.run(&b.pkg, &[]);
     assert_code(&o, 0);
     assert_tree_eq(&st.join("app/engine"), &b.v2);
@@ -473,10 +470,7 @@ fn a_component_folder_another_user_owns_is_refused() {
     need_root!();
     let b = Box_::new();
     std::os::unix::fs::chown(b.acme().join("engine"), Some(NOBODY), Some(NOBODY)).expect("chown");
-    let before = snapshot(&b.w.machine());
-    let o = b.w.run(&b.pkg, &[]);
-    assert_err(&o, 30, "it belongs to uid 65534");
-    assert_same(&before, &snapshot(&b.w.machine()));
+    b.refused_unchanged(&b.pkg, 30, "it belongs to uid 65534");
 }
 
 /// With `allow_writable_parent`, a root-owned folder the attacker renames into the live
@@ -524,10 +518,7 @@ fn a_group_writable_parent_counts_whatever_the_group() {
     need_root!();
     let b = Box_::new();
     fs::set_permissions(b.acme(), fs::Permissions::from_mode(0o775)).expect("chmod");
-    let before = snapshot(&b.w.machine());
-    let o = b.w.run(&b.pkg, &[]);
-    assert_err(&o, 30, "group 0 (or an ACL) may write it");
-    assert_same(&before, &snapshot(&b.w.machine()));
+    b.refused_unchanged(&b.pkg, 30, "group 0 (or an ACL) may write it");
 }
 
 /// `--log` and `--report` in a folder the attacker can write: a planted symlink or hard link to a
@@ -593,11 +584,7 @@ fn a_signed_floor_holds_once_seen_even_from_a_package_with_nothing_to_install() 
     let before = snapshot(&b.w.machine());
     let o = b.w.run(&old, &["--allow-downgrade"]);
     assert_err(&o, 12, "below the security floor");
-    let o = output(
-        Command::new(stub_path())
-            .args(["rollback", "acme-av", "engine", "--inventory"])
-            .arg(b.w.inventory_path()),
-    );
+    let o = b.rollback();
     assert_err(&o, 12, "security floor");
     assert_same(&before, &snapshot(&b.w.machine()));
 
@@ -614,11 +601,7 @@ fn a_signed_floor_holds_once_seen_even_from_a_package_with_nothing_to_install() 
         serde_json::Value::Null
     );
     let before = snapshot(&b.w.machine());
-    let o = output(
-        Command::new(stub_path())
-            .args(["rollback", "acme-av", "engine", "--inventory"])
-            .arg(b.w.inventory_path()),
-    );
+    let o = b.rollback();
     assert_err(&o, 12, "security floor");
     assert_same(&before, &snapshot(&b.w.machine()));
 }
@@ -695,9 +678,6 @@ fn duplicate_products_and_folders_shared_across_products_are_refused() {
                 .expect("products")
                 .push(product.clone())
         });
-        let before = snapshot(&b.w.machine());
-        let o = b.w.run(&b.pkg, &[]);
-        assert_err(&o, 1, want);
-        assert_same(&before, &snapshot(&b.w.machine()));
+        b.refused_unchanged(&b.pkg, 1, want);
     }
 }

@@ -75,16 +75,8 @@ impl Lab {
                 ),
                 ("empty.avdb".into(), Vec::new(), false),
             ];
-            let er: Vec<ReleaseFile<'_>> = efiles
-                .iter()
-                .map(|(p, b, x)| (p.as_str(), &b[..], *x))
-                .collect();
-            let dr: Vec<ReleaseFile<'_>> = dfiles
-                .iter()
-                .map(|(p, b, x)| (p.as_str(), &b[..], *x))
-                .collect();
-            engine.push(w.release(&format!("engine-{n}"), &er));
-            defs.push(w.release(&format!("defs-{n}"), &dr));
+            engine.push(w.release_owned(&format!("engine-{n}"), &efiles));
+            defs.push(w.release_owned(&format!("defs-{n}"), &dfiles));
         }
         w.install_inventory(
             &[&pubkey],

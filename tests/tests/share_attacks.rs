@@ -32,14 +32,6 @@ fn defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
     vec![("main.avdb".into(), main, false)]
 }
 
-fn write_release(w: &World, name: &str, files: &[(String, Vec<u8>, bool)]) -> PathBuf {
-    let refs: Vec<(&str, &[u8], bool)> = files
-        .iter()
-        .map(|(p, d, x)| (p.as_str(), d.as_slice(), *x))
-        .collect();
-    w.release(name, &refs)
-}
-
 /// Adds releases `from..=to` of engine and definitions to `store`.
 fn add_releases(w: &World, store: &Path, from: u8, to: u8) {
     for n in from..=to {
@@ -57,7 +49,7 @@ fn add_releases(w: &World, store: &Path, from: u8, to: u8) {
                 format!("defs-{n}"),
             ),
         ] {
-            let dir = write_release(w, &name, &files);
+            let dir = w.release_owned(&name, &files);
             let o = output(
                 iupack()
                     .arg("add")

@@ -29,14 +29,6 @@ fn defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
     ]
 }
 
-fn write_release(w: &World, name: &str, files: &[(String, Vec<u8>, bool)]) -> PathBuf {
-    let refs: Vec<(&str, &[u8], bool)> = files
-        .iter()
-        .map(|(p, d, x)| (p.as_str(), d.as_slice(), *x))
-        .collect();
-    w.release(name, &refs)
-}
-
 fn add(store: &Path, component: &str, version: &str, content: &Path) -> std::process::Output {
     output(
         iupack()
@@ -79,8 +71,8 @@ fn add_build_from_store_and_prune() {
     let (key, pubkey) = w.keygen("publisher");
     let store = w.path("store");
     for n in 1..=4u8 {
-        let e = write_release(&w, &format!("engine-{n}"), &engine(n));
-        let d = write_release(&w, &format!("defs-{n}"), &defs(n));
+        let e = w.release_owned(&format!("engine-{n}"), &engine(n));
+        let d = w.release_owned(&format!("defs-{n}"), &defs(n));
         assert_code(&add(&store, "engine", &format!("3.7.{n}"), &e), 0);
         assert_code(&add(&store, "definitions", &format!("2026.11.2{n}"), &d), 0);
     }
@@ -230,8 +222,8 @@ fn store_with_releases(w: &World) -> PathBuf {
 fn store_up_to(w: &World, last: u8) -> PathBuf {
     let store = w.path("store");
     for n in 1..=last {
-        let e = write_release(w, &format!("engine-{n}"), &engine(n));
-        let d = write_release(w, &format!("defs-{n}"), &defs(n));
+        let e = w.release_owned(&format!("engine-{n}"), &engine(n));
+        let d = w.release_owned(&format!("defs-{n}"), &defs(n));
         assert_code(&add(&store, "engine", &format!("3.7.{n}"), &e), 0);
         assert_code(&add(&store, "definitions", &format!("2026.11.2{n}"), &d), 0);
     }
@@ -539,8 +531,8 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     let monthly = w.path("monthly");
     publish(&store, &monthly, &key, "1");
     // Today's: release 4, with deltas from 3.
-    let e = write_release(&w, "engine-4", &engine(4));
-    let d = write_release(&w, "defs-4", &defs(4));
+    let e = w.release_owned("engine-4", &engine(4));
+    let d = w.release_owned("defs-4", &defs(4));
     assert_code(&add(&store, "engine", "3.7.4", &e), 0);
     assert_code(&add(&store, "definitions", "2026.11.24", &d), 0);
     let daily = w.path("daily");
@@ -622,7 +614,7 @@ fn an_index_that_lists_another_products_package_as_this_ones_is_refused() {
     let (key, pubkey) = w.keygen("publisher");
     // The same publisher's key signs a second product, with a newer "engine".
     let other = w.path("other-store");
-    let e = write_release(&w, "other-engine", &engine(9));
+    let e = w.release_owned("other-engine", &engine(9));
     let o = output(
         iupack()
             .arg("add")
@@ -643,8 +635,8 @@ fn an_index_that_lists_another_products_package_as_this_ones_is_refused() {
     packages[0]["product"] = "acme-av".into();
     sign_index(&share, &key, packages);
 
-    write_release(&w, "engine-1", &engine(1));
-    write_release(&w, "defs-1", &defs(1));
+    w.release_owned("engine-1", &engine(1));
+    w.release_owned("defs-1", &defs(1));
     let m = machine_at(&w, &pubkey, 1);
     let before = snapshot(&m.machine());
     let o = client(&m, &["apply", "--from", share.to_str().expect("utf8")]);
