@@ -6,12 +6,15 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 secs=${1:-600}
-cargo +nightly fuzz build || exit 1
+# -a: debug assertions and overflow checks on (cargo fuzz builds optimised without them by
+# default), so that arithmetic a package controls and that would wrap in a release build is a
+# finding here, not a silent wrap.
+cargo +nightly fuzz build -a || exit 1
 mkdir -p logs
 run() {
   local t=$1
   mkdir -p "corpus/$t"
-  cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
+  cargo +nightly fuzz run -a "$t" "corpus/$t" -- -max_total_time="$secs" -print_final_stats=1 \
     > "logs/$t.log" 2>&1
   local rc=$?
   local execs; execs=$(grep -E '^stat::number_of_executed_units' "logs/$t.log" | awk '{print $2}')

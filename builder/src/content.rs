@@ -2,8 +2,8 @@
 //! are unpacked into a private temp folder first, refusing unsafe names, links and special
 //! entries, so that every source is scanned the same way.
 
-use iupack_stub::relpath::RelPath;
-use iupack_stub::write::{package_mode, scan_dir, SourceFile};
+use iupack_stub::format::relpath::RelPath;
+use iupack_stub::format::write::{package_mode, scan_dir, SourceFile};
 use iupack_stub::Error;
 use std::fs::{self, File};
 use std::io::{self, Read};

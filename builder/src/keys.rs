@@ -63,7 +63,7 @@ pub fn load_secret(path: &Path) -> Result<(SecretKey, PublicKey), Error> {
 /// `minisign` crate refuses as corrupted. Such a key is taken as it is: `minisign::sign` checks
 /// every signature against the public half, so a damaged key still cannot sign.
 fn zero_checksum_unencrypted(text: &str) -> Option<SecretKey> {
-    let raw = iupack_stub::signature::base64_decode(text.lines().nth(1)?)?;
+    let raw = iupack_stub::format::signature::base64_decode(text.lines().nth(1)?)?;
     let unencrypted = raw.len() == 158 && raw[2..4] == [0, 0];
     let zero_checksum = raw.get(126..158)?.iter().all(|&b| b == 0);
     (unencrypted && zero_checksum)

@@ -4,11 +4,11 @@
 use clap::{Parser, Subcommand};
 use iupack_stub::Error;
 
-/// `println!` for people: the line goes out escaped (`iupack_stub::report::shown`), as package
+/// `println!` for people: the line goes out escaped (`iupack_stub::apply::report::shown`), as package
 /// fields (unverified in `inspect`), trusted comments and file names can hold terminal escape
 /// sequences. JSON output is printed as it is (the JSON writer escapes).
 macro_rules! say {
-    ($($t:tt)*) => { println!("{}", iupack_stub::report::shown(&format!($($t)*))) };
+    ($($t:tt)*) => { println!("{}", iupack_stub::apply::report::shown(&format!($($t)*))) };
 }
 
 mod cmd;
@@ -85,7 +85,7 @@ fn main() {
 /// Prints an error once, with what to do next (escaped, the hint on a line of its own); with
 /// `--json` also as JSON on stdout, so a script reading stdout learns why.
 fn report(e: &Error, json: bool) {
-    use iupack_stub::report::shown;
+    use iupack_stub::apply::report::shown;
     eprintln!("iupack: error: {}", shown(&e.message));
     if let Some(hint) = &e.hint {
         eprintln!("  hint: {}", shown(hint));

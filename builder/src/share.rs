@@ -4,10 +4,10 @@
 use crate::cmd::build::{self, Built};
 use crate::keys;
 use crate::spec::Spec;
-use iupack_stub::share::{
+use iupack_stub::client::share::{
     Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
 };
-use iupack_stub::{fsutil, time, write, Error};
+use iupack_stub::{format::write, platform::fsutil, platform::time, Error};
 use std::path::Path;
 
 /// Where and how `publish` and `plan` build a share's packages.

@@ -1,8 +1,8 @@
 //! The build spec (DESIGN §7): a TOML file naming the product, its targets and each component's
 //! release content. Relative paths resolve against the spec's folder.
 
-use iupack_stub::manifest::{is_valid_name, NAME_RULE};
-use iupack_stub::version::{Version, VersionReq};
+use iupack_stub::format::manifest::{is_valid_name, NAME_RULE};
+use iupack_stub::format::version::{Version, VersionReq};
 use iupack_stub::Error;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -86,7 +86,7 @@ impl Spec {
                 .hint("see the build spec format in the README")
         })?;
         spec.check(path)?;
-        let base = iupack_stub::fsutil::parent_of(path);
+        let base = iupack_stub::platform::fsutil::parent_of(path);
         Ok((spec, base))
     }
 

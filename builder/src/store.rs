@@ -15,9 +15,9 @@
 
 use crate::content;
 use crate::spec::{ComponentSpec, DeltaSpec, Spec, Targets};
-use iupack_stub::manifest::{files_tree, is_valid_name};
-use iupack_stub::version::{Version, VersionReq};
-use iupack_stub::{fsutil, Error};
+use iupack_stub::format::manifest::{files_tree, is_valid_name};
+use iupack_stub::format::version::{Version, VersionReq};
+use iupack_stub::{platform::fsutil, Error};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -108,7 +108,7 @@ impl Store {
             if !is_valid_name(name) {
                 return Err(Error::usage(format!(
                     "{what} `{name}` must be {}",
-                    iupack_stub::manifest::NAME_RULE
+                    iupack_stub::format::manifest::NAME_RULE
                 ))
                 .hint(format!("give the {what} id the inventories use")));
             }
@@ -176,7 +176,7 @@ impl Store {
     }
 
     fn release_tree(&self, dir: &Path) -> Result<String, Error> {
-        let files = iupack_stub::write::scan_dir(dir).map_err(|e| {
+        let files = iupack_stub::format::write::scan_dir(dir).map_err(|e| {
             Error::other(format!("the store's release {}: {e}", dir.display()))
                 .hint("a release folder in the store holds only the release's files; remove what was put there by hand")
         })?;

@@ -1,6 +1,6 @@
 //! The manifest parser and validator: never panics; whatever it accepts round-trips.
 #![no_main]
-use iupack_stub::manifest::Manifest;
+use iupack_stub::format::manifest::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,9 +1,9 @@
 //! Patch application: bsdiff-lzma, zstd prefix frames, tree-stream listings and full-archive tar
 //! streams on hostile bytes never panic and never yield more than the declared size.
 #![no_main]
-use iupack_stub::manifest::FileEntry;
-use iupack_stub::relpath::RelPath;
-use iupack_stub::{bsdx, package::prefix_decoder, tarstream, treestream};
+use iupack_stub::format::manifest::FileEntry;
+use iupack_stub::format::relpath::RelPath;
+use iupack_stub::{format::codecs::bsdx, format::package::prefix_decoder, format::codecs::tarstream, format::codecs::treestream};
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 

@@ -1,7 +1,7 @@
 //! Finding the payload in a file and reading its manifest, signature and key transitions, then
 //! verification against a fixed key: never panics, never reads unbounded amounts.
 #![no_main]
-use iupack_stub::package::{Expect, Package};
+use iupack_stub::format::package::{Expect, Package};
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
 
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = pkg.claimed();
             let _ = pkg.entries();
             if let Ok(ts) = pkg.key_transitions() {
-                let _ = iupack_stub::keys::follow("acme-av", &ts, &[KEY.to_string()], &[]);
+                let _ = iupack_stub::format::keys::follow("acme-av", &ts, &[KEY.to_string()], &[]);
             }
             if let Ok(mut vp) = pkg.verify(&[KEY.to_string()], &[], "fuzz") {
                 let _ = vp.verify_content();

@@ -1,7 +1,7 @@
 //! Versions and ranges: parsing never panics; ordering is a total order consistent with
 //! equality; display re-parses to the same value; a range's verdict survives a round trip.
 #![no_main]
-use iupack_stub::version::{Version, VersionReq};
+use iupack_stub::format::version::{Version, VersionReq};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

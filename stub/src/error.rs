@@ -1,4 +1,4 @@
-//! Errors and the documented exit codes (DESIGN §8).
+//! Errors and the documented exit codes (docs/design.md §8).
 //!
 //! Every error carries the exit code it maps to, a message that says what went wrong (with the
 //! path, expected and actual values where there are any) and, where we know one, a hint that says
@@ -35,23 +35,43 @@ pub enum ExitCode {
     RestartNeeded,
 }
 
+/// The one table of exit codes: the number, the word a report's `result` says for a run that
+/// ends with it as an error (docs/report.md), and what it means (broken into lines
+/// as `--help` prints it: a package head does no text layout). `--help` prints it, a report's
+/// `result` follows it (`result_word`), and a test holds README's table to it.
+pub const EXIT_CODES: [(ExitCode, i32, &str, &str); 12] = [
+    (ExitCode::Success, 0, "success", "success: applied, or already current (--check: the machine has everything)"),
+    (ExitCode::Error, 1, "failed", "error not covered below (--check: the machine needs the package)"),
+    (ExitCode::Usage, 2, "failed", "usage error"),
+    (ExitCode::NotApplicable, 10, "not-applicable", "not applicable: product not installed, or platform, language or product version outside\n       targets"),
+    (ExitCode::NeedsOther, 11, "refused", "needs another package: the installed version is no delta base (or its files were\n       changed locally) and there is no full content, or a requires the package does not\n       bring; rollback: no kept copy, the kept copy was changed, or a requires would break"),
+    (ExitCode::Downgrade, 12, "refused", "refused: older than installed (downgrade), unless --allow-downgrade"),
+    (ExitCode::Signature, 20, "refused", "signature invalid, or signed by a key this machine does not trust (or has revoked)"),
+    (ExitCode::Damaged, 21, "refused", "package damaged: truncated, malformed, or content not as the manifest says"),
+    (ExitCode::ApplyFailed, 30, "failed", "apply failed (disk full, I/O, permissions); machine left as it was"),
+    (ExitCode::HookRejected, 31, "failed", "validate hook rejected the new content; machine left as it was"),
+    (ExitCode::Locked, 40, "failed", "another update holds the inventory lock (after --wait)"),
+    (ExitCode::RestartNeeded, 3010, "restart-needed", "Windows only: applied, restart needed to finish"),
+];
+
 impl ExitCode {
     /// The process exit status for this code.
     pub fn code(self) -> i32 {
-        match self {
-            ExitCode::Success => 0,
-            ExitCode::Error => 1,
-            ExitCode::Usage => 2,
-            ExitCode::NotApplicable => 10,
-            ExitCode::NeedsOther => 11,
-            ExitCode::Downgrade => 12,
-            ExitCode::Signature => 20,
-            ExitCode::Damaged => 21,
-            ExitCode::ApplyFailed => 30,
-            ExitCode::HookRejected => 31,
-            ExitCode::Locked => 40,
-            ExitCode::RestartNeeded => 3010,
-        }
+        self.row().1
+    }
+
+    /// What this code means, as the README says it (on one line).
+    pub fn meaning(self) -> String {
+        self.row().3.replace("\n       ", " ")
+    }
+
+    fn row(self) -> &'static (ExitCode, i32, &'static str, &'static str) {
+        &EXIT_CODES[self as usize]
+    }
+
+    /// A report's `result` for a run that ended with this code as an error (docs/report.md).
+    pub fn result_word(self) -> &'static str {
+        self.row().2
     }
 }
 
@@ -139,3 +159,44 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table is in the enum's order (so `row` finds each code's own row), and README's
+    /// "Exit codes" table lists exactly these codes with these meanings.
+    #[test]
+    fn the_exit_code_table_is_the_readmes() {
+        for (i, row) in EXIT_CODES.iter().enumerate() {
+            assert_eq!(row.0 as usize, i, "row {i} is out of the enum's order");
+            assert_eq!(row.0.code(), row.1);
+            for line in row.3.split('\n') {
+                assert!(line.trim_start().len() <= 87, "{line}: wider than --help's column");
+            }
+        }
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+            .expect("README.md");
+        let section = readme
+            .split("### Exit codes")
+            .nth(1)
+            .expect("README has an Exit codes section");
+        let rows: Vec<(i32, String)> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| 0 |"))
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                (
+                    cells[0].trim().parse().expect("a code"),
+                    cells[1].trim().to_string(),
+                )
+            })
+            .collect();
+        let want: Vec<(i32, String)> = EXIT_CODES.iter().map(|r| (r.1, r.0.meaning())).collect();
+        assert_eq!(
+            rows, want,
+            "README's exit code table differs from error::EXIT_CODES"
+        );
+    }
+}

@@ -10,43 +10,14 @@
 #![deny(unsafe_code)]
 
 pub mod apply;
-pub mod bsdx;
 pub mod client;
-pub mod digest;
 pub mod error;
-pub mod fault;
-pub mod fsutil;
-pub mod hooks;
-#[cfg(feature = "client")]
-pub mod interactive;
-pub mod inventory;
-pub mod journal;
+pub mod format;
 pub mod json;
-pub mod keys;
-pub mod lock;
-pub mod manifest;
-pub mod package;
-pub mod relpath;
-pub mod report;
-pub mod safedir;
-pub mod scan;
-pub mod share;
-pub mod signature;
-pub mod sorted;
-pub mod tarstream;
-pub mod time;
-pub mod treestream;
-pub mod version;
-#[cfg(windows)]
-mod winreboot;
-#[cfg(target_os = "linux")]
-mod writeback;
-pub mod zipread;
+pub mod machine;
+pub mod platform;
 
-#[cfg(feature = "write")]
-pub mod write;
-
-pub use error::{Error, ExitCode};
+pub use error::{Error, ExitCode, Result};
 
 /// The platform name this stub was built for, as used in manifests and inventories.
 pub fn this_platform() -> String {

@@ -1,8 +1,8 @@
 //! The admin's side: keys, builds from every kind of content, and interoperability with the
 //! standard tools (the reference `minisign`, `unzip`), plus `iupack inspect` and `verify`.
 
-use iupack_stub::package::{Expect, Package};
-use iupack_stub::write::{full_entries, scan_dir, write_package};
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::write::{full_entries, scan_dir, write_package};
 use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -410,9 +410,9 @@ fn a_tampered_patch_is_refused_with_21_and_changes_nothing() {
 
 #[test]
 fn a_signed_tree_patch_that_rebuilds_another_tree_is_refused() {
-    use iupack_stub::manifest::Manifest;
-    use iupack_stub::package::{Expect, Package};
-    use iupack_stub::write::{
+    use iupack_stub::format::manifest::Manifest;
+    use iupack_stub::format::package::{Expect, Package};
+    use iupack_stub::format::write::{
         encode_patch, scan_dir, sign, write_package, PackageEntry, Payload, Store,
     };
     // A compromised build machine signs a correct-looking tree delta whose stream writes a file
@@ -423,12 +423,13 @@ fn a_signed_tree_patch_that_rebuilds_another_tree_is_refused() {
         .expect("open")
         .expect("package");
     let mut m = Manifest::parse(p.manifest_bytes()).expect("manifest");
-    let base = iupack_stub::treestream::serialise(&scan_dir(&r.v2).expect("scan")).expect("stream");
+    let base = iupack_stub::format::codecs::treestream::serialise(&scan_dir(&r.v2).expect("scan"))
+        .expect("stream");
     let evil_stream = b"evil.sh\t755\t5\n\nboom!".to_vec();
     let patch = encode_patch(&base, &evil_stream, 3).expect("encode");
     let d = &mut m.components[0].deltas[0];
     d.patch_size = Some(patch.len() as u64);
-    d.patch_sha256 = Some(iupack_stub::digest::sha256_hex(&patch));
+    d.patch_sha256 = Some(iupack_stub::format::digest::sha256_hex(&patch));
     d.stream_size = Some(evil_stream.len() as u64);
     let manifest = m.to_json();
     let sk = minisign_key(&r.key);

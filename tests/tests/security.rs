@@ -13,7 +13,7 @@ fn vectors_dir() -> PathBuf {
 }
 
 fn sha256_file(p: &Path) -> String {
-    iupack_stub::digest::sha256_hex(&fs::read(p).expect("read"))
+    iupack_stub::format::digest::sha256_hex(&fs::read(p).expect("read"))
 }
 
 /// A character a terminal obeys instead of showing: controls but the line end, bidi overrides.

@@ -158,7 +158,7 @@ fn refused_at_once(make: impl Fn(&Path, &Path), says: &str) {
     let secret_bytes = b"root's private key material\n".repeat(37);
     fs::write(&secret, &secret_bytes).expect("write");
     set_mode(&secret, 0o600);
-    let secret_sha = iupack_stub::digest::sha256_hex(&secret_bytes);
+    let secret_sha = iupack_stub::format::digest::sha256_hex(&secret_bytes);
     let secret_len = format!("{} bytes", secret_bytes.len());
     for file in listed(&share) {
         fs::remove_file(share.join(&file)).expect("rm");

@@ -1,7 +1,7 @@
 //! `iupack add`: import a vendor drop into the release store (see `store`).
 
 use crate::store::{Added, Store};
-use iupack_stub::version::Version;
+use iupack_stub::format::version::Version;
 use iupack_stub::Error;
 use std::path::PathBuf;
 

@@ -4,12 +4,12 @@
 
 use crate::progress::{self, Progress};
 use crate::{content, keys, spec::Spec};
-use iupack_stub::digest::{hash_reader, sha256_hex};
-use iupack_stub::manifest::{self, Component, Manifest, PackageInfo, StubInfo, Targets};
-use iupack_stub::package::{Expect, Package};
-use iupack_stub::signature::{key_id, TrustedComment};
-use iupack_stub::write;
-use iupack_stub::{fsutil, time, Error};
+use iupack_stub::format::digest::{hash_reader, sha256_hex};
+use iupack_stub::format::manifest::{self, Component, Manifest, PackageInfo, StubInfo, Targets};
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::signature::{key_id, TrustedComment};
+use iupack_stub::format::write;
+use iupack_stub::{platform::fsutil, platform::time, Error};
 use std::fs::{self, File};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -215,7 +215,7 @@ pub fn build(a: &Args, spec: &Spec, base: &Path) -> Result<Built, Error> {
                 && content
                     .files
                     .iter()
-                    .all(|f| f.size <= iupack_stub::tarstream::MAX_FILE_BYTES)
+                    .all(|f| f.size <= iupack_stub::format::codecs::tarstream::MAX_FILE_BYTES)
         })
         .collect();
     type Archived = std::io::Result<(manifest::FullArchive, write::PackageEntry)>;
@@ -726,7 +726,7 @@ fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntr
             })
         };
         let (data, sig) = (read(&path)?, read(&sig_path)?);
-        let t = iupack_stub::keys::Transition::parse(&data).map_err(|e| {
+        let t = iupack_stub::format::keys::Transition::parse(&data).map_err(|e| {
             Error::usage(format!("{} is not a key transition: {e}", path.display()))
                 .hint("list the .json file that `iupack key-transition` wrote")
         })?;
@@ -739,7 +739,7 @@ fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<write::PackageEntr
             ))
             .hint("list only key transitions made for this spec's product"));
         }
-        let (name, sig_name) = iupack_stub::keys::entry_names(i + 1);
+        let (name, sig_name) = iupack_stub::format::keys::entry_names(i + 1);
         for (name, bytes) in [(name, data), (sig_name, sig)] {
             out.push(write::PackageEntry {
                 name,

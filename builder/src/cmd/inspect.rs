@@ -1,9 +1,9 @@
 //! `iupack inspect`: what a package carries, read without trusting it (the signature is not
 //! checked here; `iupack verify` does that).
 
-use iupack_stub::manifest::Manifest;
-use iupack_stub::package::{Expect, Package};
-use iupack_stub::signature::key_id;
+use iupack_stub::format::manifest::Manifest;
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::signature::key_id;
 use iupack_stub::Error;
 use std::path::PathBuf;
 
@@ -32,7 +32,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         .unwrap_or_default()
         .iter()
         .map(|(data, sig)| {
-            let t = iupack_stub::keys::Transition::parse(data).ok();
+            let t = iupack_stub::format::keys::Transition::parse(data).ok();
             serde_json::json!({
                 "signed_by": sig.lines().nth(1).and_then(key_id),
                 "new_key": t.as_ref().and_then(|t| key_id(&t.new_key)),

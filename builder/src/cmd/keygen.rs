@@ -2,7 +2,7 @@
 //! `--no-password`, encrypted with a password from `IUPACK_PASSWORD` or the terminal.
 
 use crate::keys::{can_prompt, env_password, ENV_PASSWORD};
-use iupack_stub::{fsutil, signature::key_id, Error};
+use iupack_stub::{format::signature::key_id, platform::fsutil, Error};
 use minisign::KeyPair;
 use std::io::Write;
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ pub mod publish;
 pub mod transition;
 pub mod verify;
 
-use iupack_stub::{fsutil, Error};
+use iupack_stub::{platform::fsutil, Error};
 use std::path::Path;
 
 /// Refuses to replace an existing file unless `--force` was given.

@@ -8,7 +8,7 @@
 use super::build::Built;
 use crate::share;
 use crate::store::Store;
-use iupack_stub::version::Version;
+use iupack_stub::format::version::Version;
 use iupack_stub::Error;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

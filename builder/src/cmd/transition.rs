@@ -4,9 +4,11 @@
 //! every statement in a package in order. Procedure: keys/README.md.
 
 use crate::keys;
-use iupack_stub::keys::{Transition, KIND};
-use iupack_stub::signature::{key_id, public_key_from_text};
-use iupack_stub::{fsutil, manifest::is_valid_name, time, write, Error};
+use iupack_stub::format::keys::{Transition, KIND};
+use iupack_stub::format::signature::{key_id, public_key_from_text};
+use iupack_stub::{
+    format::manifest::is_valid_name, format::write, platform::fsutil, platform::time, Error,
+};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +41,7 @@ pub fn run(a: Args) -> Result<(), Error> {
         return Err(Error::usage(format!(
             "product `{}` must be {}",
             a.product,
-            iupack_stub::manifest::NAME_RULE
+            iupack_stub::format::manifest::NAME_RULE
         ))
         .hint("give the product id exactly as the build spec and the inventories name it"));
     }

@@ -2,8 +2,8 @@
 //! code the stub runs; and the whole-file signature `PKG.minisig` when it is there.
 
 use crate::progress::{self, Progress};
-use iupack_stub::package::{Expect, Package};
-use iupack_stub::signature::{public_key_from_text, verify_file};
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::signature::{public_key_from_text, verify_file};
 use iupack_stub::Error;
 use std::path::PathBuf;
 

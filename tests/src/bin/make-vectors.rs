@@ -8,8 +8,8 @@
 //! so regenerated packages differ in their signature bytes only. Usage: `cargo run -p iupack-tests --bin make-vectors [DIR]` (needs `minisign`
 //! for the legacy-signature vector).
 
-use iupack_stub::digest::{sha256_hex, tree_digest, TreeLine};
-use iupack_stub::write::{sign, write_package, PackageEntry, Payload, Store};
+use iupack_stub::format::digest::{sha256_hex, tree_digest, TreeLine};
+use iupack_stub::format::write::{sign, write_package, PackageEntry, Payload, Store};
 use serde_json::{json, Value};
 use std::fs;
 use std::io::Write;
@@ -219,8 +219,8 @@ fn find(hay: &[u8], needle: &[u8]) -> usize {
 /// an output other than the signed size. Refused with 21 by apply, `--verify` and `iupack
 /// verify` (`"verify": true`), the machine unchanged.
 fn size_vectors(out: &mut Out, k: &Key) {
-    use iupack_stub::manifest::FileEntry;
-    use iupack_stub::relpath::RelPath;
+    use iupack_stub::format::manifest::FileEntry;
+    use iupack_stub::format::relpath::RelPath;
     let tree = |lines: &[(&str, u32, u64, &[u8])]| {
         let shas: Vec<String> = lines.iter().map(|l| sha256_hex(l.3)).collect();
         tree_digest(lines.iter().zip(&shas).map(|(l, sha)| TreeLine {
@@ -250,14 +250,14 @@ fn size_vectors(out: &mut Out, k: &Key) {
         })
         .collect();
     let mut tar = Vec::new();
-    iupack_stub::tarstream::write(&mut tar, &real, CREATED, |e| {
+    iupack_stub::format::codecs::tarstream::write(&mut tar, &real, CREATED, |e| {
         let x = files.iter().find(|x| x.path == e.path.as_str());
         Ok(Box::new(std::io::Cursor::new(
             x.expect("listed").bytes.clone(),
         )))
     })
     .expect("tar");
-    let zst = iupack_stub::write::encode_patch(&[], &tar, 19).expect("zstd");
+    let zst = iupack_stub::format::write::encode_patch(&[], &tar, 19).expect("zstd");
     let mut m = manifest("acme-av-2.0-tar-size-lies", "acme-av", "2.0", &files);
     let big = 1u64 << 33;
     m["components"][0]["full"][0]["size"] = json!(big);
@@ -290,7 +290,7 @@ fn size_vectors(out: &mut Out, k: &Key) {
         ("core.tbl", 0o644, core_old.len() as u64, core_old),
     ]);
     let bsdiff = |name: &str, out_size: u64, signed: u64, msg: &str, out: &mut Out| {
-        let mut patch = iupack_stub::bsdx::encode(old, SCAN).expect("bsdiff");
+        let mut patch = iupack_stub::format::codecs::bsdx::encode(old, SCAN).expect("bsdiff");
         let eraw = u64::from_le_bytes(patch[40..48].try_into().expect("8 bytes"));
         patch[24..32].copy_from_slice(&(out_size - eraw).to_le_bytes());
         let mut m = manifest(&format!("acme-av-2.0-{name}"), "acme-av", "2.0", &[]);
@@ -771,9 +771,9 @@ fn main() {
         );
 
         let transition = |by: &Key, product: &str, new: &Key| -> (Vec<u8>, String) {
-            let t = iupack_stub::keys::Transition {
+            let t = iupack_stub::format::keys::Transition {
                 format: 1,
-                kind: iupack_stub::keys::KIND.into(),
+                kind: iupack_stub::format::keys::KIND.into(),
                 product: product.into(),
                 new_key: pub_b64(new),
                 revoke_signer: false,
@@ -788,7 +788,7 @@ fn main() {
             let b = bytes_of(&m);
             let mut es = Vec::new();
             for (i, (data, sig)) in ts.iter().enumerate() {
-                let (n, s) = iupack_stub::keys::entry_names(i + 1);
+                let (n, s) = iupack_stub::format::keys::entry_names(i + 1);
                 es.push(PackageEntry {
                     name: n,
                     size: data.len() as u64,

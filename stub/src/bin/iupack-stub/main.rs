@@ -1,0 +1,190 @@
+//! `iupack-stub`: the program at the head of every package, and (with no payload attached) the
+//! installed client tool. This binary is the only part of the stub that talks to people and
+//! fleet tools: it parses the command line (`args`), runs the library's apply engine or client
+//! command, prints one result (`print`, `help`), writes the report and log, and exits with the
+//! documented code (`iupack_stub::error::EXIT_CODES`). In the client tool it also answers the
+//! interactive prompt (`interactive`). It makes no decision about a package or the machine.
+
+mod args;
+mod help;
+#[cfg(feature = "client")]
+mod interactive;
+/// One line for people on stdout: `say!` formats, `shown` escapes what a package, a signature or
+/// an inventory could have put there (all human output goes through these two).
+macro_rules! say {
+    ($($t:tt)*) => { crate::print::say_line(&format!($($t)*)) };
+}
+mod print;
+
+use args::{parse_args, Args, Command};
+use iupack_stub::apply::report::Report;
+use iupack_stub::apply::{self, Interactive, Mode, Options};
+#[cfg(feature = "client")]
+use iupack_stub::client;
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::signature::public_key_from_text;
+use iupack_stub::{machine::inventory, Error, ExitCode};
+use print::{fail, finish_error};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What this head can decode, for the builder (`iupack_stub::stub_features`).
+#[used]
+static FEATURES: [u8; 40] = iupack_stub::FEATURES_MARK;
+
+fn main() {
+    std::process::exit(real_main());
+}
+
+fn real_main() -> i32 {
+    let started = Instant::now();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+
+    // Our own file: a package when a payload is attached, the client tool when not.
+    let own = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(&Error::other(format!(
+                "cannot find this program's file: {e}"
+            )))
+        }
+    };
+    // A fleet tool reads the report even when the run stops before its options are understood
+    // (a damaged package, a wrong flag): find --report and --log first.
+    let early = |flag: &str| {
+        argv.windows(2)
+            .find(|w| w[0] == flag)
+            .map(|w| PathBuf::from(&w[1]))
+    };
+    let (early_report, early_log) = (early("--report"), early("--log"));
+    let own_pkg = match Package::open(&own, Expect::MaybeBare) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut r = Report::new("apply", &own.display().to_string());
+            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+        }
+    };
+    let args = match parse_args(&argv, own_pkg.is_some()) {
+        Ok(a) => a,
+        Err(e) => {
+            let mut r = Report::new("apply", &own.display().to_string());
+            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+        }
+    };
+    if args.help {
+        help::print();
+        return 0;
+    }
+    if args.version {
+        println!("iupack-stub {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let mode = args.mode.clone().unwrap_or(Mode::Apply);
+    let inventory_path = inventory::default_path(args.inventory.as_deref());
+    let wait = args
+        .wait
+        .unwrap_or(iupack_stub::machine::lock::DEFAULT_WAIT);
+    let (mode_name, pkg_path) = match &args.command {
+        Command::Run => (
+            mode.name(),
+            args.package.clone().unwrap_or_else(|| own.clone()),
+        ),
+        #[cfg(feature = "client")]
+        Command::Status => {
+            return match &args.export {
+                Some(file) => print::export(&inventory_path, file),
+                None => print::status(&inventory_path, args.json),
+            }
+        }
+        #[cfg(feature = "client")]
+        Command::ApplyFrom(share) => (mode.name(), share.clone()),
+        #[cfg(feature = "client")]
+        Command::Rollback(..) => ("rollback", PathBuf::new()),
+        #[cfg(feature = "client")]
+        Command::Recover => ("recover", PathBuf::new()),
+    };
+    let mut report = Report::new(mode_name, &pkg_path.display().to_string());
+    let run = Run {
+        mode: &mode,
+        inventory: &inventory_path,
+        wait,
+    };
+    let result = run.command(&args, own_pkg, &pkg_path, &mut report);
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    print::finish(result, &mut report, &args, &mode)
+}
+
+/// What every command of one run shares.
+struct Run<'a> {
+    mode: &'a Mode,
+    inventory: &'a Path,
+    wait: Duration,
+}
+
+impl Run<'_> {
+    /// Runs what the command line asked, filling `report`.
+    fn command(
+        &self,
+        args: &Args,
+        own_pkg: Option<Package>,
+        pkg_path: &Path,
+        report: &mut Report,
+    ) -> Result<ExitCode, Error> {
+        match &args.command {
+            #[cfg(feature = "client")]
+            Command::Rollback(product, component) => {
+                client::rollback(self.inventory, product, component, self.wait, report)
+            }
+            #[cfg(feature = "client")]
+            Command::Recover => client::recover(self.inventory, self.wait, report),
+            #[cfg(feature = "client")]
+            Command::ApplyFrom(share) => {
+                let opts = self.options(args, None, Interactive::No);
+                client::share::apply_from(share, &opts, &mut interactive::Terminal, report)
+            }
+            _ => {
+                let pkg = match own_pkg {
+                    Some(p) => p,
+                    None => {
+                        Package::open(pkg_path, Expect::Package)?.expect("a package or an error")
+                    }
+                };
+                let pubkey = match &args.pubkey {
+                    Some(p) => Some(read_pubkey(p)?),
+                    None => None,
+                };
+                let interactive = if args.interactive {
+                    Interactive::Yes
+                } else if args.mode.is_none() && !args.quiet && !args.json && print::on_terminal() {
+                    Interactive::IfProductAsks
+                } else {
+                    Interactive::No
+                };
+                let opts = self.options(args, pubkey, interactive);
+                #[cfg(feature = "client")]
+                let mut prompt = interactive::Terminal;
+                #[cfg(not(feature = "client"))]
+                let mut prompt = apply::prompt::NoPerson;
+                apply::run(pkg, &opts, &mut prompt, report)
+            }
+        }
+    }
+
+    fn options(&self, args: &Args, pubkey: Option<String>, interactive: Interactive) -> Options {
+        Options {
+            mode: self.mode.clone(),
+            inventory: self.inventory.to_path_buf(),
+            downgrades: args.downgrades,
+            pubkey,
+            wait: self.wait,
+            interactive,
+            only: None,
+        }
+    }
+}
+
+fn read_pubkey(path: &Path) -> Result<String, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
+    public_key_from_text(&text)
+}

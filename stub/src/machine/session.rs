@@ -1,0 +1,111 @@
+//! Opening the machine for one run: the inventory's lock (held until the run ends), the
+//! recovery of an update an earlier run left half done, the installs that waited for a restart
+//! (settled once it has happened), then the inventory as it now is. Every command that reads or
+//! changes the inventory starts here, so they all see the machine the same way.
+
+use crate::error::Result;
+use crate::machine::fault;
+use crate::machine::installed::{installed_tree, tree_of};
+use crate::machine::inventory::{side_dir, InventoryFile};
+use crate::machine::journal::{self, Transaction};
+use crate::machine::lock::InventoryLock;
+use crate::platform::fsutil;
+use std::path::Path;
+use std::time::Duration;
+
+/// What a run will do to the inventory, which decides what opening it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (`--check`, `--list`): locks only to recover an interrupted update.
+    Read,
+    /// Stages and discards (`--dry-run`): locks and recovers, leaves restart-pending installs.
+    Stage,
+    /// Changes the machine (apply, rollback, recover): locks, recovers, settles restart-pending
+    /// installs.
+    Change,
+}
+
+/// An opened inventory: held locked (when `lock` is set) until this is dropped.
+#[derive(Debug)]
+pub struct Session {
+    pub lock: Option<InventoryLock>,
+    pub inv: InventoryFile,
+    /// What opening finished or undid, for the report.
+    pub recovered: Option<String>,
+}
+
+/// Opens the inventory at `inventory` (an absolute path, see `fsutil::absolute`) for `access`.
+/// A missing inventory is the error that says so.
+// Out of line: inlined into `apply::run` it made the package head larger (measured).
+#[inline(never)]
+pub fn open(inventory: &Path, wait: Duration, access: Access) -> Result<Session> {
+    // A missing inventory takes no lock: loading it is the error that says there is none.
+    let mut recovered = None;
+    let lock = if fsutil::exists(inventory)
+        && (access != Access::Read || fsutil::exists(&journal::journal_path(inventory)))
+    {
+        let lock = InventoryLock::acquire(inventory, wait)?;
+        fault::step("locked");
+        recovered = journal::recover(inventory)?.map(|r| r.message());
+        Some(lock)
+    } else {
+        None
+    };
+    let mut inv = InventoryFile::load(inventory)?;
+    if access == Access::Change {
+        if let Some(done) = settle_pending(&inv)? {
+            recovered = Some(match recovered {
+                Some(r) => format!("{r}; {done}"),
+                None => done,
+            });
+            inv = InventoryFile::load(inventory)?;
+        }
+    }
+    Ok(Session {
+        lock,
+        inv,
+        recovered,
+    })
+}
+
+/// Finishes installs that waited for a restart (Windows, files in use): when the restart has
+/// swapped the staged tree in (the staging folder is gone and the live tree is the pending one),
+/// the inventory records it. Call with the lock held. Returns a message when it did anything.
+fn settle_pending(inv: &InventoryFile) -> Result<Option<String>> {
+    let mut next = inv.clone();
+    let mut done = Vec::new();
+    let mut remove_after = Vec::new();
+    for p in &mut next.inventory.products {
+        let keep = p.keep_previous as usize;
+        for (name, c) in p.components.iter_mut() {
+            let Some(pending) = c.pending.clone() else {
+                continue;
+            };
+            let dir = inv.resolve(&c.path);
+            if fsutil::exists(&pending.stage)
+                || installed_tree(&dir, &pending.exec)
+                    .map(|t| tree_of(&t))
+                    .as_deref()
+                    != Some(pending.tree.as_str())
+            {
+                continue;
+            }
+            done.push(format!("{name} {}", pending.version));
+            remove_after.extend(c.make_live(pending, keep, &side_dir(&dir)));
+        }
+    }
+    if done.is_empty() {
+        return Ok(None);
+    }
+    let bytes = next.to_bytes();
+    let mut txn = Transaction::new(&inv.path, "finish after restart".into());
+    txn.commit(
+        Vec::new(),
+        &|_| (bytes.clone(), remove_after.clone()),
+        Vec::new(),
+    )?;
+    Ok(Some(format!(
+        "finished after the restart: {} installed",
+        done.join(", ")
+    )))
+}
