@@ -5,7 +5,7 @@
 //! full content only when some machine has another version, changed files, or nothing. Written
 //! as an update share (packages + signed index) for `iupack-stub apply --from DIR`.
 
-use super::build::Built;
+use crate::pipeline::Built;
 use crate::share;
 use crate::store::Store;
 use iupack_stub::version::Version;
