@@ -43,11 +43,13 @@ struct Seen {
     tree: Option<String>,
 }
 
-pub fn run(a: Args) -> Result<(), Error> {
-    let store = Store::new(&a.store);
-    // product -> component -> what each machine has
-    let mut seen: BTreeMap<String, BTreeMap<String, Vec<Seen>>> = BTreeMap::new();
-    for path in &a.inventory {
+/// product -> component -> what each machine has
+type SeenByProduct = BTreeMap<String, BTreeMap<String, Vec<Seen>>>;
+
+/// What the machines whose inventories `paths` are have, by product and component.
+fn read_inventories(paths: &[PathBuf]) -> Result<SeenByProduct, Error> {
+    let mut seen: SeenByProduct = BTreeMap::new();
+    for path in paths {
         let bad = |why: String| {
             Error::usage(format!("{}: {why}", path.display()))
                 .hint("give files written by `iupack-stub status --export FILE` on each machine")
@@ -77,6 +79,12 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
         }
     }
+    Ok(seen)
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let store = Store::new(&a.store);
+    let seen = read_inventories(&a.inventory)?;
     std::fs::create_dir_all(&a.out).map_err(|e| {
         Error::other(format!("cannot make {}: {e}", a.out.display()))
             .hint("check the path and write permission")
