@@ -14,6 +14,8 @@ macro_rules! say {
 mod cmd;
 mod content;
 mod keys;
+mod outpath;
+mod pipeline;
 mod progress;
 mod share;
 mod spec;

@@ -1,8 +1,8 @@
 //! Writing update shares (`iupack publish`, `iupack plan`): the packages, then the signed index
 //! that `iupack-stub apply --from SHARE` reads (format in stub/src/share.rs and docs/share.md).
 
-use crate::cmd::build::{self, Built};
 use crate::keys;
+use crate::pipeline::{self, Built};
 use crate::spec::Spec;
 use iupack_stub::client::share::{
     Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
@@ -29,8 +29,8 @@ impl ShareBuild<'_> {
             "run"
         };
         let out = self.dir.join(format!("{stem}.{ext}"));
-        let opts = build::Args::for_share(self.key, &out, self.stub, self.target);
-        build::build(&opts, spec, base)
+        let opts = pipeline::Options::for_share(self.key, &out, self.stub, self.target);
+        pipeline::run(&opts, spec, base)
     }
 }
 
@@ -84,7 +84,7 @@ pub fn write_index(dir: &Path, built: &[Built], key: &Path) -> Result<Index, Err
     }
     // SHA256SUMS (which each build extended) keeps lines only for what is still there.
     if !stale.is_empty() {
-        build::edit_sums(dir, &stale, None)?;
+        pipeline::edit_sums(dir, &stale, None)?;
     }
     Ok(index)
 }

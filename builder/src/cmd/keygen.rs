@@ -2,6 +2,7 @@
 //! `--no-password`, encrypted with a password from `IUPACK_PASSWORD` or the terminal.
 
 use crate::keys::{can_prompt, env_password, ENV_PASSWORD};
+use crate::outpath::check_overwrite;
 use iupack_stub::{format::signature::key_id, platform::fsutil, Error};
 use minisign::KeyPair;
 use std::io::Write;
@@ -23,8 +24,8 @@ pub struct Args {
 pub fn run(a: Args) -> Result<(), Error> {
     let sk_path = with_ext(&a.prefix, "key");
     let pk_path = with_ext(&a.prefix, "pub");
-    super::check_overwrite(&sk_path, a.force)?;
-    super::check_overwrite(&pk_path, a.force)?;
+    check_overwrite(&sk_path, a.force)?;
+    check_overwrite(&pk_path, a.force)?;
     let kp = if a.no_password {
         KeyPair::generate_unencrypted_keypair()
     } else {

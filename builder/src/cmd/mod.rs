@@ -1,4 +1,7 @@
-//! One module per subcommand, each with an `Args` struct and `run()`.
+//! One module per subcommand, each with an `Args` struct and `run()`: parse the flags, call the
+//! code that does the work (`crate::pipeline` for the builds, `crate::store`, `crate::share`, ...),
+//! print the result. Never does the work itself, and nothing outside `cmd` (and main) sees an
+//! `Args`: `publish` and `plan` build through `pipeline::Options`.
 
 pub mod add;
 pub mod build;
@@ -9,15 +12,3 @@ pub mod prune;
 pub mod publish;
 pub mod transition;
 pub mod verify;
-
-use iupack_stub::{platform::fsutil, Error};
-use std::path::Path;
-
-/// Refuses to replace an existing file unless `--force` was given.
-pub fn check_overwrite(path: &Path, force: bool) -> Result<(), Error> {
-    if !force && fsutil::exists(path) {
-        return Err(Error::usage(format!("{} already exists", path.display()))
-            .hint("choose another path, or pass --force to replace it"));
-    }
-    Ok(())
-}

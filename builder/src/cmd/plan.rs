@@ -5,7 +5,7 @@
 //! full content only when some machine has another version, changed files, or nothing. Written
 //! as an update share (packages + signed index) for `iupack-stub apply --from DIR`.
 
-use super::build::Built;
+use crate::pipeline::Built;
 use crate::share;
 use crate::store::Store;
 use iupack_stub::format::version::Version;
@@ -43,11 +43,13 @@ struct Seen {
     tree: Option<String>,
 }
 
-pub fn run(a: Args) -> Result<(), Error> {
-    let store = Store::new(&a.store);
-    // product -> component -> what each machine has
-    let mut seen: BTreeMap<String, BTreeMap<String, Vec<Seen>>> = BTreeMap::new();
-    for path in &a.inventory {
+/// product -> component -> what each machine has
+type SeenByProduct = BTreeMap<String, BTreeMap<String, Vec<Seen>>>;
+
+/// What the machines whose inventories `paths` are have, by product and component.
+fn read_inventories(paths: &[PathBuf]) -> Result<SeenByProduct, Error> {
+    let mut seen: SeenByProduct = BTreeMap::new();
+    for path in paths {
         let bad = |why: String| {
             Error::usage(format!("{}: {why}", path.display()))
                 .hint("give files written by `iupack-stub status --export FILE` on each machine")
@@ -77,6 +79,12 @@ pub fn run(a: Args) -> Result<(), Error> {
             }
         }
     }
+    Ok(seen)
+}
+
+pub fn run(a: Args) -> Result<(), Error> {
+    let store = Store::new(&a.store);
+    let seen = read_inventories(&a.inventory)?;
     std::fs::create_dir_all(&a.out).map_err(|e| {
         Error::other(format!("cannot make {}: {e}", a.out.display()))
             .hint("check the path and write permission")

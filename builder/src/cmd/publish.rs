@@ -3,7 +3,7 @@
 //! deltas from its earlier releases; then the signed index. Clients read only what they apply
 //! (`iupack-stub apply --from SHARE`).
 
-use super::build::Built;
+use crate::pipeline::Built;
 use crate::share;
 use crate::spec::{ComponentSpec, Spec};
 use crate::store::Store;

@@ -4,6 +4,7 @@
 //! every statement in a package in order. Procedure: keys/README.md.
 
 use crate::keys;
+use crate::outpath::check_overwrite;
 use iupack_stub::format::keys::{Transition, KIND};
 use iupack_stub::format::signature::{key_id, public_key_from_text};
 use iupack_stub::{
@@ -35,8 +36,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<(), Error> {
     let sig_path = PathBuf::from(format!("{}.minisig", a.out.display()));
-    super::check_overwrite(&a.out, a.force)?;
-    super::check_overwrite(&sig_path, a.force)?;
+    check_overwrite(&a.out, a.force)?;
+    check_overwrite(&sig_path, a.force)?;
     if !is_valid_name(&a.product) {
         return Err(Error::usage(format!(
             "product `{}` must be {}",

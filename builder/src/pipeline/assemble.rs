@@ -1,0 +1,207 @@
+//! Puts the package together: its entries in package order (key transitions, then per component
+//! its full content and its deltas), the manifest's components, the head that can decode them,
+//! the manifest (validated) and its signature. Owns the package order and the manifest; never
+//! writes a file.
+
+use super::heads::Heads;
+use super::{compress, deltas, Options, Signer};
+use crate::content::Content;
+use crate::progress::{self, Progress};
+use crate::spec::Spec;
+use iupack_stub::format::digest::sha256_hex;
+use iupack_stub::format::manifest::{
+    self, Component, Delta, FullArchive, Manifest, PackageInfo, StubInfo, Targets,
+};
+use iupack_stub::format::signature::TrustedComment;
+use iupack_stub::format::write::{self, PackageEntry};
+use iupack_stub::{platform::time, Error};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// What the package carries besides its head and manifest, per component in spec order.
+#[derive(Debug)]
+pub struct Parts {
+    entries: Vec<PackageEntry>,
+    archives: Vec<Option<FullArchive>>,
+    deltas: Vec<Vec<Delta>>,
+}
+
+/// The package, ready to be written.
+#[derive(Debug)]
+pub struct Assembled {
+    pub manifest: Manifest,
+    pub manifest_bytes: Vec<u8>,
+    pub signature: String,
+    pub entries: Vec<PackageEntry>,
+    pub stub_path: PathBuf,
+    pub stub: Vec<u8>,
+}
+
+/// The key transitions' entries, then per component its full content (settling each archive
+/// [`compress::archives`] made) and its deltas ("diffing").
+pub fn parts(
+    o: &Options,
+    spec: &Spec,
+    base: &Path,
+    contents: &[Content],
+    archived: Vec<Option<compress::Archived>>,
+    progress: &Progress,
+) -> Result<Parts, Error> {
+    let mut entries = transition_entries(spec, base)?;
+    let mut archives = Vec::new();
+    let mut all_deltas = Vec::new();
+    let mut delta_bytes = 0;
+    let pb = progress.bar(
+        "diffing",
+        spec.components.iter().map(|c| c.deltas.len() as u64).sum(),
+    );
+    for ((c, content), archived) in spec.components.iter().zip(contents).zip(archived) {
+        archives.push(compress::settle(c, content, archived, &mut entries)?);
+        all_deltas.push(deltas::component(
+            o,
+            c,
+            content,
+            base,
+            &mut entries,
+            &mut delta_bytes,
+            &pb,
+        )?);
+    }
+    pb.finish_with_message(format!("{} of patches", progress::bytes(delta_bytes)));
+    Ok(Parts {
+        entries,
+        archives,
+        deltas: all_deltas,
+    })
+}
+
+/// The manifest of `spec`'s package (made at `created`, for `platforms`), headed by the first
+/// of `heads` that can decode it, validated and signed with `key`.
+pub fn package(
+    spec: &Spec,
+    contents: &[Content],
+    parts: Parts,
+    heads: Heads,
+    platforms: Vec<String>,
+    created: u64,
+    key: &Signer,
+) -> Result<Assembled, Error> {
+    let version = spec.package_version();
+    let id = spec
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{}-{version}-{created}", spec.product));
+    let components = components(spec, contents, parts.deltas, parts.archives);
+    let (stub_path, stub) = heads.pick(manifest::needs_zstd(&components))?;
+    let m = Manifest {
+        format: manifest::FORMAT,
+        package: PackageInfo {
+            id: id.clone(),
+            created: time::rfc3339(created),
+            version: Some(version.clone()),
+            stub: StubInfo {
+                size: stub.len() as u64,
+                sha256: sha256_hex(&stub),
+            },
+        },
+        product: spec.product.clone(),
+        targets: Targets {
+            product_versions: spec.targets.product_versions.clone(),
+            platforms,
+            languages: spec.targets.languages.clone(),
+        },
+        components,
+    };
+    m.validate().map_err(|e| {
+        Error::usage(format!("the package would not be valid: {e}"))
+            .hint("fix the spec or the release content as the message says, then build again")
+    })?;
+    let manifest_bytes = m.to_json();
+    let comment = TrustedComment {
+        product: spec.product.clone(),
+        id,
+        version: version.to_string(),
+    };
+    let signature = key.sign(
+        &manifest_bytes[..],
+        &comment.render(),
+        "iupack package manifest signature",
+    )?;
+    Ok(Assembled {
+        manifest: m,
+        manifest_bytes,
+        signature,
+        entries: parts.entries,
+        stub_path,
+        stub,
+    })
+}
+
+/// The manifest's components: the spec's, with their files' tree, full content and deltas.
+fn components(
+    spec: &Spec,
+    contents: &[Content],
+    deltas: Vec<Vec<Delta>>,
+    archives: Vec<Option<FullArchive>>,
+) -> Vec<Component> {
+    spec.components
+        .iter()
+        .zip(contents)
+        .zip(deltas)
+        .zip(archives)
+        .map(|(((c, content), deltas), full_archive)| {
+            let full: Vec<_> = content.files.iter().map(|f| f.entry()).collect();
+            Component {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                requires: c.requires.clone().into_iter().collect(),
+                floor: c.floor.clone(),
+                tree: manifest::files_tree(&full),
+                full: c.full.then_some(full),
+                full_archive,
+                deltas,
+            }
+        })
+        .collect()
+}
+
+/// The spec's key-transition statements as package entries (`iupack/keys/N.json` and its
+/// signature), checked to be statements for this product.
+fn transition_entries(spec: &Spec, base: &Path) -> Result<Vec<PackageEntry>, Error> {
+    let mut out = Vec::new();
+    for (i, p) in spec.key_transitions.iter().enumerate() {
+        let path = base.join(p);
+        let sig_path = PathBuf::from(format!("{}.minisig", path.display()));
+        let read = |p: &Path| {
+            fs::read(p).map_err(|e| {
+                Error::usage(format!("cannot read the key transition {}: {e}", p.display()))
+                    .hint("make one with `iupack key-transition`; its signature is the .minisig beside it")
+            })
+        };
+        let (data, sig) = (read(&path)?, read(&sig_path)?);
+        let t = iupack_stub::format::keys::Transition::parse(&data).map_err(|e| {
+            Error::usage(format!("{} is not a key transition: {e}", path.display()))
+                .hint("list the .json file that `iupack key-transition` wrote")
+        })?;
+        if t.product != spec.product {
+            return Err(Error::usage(format!(
+                "{} is a key transition for {}, not {}",
+                path.display(),
+                t.product,
+                spec.product
+            ))
+            .hint("list only key transitions made for this spec's product"));
+        }
+        let (name, sig_name) = iupack_stub::format::keys::entry_names(i + 1);
+        for (name, bytes) in [(name, data), (sig_name, sig)] {
+            out.push(PackageEntry {
+                name,
+                size: bytes.len() as u64,
+                payload: write::Payload::Bytes(bytes),
+                mode: 0o644,
+                store: write::Store::Auto,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,104 @@
+//! The full content of each component: compressed into one archive (tar.zst or tar.xz) on as
+//! many threads as there are cores, or carried as one ZIP entry per file (deflate, a file past
+//! tar's size limit, or a component too small to gain from an archive). Owns the choice between
+//! the two; never reads content other than the component's own files and never writes the
+//! package.
+
+use crate::content::Content;
+use crate::progress::Progress;
+use crate::spec::{ComponentSpec, Spec};
+use iupack_stub::format::manifest::FullArchive;
+use iupack_stub::format::write::{self, FullCodec, PackageEntry};
+use iupack_stub::Error;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One component's compressed full content and its package entry, or why it failed (the error
+/// is reported when that component's turn comes: see [`settle`]).
+pub type Archived = std::io::Result<(FullArchive, PackageEntry)>;
+
+/// The full archive of each component that wants one (`None` for the others), compressed on as
+/// many threads as there are cores (each compressor is single-threaded and bound by the CPU; an
+/// xz 9e encoder takes ~350 MB, so no more at once).
+pub fn archives(
+    spec: &Spec,
+    contents: &[Content],
+    codec: FullCodec,
+    created: u64,
+    progress: &Progress,
+) -> Vec<Option<Archived>> {
+    // (A file past tar's 8 GiB header limit keeps its component in per-file entries.)
+    let wanted: Vec<bool> = spec
+        .components
+        .iter()
+        .zip(contents)
+        .map(|(c, content)| {
+            c.full
+                && codec != FullCodec::Deflate
+                && content
+                    .files
+                    .iter()
+                    .all(|f| f.size <= iupack_stub::format::codecs::tarstream::MAX_FILE_BYTES)
+        })
+        .collect();
+    let results: Vec<Mutex<Option<Archived>>> = wanted.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let to_compress = wanted.iter().filter(|w| **w).count();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(to_compress);
+    let pb = progress.bar("compressing", to_compress as u64);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = spec.components.get(i) else {
+                    break;
+                };
+                if wanted[i] {
+                    pb.set_message(c.name.clone());
+                    let r = write::full_archive(&c.name, &contents[i].files, codec, created);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                    pb.inc(1);
+                }
+            });
+        }
+    });
+    pb.finish_with_message(format!("{codec:?} on {workers} threads").to_lowercase());
+    results
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
+/// How component `c` carries its full content: the archive (its entry appended to `entries`),
+/// or per-file entries when it has no archive or the archive is not smaller than its files;
+/// nothing when it carries no full content.
+pub fn settle(
+    c: &ComponentSpec,
+    content: &Content,
+    archived: Option<Archived>,
+    entries: &mut Vec<PackageEntry>,
+) -> Result<Option<FullArchive>, Error> {
+    match archived {
+        None if c.full => entries.extend(write::full_entries(&c.name, &content.files)),
+        None => {}
+        Some(result) => {
+            let (a, entry) = result.map_err(|e| {
+                Error::other(format!(
+                    "cannot compress the full content of {}: {e}",
+                    c.name
+                ))
+                .hint("check that the content is readable and memory is free; --compression deflate needs the least memory")
+            })?;
+            // Tiny components (a few config files) cost more as a tar stream than as entries.
+            let raw: u64 = content.files.iter().map(|f| f.size).sum();
+            if a.size < raw {
+                entries.push(entry);
+                return Ok(Some(a));
+            }
+            entries.extend(write::full_entries(&c.name, &content.files));
+        }
+    }
+    Ok(None)
+}

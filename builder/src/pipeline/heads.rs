@@ -1,0 +1,190 @@
+//! The head of a package: which platform it is for (`--target`, checked against the spec's
+//! platforms), which stub executables may head it (`--stub`, or those found beside this program),
+//! and, once the content is known, the first of them that can decode it. Every candidate is read
+//! and its executable format checked at once, so a wrong `--stub` fails before any content is
+//! compressed. Owns no package bytes and never writes anything.
+
+use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::{platform::fsutil, Error};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The manifest's platforms: the spec's, or with `--target T` just T (which the spec must allow).
+pub fn platforms(spec: &[String], target: Option<&str>) -> Result<Vec<String>, Error> {
+    let Some(t) = target else {
+        return Ok(spec.to_vec());
+    };
+    let valid = t.split_once('-').is_some_and(|(os, arch)| {
+        !os.is_empty()
+            && !arch.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    });
+    if !valid {
+        return Err(Error::usage(format!("--target {t} is not a platform name"))
+            .hint("use OS-ARCH, such as linux-x86_64 or windows-x86_64"));
+    }
+    if !spec.iter().any(|p| p == "*" || p == t) {
+        return Err(Error::usage(format!(
+            "--target {t} is not among the spec's platforms ({})",
+            spec.join(", ")
+        ))
+        .hint("add it to [targets] platforms, or build for one of those"));
+    }
+    Ok(vec![t.to_string()])
+}
+
+/// The heads a package for `target` may take, in order of preference: `--stub`, else those in
+/// `stubs/T/` beside this program or in the cargo target folder above it (where
+/// stub/build-targets.sh puts them: `iupack-head`, without zstd and the client commands, then
+/// `iupack-head-zstd`, then the full `iupack-stub`), else, for this machine's own platform,
+/// `iupack-stub` beside this program.
+#[derive(Debug)]
+pub struct Heads {
+    target: String,
+    given: bool,
+    found: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// Reads the heads a package for `target` may take (`flag`: `--stub`), each checked at once.
+pub fn find(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
+    let read = |p: &Path| -> Result<(PathBuf, Vec<u8>), Error> {
+        let stub = read_stub(p)?;
+        check_format(&stub, p, target)?;
+        Ok((p.to_path_buf(), stub))
+    };
+    if let Some(p) = flag {
+        return Ok(Heads {
+            target: target.to_string(),
+            given: true,
+            found: vec![read(p)?],
+        });
+    }
+    let candidates = candidates(target)?;
+    let found = candidates
+        .iter()
+        .filter(|c| c.is_file())
+        .map(|c| read(c))
+        .collect::<Result<Vec<_>, Error>>()?;
+    if !found.is_empty() {
+        return Ok(Heads {
+            target: target.to_string(),
+            given: false,
+            found,
+        });
+    }
+    Err(Error::usage(format!(
+        "no stub for {target} found (looked in {})",
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .hint(if target == iupack_stub::this_platform() {
+        "build it (cargo build -p iupack-stub) or pass --stub PATH".to_string()
+    } else {
+        format!("build it with `bash stub/build-targets.sh {target}`, or pass --stub PATH")
+    }))
+}
+
+/// Where a head for `target` may be, in order of preference (see [`Heads`]).
+fn candidates(target: &str) -> Result<Vec<PathBuf>, Error> {
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::other(format!("cannot find this program's folder: {e}"))
+            .hint("pass the stub with --stub PATH")
+    })?;
+    let dir = fsutil::parent_of(&exe);
+    let ext = if target.starts_with("windows-") {
+        ".exe"
+    } else {
+        ""
+    };
+    let mut candidates = Vec::new();
+    for stubs in [Some(dir.as_path()), dir.parent()].into_iter().flatten() {
+        let d = stubs.join("stubs").join(target);
+        for name in ["iupack-head", "iupack-head-zstd", "iupack-stub"] {
+            candidates.push(d.join(format!("{name}{ext}")));
+        }
+    }
+    if target == iupack_stub::this_platform() {
+        let name = format!("iupack-stub{ext}");
+        candidates.push(dir.join(&name));
+        candidates.push(dir.join("stubs").join(&name));
+    }
+    Ok(candidates)
+}
+
+impl Heads {
+    /// The first head that can decode what the package holds: one built without zstd only when
+    /// no content is zstd data. A stub with no feature mark predates head variants and reads
+    /// everything.
+    pub fn pick(self, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
+        let shown: Vec<String> = self
+            .found
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect();
+        for (path, stub) in self.found {
+            let reads_zstd =
+                iupack_stub::stub_features(&stub).is_none_or(|f| f.iter().any(|f| f == "zstd"));
+            if reads_zstd || !needs_zstd {
+                return Ok((path, stub));
+            }
+            if self.given {
+                return Err(Error::usage(format!(
+                    "{} was built without the zstd decoder, and this package holds zstd data",
+                    path.display()
+                ))
+                .hint("pass a head built with zstd (stubs/T/iupack-head-zstd or iupack-stub), or build with --compression xz or deflate and no deltas"));
+            }
+        }
+        let target = &self.target;
+        Err(Error::usage(format!(
+            "none of the stubs found for {target} reads zstd, and this package holds zstd data ({})",
+            shown.join(", ")
+        ))
+        .hint(format!(
+            "build them all with `bash stub/build-targets.sh {target}`, or pass --stub PATH"
+        )))
+    }
+}
+
+/// A stub for Windows must be a PE executable, one for anything else an ELF one: a package with
+/// the wrong head would not start on the machines it is for.
+fn check_format(stub: &[u8], path: &Path, target: &str) -> Result<(), Error> {
+    let want: &[u8] = if target.starts_with("windows-") {
+        b"MZ"
+    } else if target.starts_with("linux-") {
+        b"\x7fELF"
+    } else {
+        return Ok(());
+    };
+    if stub.starts_with(want) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "{} is not a {} executable, so it can't head a package for {target}",
+            path.display(),
+            if want == b"MZ" { "Windows" } else { "Linux" }
+        ))
+        .hint("pass the stub built for that platform with --stub, or drop --target"))
+    }
+}
+
+fn read_stub(path: &Path) -> Result<Vec<u8>, Error> {
+    if Package::open(path, Expect::MaybeBare)
+        .map(|p| p.is_some())
+        .unwrap_or(true)
+    {
+        return Err(Error::usage(format!(
+            "{} is not a bare iupack stub (it is a package, or unreadable)",
+            path.display()
+        ))
+        .hint("pass the iupack-stub program itself with --stub"));
+    }
+    fs::read(path).map_err(|e| {
+        Error::usage(format!("cannot read the stub {}: {e}", path.display()))
+            .hint("pass the iupack-stub program with --stub PATH")
+    })
+}

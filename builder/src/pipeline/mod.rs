@@ -1,0 +1,178 @@
+//! `iupack build` as a pipeline: a spec (paths relative to a base folder), a key and [`Options`]
+//! in, a signed package out, re-read and verified with the stub's own code before it replaces
+//! anything. [`run`] is the list of phases, in order: check the outputs, the platform, the heads
+//! and the key (so bad flags fail before any work); hash the content; compress full content
+//! ([`compress`]); make the deltas and put the package together ([`assemble`], [`deltas`]); write
+//! and verify it, sign the file and update `SHA256SUMS` ([`output`]); report ([`summary`]).
+//! Every command that builds (`build`, `publish`, `plan`) comes through here with `Options`,
+//! never with clap arguments; this module never parses arguments and never prints (progress
+//! bars on a terminal aside).
+
+mod assemble;
+mod compress;
+mod deltas;
+mod heads;
+mod output;
+mod summary;
+
+pub use output::edit_sums;
+pub use summary::Summary;
+
+use crate::content::{self, Content};
+use crate::outpath;
+use crate::progress::{self, Progress};
+use crate::{keys, spec::Spec};
+use iupack_stub::format::manifest::Manifest;
+use iupack_stub::format::signature::key_id;
+use iupack_stub::format::write::{self, CodecChoice, FullCodec};
+use iupack_stub::{platform::time, Error};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// How to build: where to, with what key and head, and how to compress.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The minisign secret key to sign with.
+    pub key: PathBuf,
+    /// The package file to write (its signature goes beside it as `PKG.minisig`).
+    pub out: PathBuf,
+    /// The stub to head the package with (default: found beside this program).
+    pub stub: Option<PathBuf>,
+    /// The platform the package is for (default: this machine's).
+    pub target: Option<String>,
+    /// Replace an existing package and signature.
+    pub force: bool,
+    /// Draw progress bars (on a terminal only).
+    pub progress: bool,
+    /// zstd level of binary patches (1-22).
+    pub delta_level: i32,
+    pub delta_codec: CodecChoice,
+    pub compression: FullCodec,
+}
+
+impl Options {
+    /// What `publish` and `plan` build with: the defaults, this key and stub, `out` replaced,
+    /// no progress bars.
+    pub fn for_share(key: &Path, out: &Path, stub: Option<&Path>, target: Option<&str>) -> Options {
+        Options {
+            key: key.to_path_buf(),
+            out: out.to_path_buf(),
+            stub: stub.map(Path::to_path_buf),
+            target: target.map(str::to_string),
+            force: true,
+            progress: false,
+            delta_level: 22,
+            delta_codec: CodecChoice::Auto,
+            compression: FullCodec::Zstd,
+        }
+    }
+}
+
+/// A package just built and verified.
+#[derive(Debug)]
+pub struct Built {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub manifest: Manifest,
+    pub summary: Summary,
+}
+
+/// Builds, verifies and signs the package `spec` describes (paths relative to `base`).
+pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
+    let sig_path = outpath::with_suffix(&o.out, ".minisig");
+    outpath::check_overwrite(&o.out, o.force)?;
+    outpath::check_overwrite(&sig_path, o.force)?;
+    let target = o.target.clone().unwrap_or_else(iupack_stub::this_platform);
+    let platforms = heads::platforms(&spec.targets.platforms, o.target.as_deref())?;
+    let heads = heads::find(o.stub.as_deref(), &target)?;
+    let key = Signer::load(&o.key)?;
+    let created = created();
+    let progress = Progress::new(!o.progress);
+
+    let contents = hash(spec, base, &progress)?;
+    let archived = compress::archives(spec, &contents, o.compression, created, &progress);
+    let parts = assemble::parts(o, spec, base, &contents, archived, &progress)?;
+    let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
+    output::write_verified(&o.out, &pkg, created, &key, &progress)?;
+    let (size, sha256) = output::sign_file(&o.out, &sig_path, &pkg, &key, &progress)?;
+
+    let summary = Summary::new(
+        &pkg.manifest,
+        summary::Written {
+            package: &o.out,
+            signature: &sig_path,
+            size,
+            sha256: &sha256,
+            stub: &pkg.stub_path,
+            stub_size: pkg.stub.len(),
+            signed_by: key_id(&key.public),
+        },
+    );
+    Ok(Built {
+        path: o.out.clone(),
+        size,
+        sha256,
+        manifest: pkg.manifest,
+        summary,
+    })
+}
+
+/// The package's time: `SOURCE_DATE_EPOCH` (reproducible builds), else now.
+fn created() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or_else(time::unix_now)
+}
+
+/// Reads and hashes every component's content ("hashing").
+fn hash(spec: &Spec, base: &Path, progress: &Progress) -> Result<Vec<Content>, Error> {
+    let pb = progress.bar("hashing", spec.components.len() as u64);
+    let mut contents = Vec::new();
+    for c in &spec.components {
+        pb.set_message(format!("{} {}", c.name, c.version));
+        contents.push(content::load(&base.join(&c.content), c.strip_components)?);
+        pb.inc(1);
+    }
+    let all = || contents.iter().flat_map(|c| &c.files);
+    pb.finish_with_message(format!(
+        "{} files, {}",
+        all().count(),
+        progress::bytes(all().map(|f| f.size).sum())
+    ));
+    Ok(contents)
+}
+
+/// The signing key, loaded once for the manifest's and the file's signatures.
+#[derive(Debug)]
+pub struct Signer {
+    secret: minisign::SecretKey,
+    public_key: minisign::PublicKey,
+    /// The public key in base64, as inventories list it.
+    public: String,
+}
+
+impl Signer {
+    fn load(path: &Path) -> Result<Signer, Error> {
+        let (secret, public_key) = keys::load_secret(path)?;
+        let public = keys::public_base64(&public_key);
+        Ok(Signer {
+            secret,
+            public_key,
+            public,
+        })
+    }
+
+    /// A minisign signature of `data` with these comments.
+    fn sign(&self, data: impl Read, trusted: &str, untrusted: &str) -> Result<String, Error> {
+        write::sign(
+            &self.secret,
+            Some(&self.public_key),
+            data,
+            trusted,
+            untrusted,
+        )
+        .map_err(Error::other)
+    }
+}
