@@ -4,7 +4,7 @@
 use crate::keys;
 use crate::pipeline::{self, Built};
 use crate::spec::Spec;
-use iupack_stub::client::share::{
+use iupack_stub::format::share_index::{
     Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
 };
 use iupack_stub::{format::write, platform::fsutil, platform::time, Error};

@@ -1,7 +1,7 @@
 //! The update share's index parser: never panics; whatever it accepts round-trips, and every
 //! package file name it accepts is a plain name (no folders, nothing hidden).
 #![no_main]
-use iupack_stub::client::share::Index;
+use iupack_stub::format::share_index::Index;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -172,7 +172,10 @@ mod tests {
             assert_eq!(row.0 as usize, i, "row {i} is out of the enum's order");
             assert_eq!(row.0.code(), row.1);
             for line in row.3.split('\n') {
-                assert!(line.trim_start().len() <= 87, "{line}: wider than --help's column");
+                assert!(
+                    line.trim_start().len() <= 87,
+                    "{line}: wider than --help's column"
+                );
             }
         }
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))

@@ -11,7 +11,8 @@ use crate::format::version::Version;
 use crate::json::sorted::SortedMap;
 use crate::machine::installed::{installed_tree, tree_of};
 use crate::machine::inventory::{side_dir, InventoryFile, PendingInstall, Product};
-use crate::machine::journal::{Rename, Transaction};
+use crate::machine::journal::Rename;
+use crate::machine::transaction::Transaction;
 use crate::platform::{fsutil, safedir, time};
 use std::path::{Path, PathBuf};
 

@@ -9,11 +9,12 @@ use crate::apply::report::Report;
 use crate::error::{Error, ExitCode, Result};
 use crate::format::manifest::{files_tree, CODEC_ZSTD_TREE};
 use crate::format::package::VerifiedPackage;
+use crate::format::scan::package_mode;
 use crate::machine::fault;
 use crate::machine::hooks::{self, Hooks};
 use crate::machine::installed::installed_digest;
 use crate::machine::inventory::{side_dir, InstalledComponent, Product};
-use crate::machine::journal::Transaction;
+use crate::machine::transaction::Transaction;
 use crate::platform::fsutil;
 use crate::platform::safedir::{self, Dir};
 use std::fs;
@@ -42,6 +43,9 @@ pub(super) fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Dir) -> Resul
         .files()
         .map_err(|e| Error::apply_io(format!("cannot read {}", stage.path.display()), &e))?;
     on_disk.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for f in &mut on_disk {
+        f.2 = package_mode(f.2);
+    }
     let mut want: Vec<(String, u64, u32)> = written
         .iter()
         .map(|f| (f.path.to_string(), f.size, f.mode))

@@ -1,7 +1,6 @@
-//! Update shares (issue 9): a folder of packages plus a signed index (`index.json` and
-//! `index.json.minisig`) that lists every package, its product, component versions, routes and
-//! hashes. `iupack publish` and `iupack plan` write one; `iupack-stub apply --from SHARE` reads
-//! it, checks the index's signature against the product's trusted keys, picks for each
+//! `iupack-stub apply --from SHARE` (issue 9): a folder of packages plus a signed index
+//! (`format::share_index`) that `iupack publish` and `iupack plan` write. This reads the index,
+//! checks its signature against the product's trusted keys, picks for each
 //! component the smallest route that brings it current from what is installed, and applies the
 //! chosen packages in `requires` order, each all-or-nothing. Each share file is opened once,
 //! never through a link, and only if it is a regular file of the size the index allows
@@ -14,98 +13,18 @@ use crate::apply::report::Report;
 use crate::apply::{self, Interactive, Options};
 use crate::error::{Error, ExitCode, Result};
 use crate::format::package::{Expect, Package};
-use crate::format::signature;
-use crate::format::version::{Version, VersionReq};
-use crate::json::sorted::SortedMap;
-use crate::json::{self, object, ToJson};
+use crate::format::share_index::{
+    self, Index, IndexComponent, IndexPackage, INDEX, INDEX_SIG, MAX_INDEX_BYTES, MAX_SIG_BYTES,
+};
+use crate::format::version::Version;
 use crate::machine::inventory::{InventoryFile, Product};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub const INDEX: &str = "index.json";
-pub const INDEX_SIG: &str = "index.json.minisig";
-pub const INDEX_FORMAT: u32 = 1;
-/// The trusted comment of an index signature starts with this (never a package's).
-pub const INDEX_COMMENT: &str = "iupack-index";
-const MAX_INDEX_BYTES: u64 = 16 << 20;
-const MAX_SIG_BYTES: u64 = 4096;
 /// What a share file that is not the one the index lists is told (never what it holds: a
 /// link may lead to a file this user may read and others may not).
 const MISMATCH: &str = "does not match the share's index: it is not the package the index lists (damaged, or changed since publishing)";
-
-#[derive(Debug, Clone)]
-pub struct Index {
-    pub format: u32,
-    pub created: String,
-    pub packages: Vec<IndexPackage>,
-}
-
-#[derive(Debug, Clone)]
-pub struct IndexPackage {
-    /// The file name in the share (no folders).
-    pub file: String,
-    pub size: u64,
-    pub sha256: String,
-    pub product: String,
-    pub id: String,
-    pub components: Vec<IndexComponent>,
-}
-
-#[derive(Debug, Clone)]
-pub struct IndexComponent {
-    pub name: String,
-    pub version: Version,
-    pub tree: String,
-    /// Bytes a full install reads from the package, when it carries full content.
-    pub full: Option<u64>,
-    pub deltas: Vec<IndexDelta>,
-    pub requires: SortedMap<VersionReq>,
-}
-
-#[derive(Debug, Clone)]
-pub struct IndexDelta {
-    pub from: Version,
-    pub from_tree: String,
-    /// Bytes the delta reads from the package.
-    pub bytes: u64,
-}
-
-object!(Index, deny, { format: req, created: req, packages: req });
-object!(IndexPackage, deny, { file: req, size: req, sha256: req, product: req, id: req, components: req });
-object!(IndexComponent, deny, { name: req, version: req, tree: req, full: null, deltas: req, requires: dflt });
-object!(IndexDelta, deny, { from: req, from_tree: req, bytes: req });
-
-impl Index {
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut v = ToJson::to_json(self).to_pretty().into_bytes();
-        v.push(b'\n');
-        v
-    }
-
-    /// Parses and checks an index (file names plain, formats known).
-    pub fn parse(bytes: &[u8]) -> std::result::Result<Index, String> {
-        let index: Index = json::from_slice(bytes)?;
-        if index.format != INDEX_FORMAT {
-            return Err(format!(
-                "index format {} is not known to this iupack (it reads {INDEX_FORMAT})",
-                index.format
-            ));
-        }
-        for p in &index.packages {
-            let plain = !p.file.is_empty()
-                && !p.file.starts_with('.')
-                && !p.file.contains(['/', '\\', ':', '\0']);
-            if !plain {
-                return Err(format!(
-                    "package file name `{}` is not a plain name",
-                    p.file
-                ));
-            }
-        }
-        Ok(index)
-    }
-}
 
 /// One package run the share plan makes: which file, for which components.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,23 +101,6 @@ fn open_share(share: &Path, name: &str, max: u64, exact: bool) -> Result<File> {
         }));
     }
     Ok(f)
-}
-
-fn verify_index(bytes: &[u8], sig: &str, product: &Product, whose: &str) -> Result<String> {
-    let (key, comment) = signature::verify_raw(
-        bytes,
-        sig,
-        &product.trusted_keys,
-        &product.revoked_keys,
-        whose,
-    )?;
-    if !comment.starts_with(INDEX_COMMENT) {
-        return Err(
-            Error::signature("the share's index.json.minisig is not an index signature")
-                .hint("publish the share again with `iupack publish` or `iupack plan`"),
-        );
-    }
-    Ok(key)
 }
 
 /// One step of a component's route: install `route` ("full" or "delta from V") from `file`.
@@ -425,25 +327,7 @@ pub fn apply_from(
     let (index, bytes, sig) = read_index(share)?;
     let inv = InventoryFile::load(&crate::platform::fsutil::absolute(&opts.inventory))?;
     let whose = format!("this machine's inventory ({})", opts.inventory.display());
-    let mut picks = Vec::new();
-    let mut offered = false;
-    for product in &inv.inventory.products {
-        if !index.packages.iter().any(|p| p.product == product.id) {
-            continue;
-        }
-        offered = true;
-        let key = verify_index(&bytes, &sig, product, &whose)?;
-        report.signed_by = Some(key);
-        report.product = Some(product.id.clone());
-        picks.extend(choose(&index, &inv, product)?);
-    }
-    if !offered {
-        return Err(Error::not_applicable(format!(
-            "the share {} has no packages for the products installed here",
-            share.display()
-        ))
-        .hint("check that the share is this product's"));
-    }
+    let picks = picks_for(share, &index, &bytes, &sig, &inv, &whose, report)?;
     let describe = |p: &Pick| {
         let routes: Vec<String> = p
             .routes
@@ -493,24 +377,7 @@ pub fn apply_from(
     // and so are its manifest's product, package id and component versions and trees, all
     // checked for every chosen file before anything is applied. Each run then reads that same
     // open file (never the path again) and checks every byte it uses against that manifest.
-    let mut files: Vec<(&str, File)> = Vec::new();
-    for entry in &entries {
-        if !files.iter().any(|(f, _)| *f == entry.file) {
-            let file = open_share(share, &entry.file, entry.size, true)?;
-            let (size, sha) = crate::format::digest::hash_reader(std::io::BufReader::new(
-                (&file).take(entry.size + 1),
-            ))
-            .map_err(|e| Error::other(format!("cannot read {}: {e}", entry.file)))?;
-            if size != entry.size || sha != entry.sha256 {
-                return Err(Error::damaged(format!(
-                    "{} {MISMATCH}",
-                    share.join(&entry.file).display()
-                )));
-            }
-            listed_package(share, &file, entry)?;
-            files.push((&entry.file, file));
-        }
-    }
+    let files = open_chosen(share, &entries)?;
     let mut code = ExitCode::Success;
     let mut done = Vec::new();
     for ((pick, entry), described) in picks.iter().zip(&entries).zip(&plan) {
@@ -561,6 +428,69 @@ pub fn apply_from(
     Ok(code)
 }
 
+/// Each installed product's picks from the share, once the index's signature verifies against
+/// that product's trusted keys.
+fn picks_for(
+    share: &Path,
+    index: &Index,
+    bytes: &[u8],
+    sig: &str,
+    inv: &InventoryFile,
+    whose: &str,
+    report: &mut Report,
+) -> Result<Vec<Pick>> {
+    let mut picks = Vec::new();
+    let mut offered = false;
+    for product in &inv.inventory.products {
+        if !index.packages.iter().any(|p| p.product == product.id) {
+            continue;
+        }
+        offered = true;
+        let key = share_index::verify(
+            bytes,
+            sig,
+            &product.trusted_keys,
+            &product.revoked_keys,
+            whose,
+        )?;
+        report.signed_by = Some(key);
+        report.product = Some(product.id.clone());
+        picks.extend(choose(index, inv, product)?);
+    }
+    if !offered {
+        return Err(Error::not_applicable(format!(
+            "the share {} has no packages for the products installed here",
+            share.display()
+        ))
+        .hint("check that the share is this product's"));
+    }
+    Ok(picks)
+}
+
+/// Opens each chosen share file once and proves it is the package its index entry lists (size,
+/// SHA-256, manifest) before anything is applied.
+fn open_chosen<'a>(share: &Path, entries: &[&'a IndexPackage]) -> Result<Vec<(&'a str, File)>> {
+    let mut files: Vec<(&str, File)> = Vec::new();
+    for entry in entries {
+        if !files.iter().any(|(f, _)| *f == entry.file) {
+            let file = open_share(share, &entry.file, entry.size, true)?;
+            let (size, sha) = crate::format::digest::hash_reader(std::io::BufReader::new(
+                (&file).take(entry.size + 1),
+            ))
+            .map_err(|e| Error::other(format!("cannot read {}: {e}", entry.file)))?;
+            if size != entry.size || sha != entry.sha256 {
+                return Err(Error::damaged(format!(
+                    "{} {MISMATCH}",
+                    share.join(&entry.file).display()
+                )));
+            }
+            listed_package(share, &file, entry)?;
+            files.push((&entry.file, file));
+        }
+    }
+    Ok(files)
+}
+
 /// The package in the open share file `file` (a new handle on it), once its manifest is the one
 /// the index entry lists: product and package id, and every component's version and tree. The
 /// manifest bytes checked are those `apply::run` then verifies and applies from, so the trees a
@@ -597,7 +527,8 @@ fn listed_package(share: &Path, file: &File, entry: &IndexPackage) -> Result<Pac
 
 #[cfg(test)]
 mod tests {
-    use super::{cheapest, Index, IndexComponent, IndexDelta, IndexPackage};
+    use super::{cheapest, Index, IndexComponent, IndexPackage};
+    use crate::format::share_index::IndexDelta;
     use crate::format::version::Version;
 
     fn v(s: &str) -> Version {

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod package;
 pub mod relpath;
 pub mod scan;
+pub mod share_index;
 pub mod signature;
 pub mod version;
 #[cfg(feature = "write")]

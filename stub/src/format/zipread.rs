@@ -145,27 +145,7 @@ impl Archive {
             let mut size = u64::from(u32_at(h, 24));
             let mut compressed_size = u64::from(u32_at(h, 20));
             let mut offset = u64::from(u32_at(h, 42));
-            // ZIP64 extra field: the 32-bit fields that overflowed, in this order.
-            let mut x = 0usize;
-            while x + 4 <= extra.len() {
-                let (id, n) = (u16_at(extra, x), usize::from(u16_at(extra, x + 2)));
-                let body = extra
-                    .get(x + 4..x + 4 + n)
-                    .ok_or_else(|| bad("an extra field is cut short"))?;
-                if id == 1 {
-                    let mut vals = body.chunks_exact(8).map(|c| u64_at(c, 0));
-                    let mut take = |field: &mut u64| -> io::Result<()> {
-                        if *field == 0xFFFF_FFFF {
-                            *field = vals.next().ok_or_else(|| bad("a ZIP64 field is missing"))?;
-                        }
-                        Ok(())
-                    };
-                    take(&mut size)?;
-                    take(&mut compressed_size)?;
-                    take(&mut offset)?;
-                }
-                x += 4 + n;
-            }
+            zip64_fields(extra, [&mut size, &mut compressed_size, &mut offset])?;
             let unix_mode = (u16_at(h, 4) >> 8 == 3).then(|| u32_at(h, 38) >> 16);
             let is_file = !name.ends_with(b"/")
                 && unix_mode.is_none_or(|m| m & 0o170000 == 0 || m & 0o170000 == 0o100000);
@@ -275,6 +255,28 @@ pub fn crc32(data: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// The ZIP64 extra field of a central directory entry: the 32-bit fields that overflowed
+/// (`0xFFFF_FFFF`), in this order (size, compressed size, offset), take their 64-bit values.
+fn zip64_fields(extra: &[u8], mut fields: [&mut u64; 3]) -> io::Result<()> {
+    let mut x = 0usize;
+    while x + 4 <= extra.len() {
+        let (id, n) = (u16_at(extra, x), usize::from(u16_at(extra, x + 2)));
+        let body = extra
+            .get(x + 4..x + 4 + n)
+            .ok_or_else(|| bad("an extra field is cut short"))?;
+        if id == 1 {
+            let mut vals = body.chunks_exact(8).map(|c| u64_at(c, 0));
+            for field in &mut fields {
+                if **field == 0xFFFF_FFFF {
+                    **field = vals.next().ok_or_else(|| bad("a ZIP64 field is missing"))?;
+                }
+            }
+        }
+        x += 4 + n;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

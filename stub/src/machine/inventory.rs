@@ -331,6 +331,15 @@ impl InventoryFile {
     }
 }
 
+/// A file of the inventory's own beside it: `inventory.json` → `inventory.json.SUFFIX` (its
+/// `lock` and its `journal`).
+pub fn beside(inventory: &Path, suffix: &str) -> PathBuf {
+    let mut name = inventory.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    inventory.with_file_name(name)
+}
+
 /// The folder beside a component where its staging and kept previous copies live:
 /// `engine` → `.engine.iupack`. Same parent, so same file system, so renames are atomic.
 pub fn side_dir(component_dir: &Path) -> PathBuf {

@@ -17,9 +17,7 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// The lock file of an inventory.
 pub fn lock_path(inventory: &Path) -> PathBuf {
-    let mut name = inventory.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    inventory.with_file_name(name)
+    crate::machine::inventory::beside(inventory, "lock")
 }
 
 /// A held inventory lock; released on drop.

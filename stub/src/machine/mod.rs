@@ -11,3 +11,4 @@ pub mod inventory;
 pub mod journal;
 pub mod lock;
 pub mod session;
+pub mod transaction;

@@ -7,8 +7,9 @@ use crate::error::Result;
 use crate::machine::fault;
 use crate::machine::installed::{installed_tree, tree_of};
 use crate::machine::inventory::{side_dir, InventoryFile};
-use crate::machine::journal::{self, Transaction};
+use crate::machine::journal;
 use crate::machine::lock::InventoryLock;
+use crate::machine::transaction::{self, Transaction};
 use crate::platform::fsutil;
 use std::path::Path;
 use std::time::Duration;
@@ -46,7 +47,7 @@ pub fn open(inventory: &Path, wait: Duration, access: Access) -> Result<Session>
     {
         let lock = InventoryLock::acquire(inventory, wait)?;
         fault::step("locked");
-        recovered = journal::recover(inventory)?.map(|r| r.message());
+        recovered = transaction::recover(inventory)?.map(|r| r.message());
         Some(lock)
     } else {
         None

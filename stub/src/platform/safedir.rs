@@ -149,7 +149,7 @@ mod imp {
             rfs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR).map_err(Into::into)
         }
 
-        /// Every file below this folder as (path, size, package mode), read through the open
+        /// Every file below this folder as (path, size, Unix mode), read through the open
         /// handles without following symlinks; anything but folders and regular files is an
         /// error.
         pub fn files(&self) -> io::Result<Vec<(String, u64, u32)>> {
@@ -176,11 +176,7 @@ mod imp {
                 let rel = format!("{prefix}{n}");
                 match rfs::FileType::from_raw_mode(st.st_mode) {
                     rfs::FileType::Directory => self.sub(&n)?.walk(&format!("{rel}/"), out)?,
-                    rfs::FileType::RegularFile => out.push((
-                        rel,
-                        st.st_size as u64,
-                        crate::format::scan::package_mode(st.st_mode),
-                    )),
+                    rfs::FileType::RegularFile => out.push((rel, st.st_size as u64, st.st_mode)),
                     _ => {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,

@@ -71,57 +71,7 @@ fn ask(
     let offered: Vec<usize> = (0..steps.len())
         .filter(|&i| steps[i].action == Action::Install)
         .collect();
-    say(
-        out,
-        &format!(
-            "{} {} - package {}, signed by key {signer}",
-            product.name.as_deref().unwrap_or(&product.id),
-            product.version,
-            manifest.package.id
-        ),
-    )?;
-    writeln!(out)?;
-    say(
-        out,
-        &format!(
-            "  #  {:<14} {:<14}    {:<14} {:<24} {:>9}  requires",
-            "component", "installed", "package", "route", "size"
-        ),
-    )?;
-    for (i, s) in steps.iter().enumerate() {
-        let r = s.report(false);
-        let number = match offered.iter().position(|&o| o == i) {
-            Some(n) => format!("{:>3}", n + 1),
-            None => "  -".to_string(),
-        };
-        let route = match s.action {
-            Action::Install => r.route.unwrap_or_default(),
-            other => other.name().to_string(),
-        };
-        let requires: Vec<String> = s
-            .component
-            .requires
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let line = format!(
-            "{number}  {:<14} {:<14} -> {:<14} {:<24} {:>9}  {}",
-            s.component.name,
-            r.from.as_deref().unwrap_or("(none)"),
-            r.to,
-            route,
-            if s.action == Action::Install {
-                human_bytes(r.bytes)
-            } else {
-                String::new()
-            },
-            requires.join(", ")
-        );
-        say(out, line.trim_end())?;
-        if let (Some(note), false) = (&s.note, s.action == Action::Install) {
-            say(out, &format!("     {note}"))?;
-        }
-    }
+    show_plan(steps, &offered, product, manifest, signer, out)?;
     writeln!(out)?;
     let all: Vec<String> = (1..=offered.len()).map(|n| n.to_string()).collect();
     loop {
@@ -188,6 +138,70 @@ fn ask(
             }
         });
     }
+}
+
+/// The plan as a table: each component with its number (when it can be picked), installed and
+/// package version, route, size and `requires`, and why it is not offered.
+fn show_plan(
+    steps: &[Step],
+    offered: &[usize],
+    product: &Product,
+    manifest: &Manifest,
+    signer: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    say(
+        out,
+        &format!(
+            "{} {} - package {}, signed by key {signer}",
+            product.name.as_deref().unwrap_or(&product.id),
+            product.version,
+            manifest.package.id
+        ),
+    )?;
+    writeln!(out)?;
+    say(
+        out,
+        &format!(
+            "  #  {:<14} {:<14}    {:<14} {:<24} {:>9}  requires",
+            "component", "installed", "package", "route", "size"
+        ),
+    )?;
+    for (i, s) in steps.iter().enumerate() {
+        let r = s.report(false);
+        let number = match offered.iter().position(|&o| o == i) {
+            Some(n) => format!("{:>3}", n + 1),
+            None => "  -".to_string(),
+        };
+        let route = match s.action {
+            Action::Install => r.route.unwrap_or_default(),
+            other => other.name().to_string(),
+        };
+        let requires: Vec<String> = s
+            .component
+            .requires
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let line = format!(
+            "{number}  {:<14} {:<14} -> {:<14} {:<24} {:>9}  {}",
+            s.component.name,
+            r.from.as_deref().unwrap_or("(none)"),
+            r.to,
+            route,
+            if s.action == Action::Install {
+                human_bytes(r.bytes)
+            } else {
+                String::new()
+            },
+            requires.join(", ")
+        );
+        say(out, line.trim_end())?;
+        if let (Some(note), false) = (&s.note, s.action == Action::Install) {
+            say(out, &format!("     {note}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `text` for the person, escaped (`report::shown`: names and versions come from the
