@@ -1,6 +1,6 @@
 //! Release content for a component, from a folder, a `.zip`, a `.tar` or a `.tar.gz`. Archives
 //! are unpacked into a private temp folder first, refusing unsafe names, links and special
-//! entries, so that every source is scanned the same way.
+//! entries, so that every source is scanned the same way. Never writes into the release it reads.
 
 use iupack_stub::format::relpath::RelPath;
 use iupack_stub::format::write::{package_mode, scan_dir, SourceFile};

@@ -1,5 +1,6 @@
 //! `iupack`: the admin's CLI. Makes keys and builds signed self-extracting update packages.
 //! One module per subcommand; errors are printed once here with what to do next.
+//! Dispatches only: each subcommand lives in `cmd/`.
 
 use clap::{Parser, Subcommand};
 use iupack_stub::Error;

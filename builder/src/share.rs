@@ -1,5 +1,6 @@
 //! Writing update shares (`iupack publish`, `iupack plan`): the packages, then the signed index
-//! that `iupack-stub apply --from SHARE` reads (format in stub/src/share.rs and docs/share.md).
+//! that `iupack-stub apply --from SHARE` reads (format in stub/src/format/share_index.rs and docs/share.md).
+//! The index is written last, so a share never lists a package that is not there.
 
 use crate::keys;
 use crate::pipeline::{self, Built};

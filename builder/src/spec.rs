@@ -1,5 +1,6 @@
-//! The build spec (DESIGN §7): a TOML file naming the product, its targets and each component's
+//! The build spec (docs/design.md §7): a TOML file naming the product, its targets and each component's
 //! release content. Relative paths resolve against the spec's folder.
+//! Reads and checks only; never builds.
 
 use iupack_stub::format::manifest::{is_valid_name, NAME_RULE};
 use iupack_stub::format::version::{Version, VersionReq};

@@ -1,4 +1,4 @@
-//! Errors and the documented exit codes (docs/design.md §8).
+//! Errors and the documented exit codes (docs/design.md §8). Never prints: `main` does.
 //!
 //! Every error carries the exit code it maps to, a message that says what went wrong (with the
 //! path, expected and actual values where there are any) and, where we know one, a hint that says

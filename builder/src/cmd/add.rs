@@ -1,4 +1,5 @@
 //! `iupack add`: import a vendor drop into the release store (see `store`).
+//! Parses and prints only; the store does the work.
 
 use crate::store::{Added, Store};
 use iupack_stub::format::version::Version;

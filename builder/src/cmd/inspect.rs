@@ -1,5 +1,5 @@
 //! `iupack inspect`: what a package carries, read without trusting it (the signature is not
-//! checked here; `iupack verify` does that).
+//! checked here; `iupack verify` does that). Never writes anything.
 
 use iupack_stub::format::manifest::Manifest;
 use iupack_stub::format::package::{Expect, Package};

@@ -1,5 +1,6 @@
 //! `iupack keygen`: a minisign key pair. The secret key is written with mode 0600 and, unless
 //! `--no-password`, encrypted with a password from `IUPACK_PASSWORD` or the terminal.
+//! Never overwrites a key without `--force`.
 
 use crate::keys::{can_prompt, env_password, ENV_PASSWORD};
 use crate::outpath::check_overwrite;

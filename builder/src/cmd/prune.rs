@@ -1,4 +1,5 @@
 //! `iupack prune`: keep the newest N releases of each component in the release store.
+//! Parses and prints only; the store removes.
 
 use crate::store::Store;
 use iupack_stub::Error;

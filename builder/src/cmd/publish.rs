@@ -1,7 +1,7 @@
 //! `iupack publish STORE SHARE`: an update share from the release store. Per product: one
 //! package with the full content of the newest releases, and per component one package of
 //! deltas from its earlier releases; then the signed index. Clients read only what they apply
-//! (`iupack-stub apply --from SHARE`).
+//! (`iupack-stub apply --from SHARE`). Parses and prints only; the share and the pipeline build.
 
 use crate::pipeline::Built;
 use crate::share;

@@ -1,7 +1,7 @@
 //! `iupack key-transition`: a statement, signed with the current key, that machines should trust
 //! a new key from now on (and, with `--revoke-old`, stop trusting the signing one). Put it in a
 //! spec's `key_transitions` so packages carry it; a machine that missed several rotations follows
-//! every statement in a package in order. Procedure: keys/README.md.
+//! every statement in a package in order. Procedure: keys/README.md. Never changes a key file.
 
 use crate::keys;
 use crate::outpath::check_overwrite;

@@ -1,5 +1,6 @@
 //! `iupack verify`: the manifest signature and every content hash, checked by the same library
 //! code the stub runs; and the whole-file signature `PKG.minisig` when it is there.
+//! Never trusts a key the user did not give.
 
 use crate::progress::{self, Progress};
 use iupack_stub::format::package::{Expect, Package};

@@ -1,6 +1,7 @@
 //! The two runs that read a package without touching the inventory: `--verify` (every byte of
 //! content checked against the signed manifest) and `--extract DIR` (verified full content
 //! written into a new or empty folder, removed again if anything fails).
+//! Never opens the inventory or changes the machine.
 
 use super::tree::write_tree;
 use crate::apply::report::Report;

@@ -2,6 +2,7 @@
 //! (atomically) and appended as one line with `--log FILE`. Schema: `docs/report.md`. Also what
 //! human output shares: byte counts as people read them and `shown`, the one escaping of every
 //! line printed for people (by the stub and the builder).
+//! Never decides an outcome: it records what the run said.
 
 use crate::json::{object, ToJson};
 

@@ -1,4 +1,5 @@
-//! SHA-256 in hex, the streaming hash-and-cap writer, and the tree digest (DESIGN §3).
+//! SHA-256 in hex, the streaming hash-and-cap writer, and the tree digest (docs/design.md §3).
+//! Pure functions of bytes; never touches the disk.
 //!
 //! `tree` = SHA-256 over the lines `path\tmode\tsize\tsha256\n` sorted by path bytes, mode in
 //! decimal: one value names a whole component tree.

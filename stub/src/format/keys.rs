@@ -1,12 +1,13 @@
 //! Key rotation a machine can follow offline: a package may carry key-transition statements,
 //! each signed by a key the machine trusts, that add a new key and may revoke the signing one.
+//! Never trusts a key the machine did not already trust or vouch for.
 //!
 //! A statement is a small JSON document (`iupack/keys/N.json`, N = 1, 2, … in order) with a
 //! pre-hashed minisign signature beside it (`N.json.minisig`) whose trusted comment is
 //! `iupack-key-transition product=P new=KEYID`. The stub follows the chain from the inventory's
 //! trusted, unrevoked keys — a machine that missed several rotations follows each link — and
 //! verifies the manifest against the result. The inventory records the new keys and revocations
-//! only after the whole package verified and applied (DESIGN §5: keys come from the machine; a
+//! only after the whole package verified and applied (docs/design.md §5: keys come from the machine; a
 //! transition only extends what a trusted key already vouches for).
 
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! The manifest (format 1, DESIGN §3): the signed statement of what a package carries.
+//! The manifest (format 1, docs/design.md §3): the signed statement of what a package carries.
 //!
 //! Parsing is strict: unknown fields, unknown formats, bad names, unsafe paths, duplicate or
 //! colliding paths, odd modes and a `tree` that does not match the listed files are all refused.

@@ -1,6 +1,7 @@
 //! Reading a tree of files from disk: every regular file below a folder, hashed, with the mode a
 //! package records. Used by the builder for release content and by the stub to prove that an
 //! installed tree is exactly the base a delta expects. Symlinks and special files are refused.
+//! Reads only; never changes what it scans.
 
 use crate::format::digest::hash_reader;
 use crate::format::manifest::{FileEntry, MODE_EXEC, MODE_FILE};

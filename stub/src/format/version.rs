@@ -1,4 +1,4 @@
-//! Versions and version ranges (DESIGN §4).
+//! Versions and version ranges (docs/design.md §4). Pure values; never touches the disk.
 //!
 //! A version is 1 to 6 dotted unsigned integers, compared part by part with missing parts as 0,
 //! so `12.1` equals `12.1.0`. A range is comma-separated comparators (`>=3.7, <4`); `*` is any.

@@ -3,6 +3,7 @@
 //! twice" checks. A sorted `Vec` is found by binary search like a `BTreeMap` and walked in key
 //! order like one, but its code per value type is a fraction of a `BTreeMap`'s or a `HashMap`'s,
 //! and every package head carries that code (issue 7, BENCHMARKS.md "Stub size per target").
+//! Containers only; no I/O.
 
 /// A map from `String` keys, kept sorted by key. Finding a key is logarithmic in the map's size,
 /// inserting one linear (an insert into the middle moves the entries after it).

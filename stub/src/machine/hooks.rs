@@ -1,4 +1,4 @@
-//! Inventory hooks (DESIGN §5): local commands the machine's admin configures, never package
+//! Inventory hooks (docs/design.md §5): local commands the machine's admin configures, never package
 //! content. `validate` runs once per component against its staged tree before the swap (non-zero
 //! or too slow → exit 31, nothing changed); `after` runs once after the commit.
 //!

@@ -1,4 +1,4 @@
-//! The product inventory (DESIGN §5): what is installed on this machine and which keys it trusts.
+//! The product inventory (docs/design.md §5): what is installed on this machine and which keys it trusts.
 //!
 //! The inventory is the machine's trust root and its record of truth. It is read with a size cap,
 //! written only atomically (temp file, sync, rename, sync folder), and fields this version does

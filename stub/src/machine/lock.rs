@@ -1,4 +1,4 @@
-//! The exclusive inventory lock (DESIGN §6): one update at a time per inventory.
+//! The exclusive inventory lock (docs/design.md §6): one update at a time per inventory.
 //!
 //! The lock is an OS file lock on `INVENTORY.lock`, so the kernel releases it when its holder
 //! dies however it dies: a stale lock file of a dead process never blocks anyone. The file holds

@@ -1,7 +1,9 @@
 //! Opening the machine for one run: the inventory's lock (held until the run ends), the
 //! recovery of an update an earlier run left half done, the installs that waited for a restart
-//! (settled once it has happened), then the inventory as it now is. Every command that reads or
-//! changes the inventory starts here, so they all see the machine the same way.
+//! (settled once it has happened), then the inventory as it now is. Every package run (but
+//! `--pubkey`'s, which reads no inventory), `rollback` and `recover` start here, so they all see
+//! the machine the same way; `status` and `--export` read the inventory without the lock. Never
+//! decides what to change: it only opens.
 
 use crate::error::Result;
 use crate::machine::fault;
@@ -29,7 +31,8 @@ pub enum Access {
 /// An opened inventory: held locked (when `lock` is set) until this is dropped.
 #[derive(Debug)]
 pub struct Session {
-    pub lock: Option<InventoryLock>,
+    /// Held for its `Drop`: the lock is released when the session ends.
+    _lock: Option<InventoryLock>,
     pub inv: InventoryFile,
     /// What opening finished or undid, for the report.
     pub recovered: Option<String>,
@@ -63,7 +66,7 @@ pub fn open(inventory: &Path, wait: Duration, access: Access) -> Result<Session>
         }
     }
     Ok(Session {
-        lock,
+        _lock: lock,
         inv,
         recovered,
     })

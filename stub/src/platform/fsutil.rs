@@ -1,5 +1,6 @@
 //! Small file-system steps that keep the machine consistent: atomic replace of a file, syncing a
 //! folder after a rename, and quiet clean-up of temp files on failure paths.
+//! Knows nothing of packages or inventories.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};

@@ -2,6 +2,7 @@
 //! differences, as when code moves and its addresses shift) with each of bsdiff's three streams
 //! coded by LZMA. On program binaries it beats zstd's exact matches (ruff.exe 0.8.0 → 0.8.1:
 //! 1,926,655 bytes against 2,666,647; see BENCHMARKS.md).
+//! Never opens a file: it reads and writes what it is given, bounded.
 //!
 //! Layout: magic `IUBSDL1\n`, then six little-endian u64 (raw and coded sizes of the control,
 //! diff and extra streams), then the three LZMA (`.lzma`) streams. Controls are (add, copy, seek) triples of

@@ -1,5 +1,6 @@
 //! The tree stream of the `zstd-tree` delta codec: a whole component tree as one byte stream, so
 //! one patch can carry every change of a tree of many small files.
+//! Never writes a file: the apply engine does.
 //!
 //! Layout: a listing, one line per file sorted by path bytes, `path\tmode\tsize\n`, then an empty
 //! line, then every file's bytes in listing order. Builder and stub serialise the base tree the
