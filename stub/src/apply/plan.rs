@@ -508,3 +508,79 @@ pub(super) fn only(steps: &mut [Step], only: &[String], product: &Product) -> Re
     }
     check_requires(steps, product)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn step(action: Action) -> Step {
+        let c = br#"{ "name": "app", "version": "2.0", "tree": "t",
+            "full": [{ "path": "a", "size": 5, "sha256": "00", "mode": 420 }] }"#;
+        Step {
+            component: json::from_slice(c).expect("component"),
+            from: Some(Version::parse("1.0").expect("version")),
+            action,
+        }
+    }
+
+    fn install() -> Action {
+        let entry = br#"{ "version": "1.0", "path": "app" }"#;
+        Action::Install(Install {
+            dir: PathBuf::from("/opt/app"),
+            route: Route::Full,
+            installed: json::from_slice(entry).expect("entry"),
+        })
+    }
+
+    /// A skipped install still says what it would install (route, bytes) and can be picked
+    /// again with its data; a component with no route keeps saying why when skipped.
+    #[test]
+    fn skipping_keeps_what_a_step_would_do() {
+        let mut s = step(install());
+        s.skip(true);
+        assert!(s.install().is_none());
+        let r = s.report(true);
+        assert_eq!(
+            (r.action.as_str(), r.route.as_deref(), r.bytes),
+            ("skipped", Some("full"), 5)
+        );
+        s.skip(false);
+        assert_eq!(
+            s.install().map(|i| i.dir.clone()),
+            Some(PathBuf::from("/opt/app"))
+        );
+        assert_eq!(s.report(true).action, "installed");
+        assert_eq!(s.report(false).action, "install");
+
+        let mut s = step(Action::NeedsOther("no way there".into()));
+        s.skip(true);
+        s.skip(false);
+        let r = s.report(false);
+        assert_eq!((r.action.as_str(), r.route, r.bytes), ("skipped", None, 0));
+        assert_eq!(s.action.note(), Some("no way there"));
+        let mut s = step(Action::Current);
+        s.skip(true);
+        assert_eq!(s.action.name(), "current");
+    }
+
+    /// The verdict follows the first step of the kind that decides it, with its words.
+    #[test]
+    fn the_verdict_says_why() {
+        let steps = [
+            step(Action::BelowFloor("below".into())),
+            step(Action::RestartPending("restart".into())),
+        ];
+        assert_eq!(verdict(&steps, true), (Verdict::Restart, "restart".into()));
+        assert_eq!(
+            verdict(&steps[..1], true),
+            (Verdict::Refused(ExitCode::Downgrade), "below".into())
+        );
+        let mut steps = steps.to_vec();
+        steps.push(step(Action::NeedsOther("needs".into())));
+        steps.push(step(install()));
+        assert_eq!(verdict(&steps, false), (Verdict::Needs, "needs".into()));
+        steps.remove(2);
+        assert_eq!(verdict(&steps, false).0, Verdict::Proceed);
+    }
+}
