@@ -2,7 +2,7 @@
 //! the journal (`machine::journal::Transaction`), so that the machine is one whole release or the
 //! other at every instant; kept copies beyond `keep_previous` are pruned after the commit point.
 
-use super::plan::{security_floor, Step};
+use super::plan::{security_floor, Planned};
 use super::stage::stage_path;
 use crate::error::Result;
 use crate::format::keys::KeyChange;
@@ -39,7 +39,7 @@ pub(super) fn commit(
     inv: &InventoryFile,
     product: &Product,
     vp: &VerifiedPackage,
-    installs: &[&Step],
+    installs: &[Planned],
     execs: &[Vec<String>],
     keys: &KeyChange,
 ) -> Result<Vec<String>> {
@@ -49,20 +49,19 @@ pub(super) fn commit(
     base.revoked_keys = keys.revoked.clone();
     let (mut renames, mut sides) = (Vec::new(), Vec::new());
     let mut kept_as = SortedMap::new();
-    for step in installs {
+    // Each install's inventory entry as the commit starts from it.
+    let mut entries = Vec::new();
+    for (step, install) in installs {
         let c = &step.component;
-        let dir = step.dir.clone().expect("installs are configured");
-        let side = side_dir(&dir);
-        let entry = base
-            .components
-            .get_mut(&c.name)
-            .expect("installs are configured");
+        let dir = &install.dir;
+        let side = side_dir(dir);
+        let mut entry = install.installed.clone();
         let group = Some(c.name.clone());
-        if fsutil::exists(&dir) {
+        if fsutil::exists(dir) {
             if entry.tree.is_none() {
                 // Installed before iupack recorded digests (a hand-written inventory): record
                 // what is kept, so that a rollback can prove it later.
-                entry.tree = installed_tree(&dir, &entry.exec).map(|t| tree_of(&t));
+                entry.tree = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
             }
             let name = previous_name(&side, entry.version.as_ref(), &mut txn.dirs);
             renames.push(Rename {
@@ -73,21 +72,22 @@ pub(super) fn commit(
             kept_as.insert(c.name.clone(), name);
         }
         renames.push(Rename {
-            from: stage_path(&dir),
+            from: stage_path(dir),
             to: dir.clone(),
             group,
         });
         sides.push(side);
+        entries.push(entry);
         txn.expect_tree(&product.id, &c.name, &c.tree);
     }
     let keep = base.keep_previous as usize;
     let plan = |deferred: &[String]| -> (Vec<u8>, Vec<PathBuf>) {
         let mut p = base.clone();
         let mut remove_after = Vec::new();
-        for (step, exec) in installs.iter().zip(execs) {
+        for (((step, install), exec), entry) in installs.iter().zip(execs).zip(&entries) {
             let c = &step.component;
-            let dir = step.dir.clone().expect("installs are configured");
-            let entry = p.components.get_mut(&c.name).expect("configured");
+            let dir = &install.dir;
+            let mut entry = entry.clone();
             // Only where the file system can't say it: NTFS has no exec bit.
             let exec = if cfg!(unix) { Vec::new() } else { exec.clone() };
             let requires = c
@@ -95,24 +95,25 @@ pub(super) fn commit(
                 .iter()
                 .map(|(k, v)| (k.clone(), v.to_string()))
                 .collect();
-            let install = PendingInstall {
+            let pending = PendingInstall {
                 version: c.version.clone(),
                 tree: c.tree.clone(),
                 package: vp.manifest.package.id.clone(),
                 installed: now.clone(),
                 requires,
                 kept_as: kept_as.get(&c.name).cloned(),
-                stage: stage_path(&dir),
+                stage: stage_path(dir),
                 exec,
                 extra: Default::default(),
             };
             if deferred.contains(&c.name) {
                 // Files in use (Windows): the swap happens at the next restart; until then the
                 // installed version is still the old one.
-                entry.pending = Some(install);
+                entry.pending = Some(pending);
             } else {
-                remove_after.extend(entry.make_live(install, keep, &side_dir(&dir)));
+                remove_after.extend(entry.make_live(pending, keep, &side_dir(dir)));
             }
+            p.components.insert(c.name.clone(), entry);
         }
         for c in &vp.manifest.components {
             if let Some(entry) = p.components.get_mut(&c.name) {

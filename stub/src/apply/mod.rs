@@ -32,7 +32,7 @@ use crate::machine::inventory::{InventoryFile, Product};
 use crate::machine::session::{self, Access};
 use crate::machine::transaction::Transaction;
 use crate::platform::fsutil;
-use plan::{Action, Step, Verdict};
+use plan::{Planned, Verdict};
 use prompt::Prompt;
 use report::Report;
 use std::path::PathBuf;
@@ -181,7 +181,7 @@ pub fn run(
         plan::only(&mut steps, only, &product)?;
     }
     report.components = steps.iter().map(|s| s.report(false)).collect();
-    let mut verdict = plan::verdict(&steps, !steps.iter().any(|s| s.action == Action::Install));
+    let mut verdict = plan::verdict(&steps, !steps.iter().any(|s| s.install().is_some()));
     if opts.interactive.asks(product.interactive)
         && opts.mode == Mode::Apply
         && verdict.0 == Verdict::Proceed
@@ -189,7 +189,7 @@ pub fn run(
     {
         return Ok(ExitCode::Success);
     }
-    let installs: Vec<&Step> = plan::order_installs(&steps)?;
+    let installs: Vec<Planned> = plan::order_installs(&steps)?;
     if let Some(code) = outcome::without_staging(&opts.mode, &mut verdict, &installs, report)? {
         return Ok(code);
     }

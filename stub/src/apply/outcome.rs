@@ -1,7 +1,7 @@
 //! The words of a run's result: how installed components, key changes and lists of steps read in
 //! the report's message. Text only.
 
-use super::plan::{Action, Step, Verdict};
+use super::plan::{Planned, Step, Verdict};
 use super::report::Report;
 use super::Mode;
 use crate::error::{Error, ExitCode, Result};
@@ -18,18 +18,18 @@ pub(super) fn describe_keys(keys: &KeyChange) -> String {
     format!("{} (signed key transitions)", parts.join(" and "))
 }
 
-pub(super) fn names(steps: &[&Step]) -> String {
+pub(super) fn names(steps: &[Planned]) -> String {
     steps
         .iter()
-        .map(|s| s.component.name.as_str())
+        .map(|(s, _)| s.component.name.as_str())
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-pub(super) fn describe(steps: &[&Step]) -> String {
+pub(super) fn describe(steps: &[Planned]) -> String {
     steps
         .iter()
-        .map(|s| format!("{} {}", s.component.name, s.component.version))
+        .map(|(s, _)| format!("{} {}", s.component.name, s.component.version))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -40,7 +40,7 @@ pub(super) fn describe(steps: &[&Step]) -> String {
 pub(super) fn without_staging(
     mode: &Mode,
     verdict: &mut (Verdict, String),
-    installs: &[&Step],
+    installs: &[Planned],
     report: &mut Report,
 ) -> Result<Option<ExitCode>> {
     Ok(match mode {
@@ -93,7 +93,7 @@ pub(super) fn recorded(verdict: String, keys: &KeyChange, floors: &[String]) -> 
 #[inline(never)]
 pub(super) fn applied(
     steps: &[Step],
-    installs: &[&Step],
+    installs: &[Planned],
     deferred: &[String],
     keys: &KeyChange,
     report: &mut Report,
@@ -101,7 +101,7 @@ pub(super) fn applied(
     report.components = steps
         .iter()
         .map(|s| {
-            let mut r = s.report(s.action == Action::Install);
+            let mut r = s.report(true);
             if deferred.contains(&s.component.name) {
                 r.action = "restart-pending".into();
             }
@@ -109,14 +109,14 @@ pub(super) fn applied(
         })
         .collect();
     report.result = "applied".into();
-    let now: Vec<&Step> = installs
+    let now: Vec<Planned> = installs
         .iter()
-        .filter(|s| !deferred.contains(&s.component.name))
+        .filter(|(s, _)| !deferred.contains(&s.component.name))
         .copied()
         .collect();
-    let later: Vec<&Step> = installs
+    let later: Vec<Planned> = installs
         .iter()
-        .filter(|s| deferred.contains(&s.component.name))
+        .filter(|(s, _)| deferred.contains(&s.component.name))
         .copied()
         .collect();
     report.message = if later.is_empty() {

@@ -14,44 +14,67 @@ use crate::format::package::VerifiedPackage;
 use crate::format::scan::SourceFile;
 use crate::format::version::Version;
 use crate::machine::installed::{component_dir, installed_tree, tree_of};
-use crate::machine::inventory::{InventoryFile, Product};
+use crate::machine::inventory::{InstalledComponent, InventoryFile, Product};
 use std::path::{Path, PathBuf};
 
-/// What the plan does with one component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the plan does with one component; what an install needs lives in its variant, so a
+/// step can't claim an install it has no folder or route for.
+#[derive(Debug, Clone)]
 pub enum Action {
-    /// Install full content (a new version, a first install, or an allowed downgrade).
-    Install,
+    /// Install new content (a new version, a first install, or an allowed downgrade).
+    Install(Install),
     /// The machine already has this version.
     Current,
     /// The machine has a newer version; left alone.
     NewerInstalled,
     /// Older than installed, and downgrades are refused.
     DowngradeRefused,
-    /// Below the security floor (the machine's recorded one or the package's own): never.
-    BelowFloor,
-    /// An earlier update of this component waits for a restart (Windows, files in use).
-    RestartPending,
+    /// Below the security floor (the machine's recorded one or the package's own): never. Why.
+    BelowFloor(String),
+    /// An earlier update of this component waits for a restart (Windows, files in use). Why.
+    RestartPending(String),
     /// The inventory does not configure this component on this machine.
     NotConfigured,
-    /// The package carries no content that reaches this version from what is installed.
-    NeedsOther,
-    /// Installable, but the person running interactive mode left it out.
-    Skipped,
+    /// The package carries no content that reaches this version from what is installed. Why.
+    NeedsOther(String),
+    /// Left out by the person running interactive mode (or by `apply --from`): what it would
+    /// have done, the install (interactive mode may pick it again) or why there is no route.
+    Skipped(std::result::Result<Install, String>),
+}
+
+/// What installing one component takes: its live folder, the route, and its inventory entry.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// The live folder.
+    pub dir: PathBuf,
+    pub route: Route,
+    /// The component's entry in the inventory when planned.
+    pub installed: InstalledComponent,
 }
 
 impl Action {
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
-            Action::Install => "install",
+            Action::Install(_) => "install",
             Action::Current => "current",
             Action::NewerInstalled => "newer-installed",
             Action::DowngradeRefused => "downgrade-refused",
-            Action::BelowFloor => "below-floor",
-            Action::RestartPending => "restart-pending",
+            Action::BelowFloor(_) => "below-floor",
+            Action::RestartPending(_) => "restart-pending",
             Action::NotConfigured => "not-configured",
-            Action::NeedsOther => "needs-other",
-            Action::Skipped => "skipped",
+            Action::NeedsOther(_) => "needs-other",
+            Action::Skipped(_) => "skipped",
+        }
+    }
+
+    /// Why the component is not installed, where the plan has words for it.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Action::BelowFloor(why)
+            | Action::RestartPending(why)
+            | Action::NeedsOther(why)
+            | Action::Skipped(Err(why)) => Some(why),
+            _ => None,
         }
     }
 }
@@ -70,19 +93,39 @@ pub struct Step {
     pub component: Component,
     pub from: Option<Version>,
     pub action: Action,
-    /// The live folder (for configured components).
-    pub dir: Option<PathBuf>,
-    /// For installs: how.
-    pub route: Option<Route>,
-    /// Why no route was found, for `NeedsOther`.
-    pub note: Option<String>,
 }
 
+/// An install of the plan with what it needs (`order_installs`).
+pub type Planned<'a> = (&'a Step, &'a Install);
+
 impl Step {
+    /// What this step installs, if it installs.
+    pub fn install(&self) -> Option<&Install> {
+        match &self.action {
+            Action::Install(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Leaves an installable step (or one with no route) out of the run (`skip`), or takes an
+    /// installable step that was left out back in; other steps stay as they are.
+    pub fn skip(&mut self, skip: bool) {
+        self.action = match std::mem::replace(&mut self.action, Action::Current) {
+            Action::Install(i) | Action::Skipped(Ok(i)) if skip => Action::Skipped(Ok(i)),
+            Action::Install(i) | Action::Skipped(Ok(i)) => Action::Install(i),
+            Action::NeedsOther(why) if skip => Action::Skipped(Err(why)),
+            other => other,
+        };
+    }
+
     pub fn report(&self, done: bool) -> ComponentReport {
-        let installing = self.action == Action::Install;
         let c = &self.component;
-        let (route, bytes) = match &self.route {
+        let (installing, planned) = match &self.action {
+            Action::Install(i) => (true, Some(i)),
+            Action::Skipped(Ok(i)) => (false, Some(i)),
+            _ => (false, None),
+        };
+        let (route, bytes) = match planned.map(|i| &i.route) {
             Some(Route::Full) => (Some("full".to_string()), c.full_size()),
             Some(Route::Delta { index, .. }) => (
                 Some(format!("delta from {}", c.deltas[*index].from)),
@@ -157,6 +200,8 @@ pub(super) fn check_targets(
 }
 
 /// Decides what to do with each component of the package.
+// Out of line: inlined into `apply::run` it made the package head larger (measured).
+#[inline(never)]
 pub fn plan(
     vp: &VerifiedPackage,
     inv: &InventoryFile,
@@ -166,70 +211,64 @@ pub fn plan(
     check_disjoint(inv, product)?;
     let mut steps = Vec::new();
     for c in &vp.manifest.components {
-        let Some(installed) = product.components.get(&c.name) else {
-            steps.push(Step {
-                component: c.clone(),
-                from: None,
-                action: Action::NotConfigured,
-                dir: None,
-                route: None,
-                note: None,
-            });
-            continue;
-        };
-        let dir = component_dir(inv, &c.name, installed)?;
-        let from = installed.version.clone();
-        if let Some(p) = &installed.pending {
-            steps.push(Step {
-                component: c.clone(),
-                from,
-                action: Action::RestartPending,
-                dir: Some(dir),
-                route: None,
-                note: Some(format!(
-                    "{} {} is staged and replaces the files in use at the next restart; restart, then run packages again",
-                    c.name, p.version
-                )),
-            });
-            continue;
-        }
-        let mut action = match &from {
-            None => Action::Install,
-            Some(v) if c.version > *v => Action::Install,
-            Some(v) if c.version == *v => Action::Current,
-            Some(_) if downgrades == Downgrades::Allow => Action::Install,
-            Some(_) => Action::DowngradeRefused,
-        };
-        let (mut route, mut note) = (None, None);
-        if let Some(floor) = security_floor(installed.floor.as_ref(), c.floor.as_ref()) {
-            if c.version < floor && action != Action::Current {
-                action = Action::BelowFloor;
-                note = Some(format!(
-                    "{} {} is below the security floor {floor} of this machine; it is never installed again, not even with --allow-downgrade",
-                    c.name, c.version
-                ));
+        let (from, action) = match product.components.get(&c.name) {
+            None => (None, Action::NotConfigured),
+            Some(installed) => {
+                let dir = component_dir(inv, &c.name, installed)?;
+                let from = installed.version.clone();
+                let action = decide(c, from.as_ref(), dir, installed, downgrades)?;
+                (from, action)
             }
-        }
-        if action == Action::Install {
-            match choose_route(c, from.as_ref(), &dir, &installed.exec)? {
-                Ok(r) => route = Some(r),
-                Err(why) => {
-                    action = Action::NeedsOther;
-                    note = Some(why);
-                }
-            }
-        }
+        };
         steps.push(Step {
             component: c.clone(),
             from,
             action,
-            dir: Some(dir),
-            route,
-            note,
         });
     }
     check_requires(&steps, product)?;
     Ok(steps)
+}
+
+/// What to do with configured component `c`, installed as `installed` in `dir`.
+fn decide(
+    c: &Component,
+    from: Option<&Version>,
+    dir: PathBuf,
+    installed: &InstalledComponent,
+    downgrades: Downgrades,
+) -> Result<Action> {
+    if let Some(p) = &installed.pending {
+        return Ok(Action::RestartPending(format!(
+            "{} {} is staged and replaces the files in use at the next restart; restart, then run packages again",
+            c.name, p.version
+        )));
+    }
+    let newer = match from {
+        None => true,
+        Some(v) if c.version > *v => true,
+        Some(v) if c.version == *v => return Ok(Action::Current),
+        Some(_) => downgrades == Downgrades::Allow,
+    };
+    if let Some(floor) = security_floor(installed.floor.as_ref(), c.floor.as_ref()) {
+        if c.version < floor {
+            return Ok(Action::BelowFloor(format!(
+                "{} {} is below the security floor {floor} of this machine; it is never installed again, not even with --allow-downgrade",
+                c.name, c.version
+            )));
+        }
+    }
+    if !newer {
+        return Ok(Action::DowngradeRefused);
+    }
+    Ok(match choose_route(c, from, &dir, &installed.exec)? {
+        Ok(route) => Action::Install(Install {
+            dir,
+            route,
+            installed: installed.clone(),
+        }),
+        Err(why) => Action::NeedsOther(why),
+    })
 }
 
 /// The security floors this package raises on this machine, as `component >= floor`.
@@ -345,11 +384,11 @@ fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
 pub fn check_requires(steps: &[Step], product: &Product) -> Result<()> {
     let after = |name: &str| -> Option<Version> {
         match steps.iter().find(|s| s.component.name == name) {
-            Some(s) if s.action == Action::Install => Some(s.component.version.clone()),
+            Some(s) if s.install().is_some() => Some(s.component.version.clone()),
             _ => product.components.get(name).and_then(|c| c.version.clone()),
         }
     };
-    for s in steps.iter().filter(|s| s.action == Action::Install) {
+    for s in steps.iter().filter(|s| s.install().is_some()) {
         for (what, req) in &s.component.requires {
             let have = if what == "product" {
                 Some(product.version.clone())
@@ -373,18 +412,18 @@ pub fn check_requires(steps: &[Step], product: &Product) -> Result<()> {
 }
 
 /// Installs in `requires` order: what others need goes first.
-pub(super) fn order_installs(steps: &[Step]) -> Result<Vec<&Step>> {
-    let mut todo: Vec<&Step> = steps
+pub(super) fn order_installs(steps: &[Step]) -> Result<Vec<Planned<'_>>> {
+    let mut todo: Vec<Planned> = steps
         .iter()
-        .filter(|s| s.action == Action::Install)
+        .filter_map(|s| Some((s, s.install()?)))
         .collect();
-    let mut done: Vec<&Step> = Vec::new();
+    let mut done: Vec<Planned> = Vec::new();
     while !todo.is_empty() {
-        let ready = todo.iter().position(|s| {
+        let ready = todo.iter().position(|(s, _)| {
             s.component
                 .requires
                 .keys()
-                .all(|r| !todo.iter().any(|t| t.component.name == *r))
+                .all(|r| !todo.iter().any(|(t, _)| t.component.name == *r))
         });
         match ready {
             Some(i) => done.push(todo.remove(i)),
@@ -410,28 +449,32 @@ pub(super) enum Verdict {
 }
 
 pub(super) fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, String) {
-    let find = |a: Action| steps.iter().find(|s| s.action == a);
-    if let Some(s) = find(Action::NeedsOther) {
-        return (
-            Verdict::Needs,
-            s.note.clone().unwrap_or_else(|| {
-                format!("no route to {} {}", s.component.name, s.component.version)
-            }),
-        );
+    // The first of each kind of step that decides a verdict, with why.
+    let (mut needs, mut restart, mut floor) = (None, None, None);
+    for s in steps {
+        match &s.action {
+            Action::NeedsOther(why) => needs = needs.or(Some(why)),
+            Action::RestartPending(why) => restart = restart.or(Some(why)),
+            Action::BelowFloor(why) => floor = floor.or(Some(why)),
+            _ => {}
+        }
+    }
+    if let Some(why) = needs {
+        return (Verdict::Needs, why.clone());
     }
     if !nothing_to_install {
         return (Verdict::Proceed, "the package applies".into());
     }
-    if let Some(s) = find(Action::RestartPending) {
-        return (Verdict::Restart, s.note.clone().unwrap_or_default());
+    if let Some(why) = restart {
+        return (Verdict::Restart, why.clone());
     }
-    if let Some(s) = find(Action::BelowFloor) {
-        return (
-            Verdict::Refused(ExitCode::Downgrade),
-            s.note.clone().unwrap_or_default(),
-        );
+    if let Some(why) = floor {
+        return (Verdict::Refused(ExitCode::Downgrade), why.clone());
     }
-    if let Some(s) = find(Action::DowngradeRefused) {
+    if let Some(s) = steps
+        .iter()
+        .find(|s| matches!(s.action, Action::DowngradeRefused))
+    {
         return (
             Verdict::Refused(ExitCode::Downgrade),
             format!(
@@ -442,7 +485,10 @@ pub(super) fn verdict(steps: &[Step], nothing_to_install: bool) -> (Verdict, Str
             ),
         );
     }
-    if steps.iter().all(|s| s.action == Action::NotConfigured) {
+    if steps
+        .iter()
+        .all(|s| matches!(s.action, Action::NotConfigured))
+    {
         return (
             Verdict::Refused(ExitCode::NotApplicable),
             "none of the package's components is configured in this machine's inventory".into(),
@@ -458,9 +504,83 @@ pub(super) fn only(steps: &mut [Step], only: &[String], product: &Product) -> Re
         .iter_mut()
         .filter(|s| !only.contains(&s.component.name))
     {
-        if matches!(s.action, Action::Install | Action::NeedsOther) {
-            s.action = Action::Skipped;
-        }
+        s.skip(true);
     }
     check_requires(steps, product)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    fn step(action: Action) -> Step {
+        let c = br#"{ "name": "app", "version": "2.0", "tree": "t",
+            "full": [{ "path": "a", "size": 5, "sha256": "00", "mode": 420 }] }"#;
+        Step {
+            component: json::from_slice(c).expect("component"),
+            from: Some(Version::parse("1.0").expect("version")),
+            action,
+        }
+    }
+
+    fn install() -> Action {
+        let entry = br#"{ "version": "1.0", "path": "app" }"#;
+        Action::Install(Install {
+            dir: PathBuf::from("/opt/app"),
+            route: Route::Full,
+            installed: json::from_slice(entry).expect("entry"),
+        })
+    }
+
+    /// A skipped install still says what it would install (route, bytes) and can be picked
+    /// again with its data; a component with no route keeps saying why when skipped.
+    #[test]
+    fn skipping_keeps_what_a_step_would_do() {
+        let mut s = step(install());
+        s.skip(true);
+        assert!(s.install().is_none());
+        let r = s.report(true);
+        assert_eq!(
+            (r.action.as_str(), r.route.as_deref(), r.bytes),
+            ("skipped", Some("full"), 5)
+        );
+        s.skip(false);
+        assert_eq!(
+            s.install().map(|i| i.dir.clone()),
+            Some(PathBuf::from("/opt/app"))
+        );
+        assert_eq!(s.report(true).action, "installed");
+        assert_eq!(s.report(false).action, "install");
+
+        let mut s = step(Action::NeedsOther("no way there".into()));
+        s.skip(true);
+        s.skip(false);
+        let r = s.report(false);
+        assert_eq!((r.action.as_str(), r.route, r.bytes), ("skipped", None, 0));
+        assert_eq!(s.action.note(), Some("no way there"));
+        let mut s = step(Action::Current);
+        s.skip(true);
+        assert_eq!(s.action.name(), "current");
+    }
+
+    /// The verdict follows the first step of the kind that decides it, with its words.
+    #[test]
+    fn the_verdict_says_why() {
+        let steps = [
+            step(Action::BelowFloor("below".into())),
+            step(Action::RestartPending("restart".into())),
+        ];
+        assert_eq!(verdict(&steps, true), (Verdict::Restart, "restart".into()));
+        assert_eq!(
+            verdict(&steps[..1], true),
+            (Verdict::Refused(ExitCode::Downgrade), "below".into())
+        );
+        let mut steps = steps.to_vec();
+        steps.push(step(Action::NeedsOther("needs".into())));
+        steps.push(step(install()));
+        assert_eq!(verdict(&steps, false), (Verdict::Needs, "needs".into()));
+        steps.remove(2);
+        assert_eq!(verdict(&steps, false).0, Verdict::Proceed);
+    }
 }

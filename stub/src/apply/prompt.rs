@@ -14,7 +14,8 @@ use crate::machine::inventory::Product;
 /// What the person decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
-    /// Install the steps still marked `Install` (the others were turned into `Skipped`).
+    /// Install the steps still marked `Install` (the others were turned into `Skipped`,
+    /// `Step::skip`).
     Proceed,
     /// Install nothing.
     Cancel,
@@ -22,7 +23,7 @@ pub enum Choice {
 
 /// Asked once per run, after planning and before anything is staged, when the run is
 /// interactive (`why`) and the plan would install something. It may turn `Install` steps into
-/// `Skipped`; on `Cancel` the run changes nothing.
+/// `Skipped` and back (`Step::skip`); on `Cancel` the run changes nothing.
 pub trait Prompt {
     fn choose(
         &mut self,

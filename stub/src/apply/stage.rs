@@ -3,7 +3,7 @@
 //! checks that a component's folder is one another local user can't redirect. What is staged is
 //! removed again if the run stops; the live folders are not touched here.
 
-use super::plan::{Route, Step};
+use super::plan::{Planned, Route, Step};
 use super::tree::{exec_paths, write_delta, write_tree, write_tree_delta};
 use crate::apply::report::Report;
 use crate::error::{Error, ExitCode, Result};
@@ -30,9 +30,14 @@ pub(super) fn stage_path(dir: &Path) -> PathBuf {
 /// what is there is exactly the signed tree: the files written hash to the signed tree digest,
 /// and the folder holds those files, with their sizes and modes, and nothing else. Returns the
 /// executable files (what a Windows inventory records).
-pub(super) fn stage(vp: &mut VerifiedPackage, step: &Step, stage: &Dir) -> Result<Vec<String>> {
+pub(super) fn stage(
+    vp: &mut VerifiedPackage,
+    step: &Step,
+    route: &Route,
+    stage: &Dir,
+) -> Result<Vec<String>> {
     let c = &step.component;
-    let written = match step.route.as_ref().expect("installs have a route") {
+    let written = match route {
         Route::Full => write_tree(vp, c, stage)?,
         Route::Delta { index, base } if c.deltas[*index].codec == CODEC_ZSTD_TREE => {
             write_tree_delta(vp, c, &c.deltas[*index], base, stage)?
@@ -160,24 +165,20 @@ fn check_is_dir(dir: &Path) -> Result<()> {
 #[inline(never)]
 pub(super) fn stage_all(
     vp: &mut VerifiedPackage,
-    installs: &[&Step],
+    installs: &[Planned],
     product: &Product,
     hooks: &Hooks,
     txn: &mut Transaction,
     report: &mut Report,
 ) -> Result<Vec<Vec<String>>> {
     let mut stages = Vec::new();
-    for step in installs {
-        let dir = step.dir.as_deref().expect("installs are configured");
+    for (step, install) in installs {
+        let dir = &install.dir;
         check_is_dir(dir)?;
-        let name = &step.component.name;
         check_parent(
             dir,
-            name,
-            product
-                .components
-                .get(name)
-                .expect("installs are configured"),
+            &step.component.name,
+            &install.installed,
             &mut txn.dirs,
             &mut report.warnings,
         )?;
@@ -185,12 +186,12 @@ pub(super) fn stage_all(
     }
     txn.stage(&stages)?;
     let mut execs = Vec::new();
-    for (step, dir) in installs.iter().zip(&stages) {
-        execs.push(stage(vp, step, txn.dirs.get(dir, false)?)?);
+    for ((step, install), dir) in installs.iter().zip(&stages) {
+        execs.push(stage(vp, step, &install.route, txn.dirs.get(dir, false)?)?);
         fault::step("component staged");
         report.bytes += step.report(false).bytes;
     }
-    for (step, dir) in installs.iter().zip(&stages) {
+    for ((step, install), dir) in installs.iter().zip(&stages) {
         let c = &step.component;
         let vars = [
             ("product", product.id.clone()),
@@ -204,10 +205,7 @@ pub(super) fn stage_all(
                     .unwrap_or_default(),
             ),
             ("staged", dir.display().to_string()),
-            (
-                "live",
-                step.dir.as_ref().expect("configured").display().to_string(),
-            ),
+            ("live", install.dir.display().to_string()),
         ];
         hooks::validate(hooks, &vars, &c.name)?;
     }

@@ -8,7 +8,7 @@
 //! is changed before the person confirms. Every line goes out escaped (`report::shown`): names,
 //! versions and notes come from the package and the inventory.
 
-use iupack_stub::apply::plan::{check_requires, Action, Step};
+use iupack_stub::apply::plan::{check_requires, Step};
 use iupack_stub::apply::prompt::{Choice, Prompt};
 use iupack_stub::apply::report::{human_bytes, shown};
 use iupack_stub::apply::Interactive;
@@ -41,7 +41,7 @@ impl Prompt for Terminal {
 }
 
 /// Shows the plan, asks which components to install and asks to confirm. Components left out
-/// (all of them on `Cancel`) become `Action::Skipped`. I/O errors on the terminal cancel
+/// (all of them on `Cancel`) become `Action::Skipped` (`Step::skip`). I/O errors on the terminal cancel
 /// (nothing has been changed).
 pub fn choose(
     steps: &mut [Step],
@@ -53,8 +53,8 @@ pub fn choose(
 ) -> Choice {
     let choice = ask(steps, product, manifest, signer, input, out).unwrap_or(Choice::Cancel);
     if choice == Choice::Cancel {
-        for s in steps.iter_mut().filter(|s| s.action == Action::Install) {
-            s.action = Action::Skipped;
+        for s in steps.iter_mut().filter(|s| s.install().is_some()) {
+            s.skip(true);
         }
     }
     choice
@@ -69,7 +69,7 @@ fn ask(
     out: &mut dyn Write,
 ) -> std::io::Result<Choice> {
     let offered: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].action == Action::Install)
+        .filter(|&i| steps[i].install().is_some())
         .collect();
     show_plan(steps, &offered, product, manifest, signer, out)?;
     writeln!(out)?;
@@ -99,11 +99,7 @@ fn ask(
             return Ok(Choice::Cancel);
         }
         for (n, &i) in offered.iter().enumerate() {
-            steps[i].action = if picked.contains(&(n + 1)) {
-                Action::Install
-            } else {
-                Action::Skipped
-            };
+            steps[i].skip(!picked.contains(&(n + 1)));
         }
         if let Err(e) = check_requires(steps, product) {
             say(out, &format!("  {}", e.message))?;
@@ -115,7 +111,7 @@ fn ask(
         }
         let chosen: Vec<String> = steps
             .iter()
-            .filter(|s| s.action == Action::Install)
+            .filter(|s| s.install().is_some())
             .map(|s| {
                 let r = s.report(false);
                 format!(
@@ -173,9 +169,11 @@ fn show_plan(
             Some(n) => format!("{:>3}", n + 1),
             None => "  -".to_string(),
         };
-        let route = match s.action {
-            Action::Install => r.route.unwrap_or_default(),
-            other => other.name().to_string(),
+        let installs = s.install().is_some();
+        let route = if installs {
+            r.route.unwrap_or_default()
+        } else {
+            s.action.name().to_string()
         };
         let requires: Vec<String> = s
             .component
@@ -189,7 +187,7 @@ fn show_plan(
             r.from.as_deref().unwrap_or("(none)"),
             r.to,
             route,
-            if s.action == Action::Install {
+            if installs {
                 human_bytes(r.bytes)
             } else {
                 String::new()
@@ -197,7 +195,7 @@ fn show_plan(
             requires.join(", ")
         );
         say(out, line.trim_end())?;
-        if let (Some(note), false) = (&s.note, s.action == Action::Install) {
+        if let Some(note) = s.action.note() {
             say(out, &format!("     {note}"))?;
         }
     }
