@@ -1,6 +1,7 @@
 //! The commit of an apply: every staged tree swapped in and the new inventory written, through
-//! the journal (`machine::journal::Transaction`), so that the machine is one whole release or the
+//! the journal (`machine::transaction::Transaction`), so that the machine is one whole release or the
 //! other at every instant; kept copies beyond `keep_previous` are pruned after the commit point.
+//! Never stages or proves content: what it swaps in was proven by `stage`.
 
 use super::plan::{security_floor, Planned};
 use super::stage::stage_path;

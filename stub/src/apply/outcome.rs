@@ -1,5 +1,5 @@
 //! The words of a run's result: how installed components, key changes and lists of steps read in
-//! the report's message. Text only.
+//! the report's message. Text only. Decides nothing: it words what the run did.
 
 use super::plan::{Planned, Step, Verdict};
 use super::report::Report;
