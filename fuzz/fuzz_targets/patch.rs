@@ -3,7 +3,10 @@
 #![no_main]
 use iupack_stub::format::manifest::FileEntry;
 use iupack_stub::format::relpath::RelPath;
-use iupack_stub::{format::codecs::bsdx, format::package::prefix_decoder, format::codecs::tarstream, format::codecs::treestream};
+use iupack_stub::{
+    format::codecs::bsdx, format::codecs::tarstream, format::codecs::treestream,
+    format::package::prefix_decoder,
+};
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 
