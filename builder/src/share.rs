@@ -124,3 +124,20 @@ fn entry(b: &Built) -> IndexPackage {
             .collect(),
     }
 }
+
+/// Runs `build` with the share folder `dir` there (made if missing, with what `hint` says on
+/// failure); a run that fails leaves no empty folder of its own making behind.
+pub fn into_folder<T>(
+    dir: &Path,
+    hint: &str,
+    build: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let made = !dir.exists();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::other(format!("cannot make {}: {e}", dir.display())).hint(hint))?;
+    let result = build();
+    if result.is_err() && made {
+        let _ = std::fs::remove_dir(dir); // only if still empty
+    }
+    result
+}

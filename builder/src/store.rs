@@ -277,6 +277,12 @@ impl Store {
             ))
             .hint("fix product.toml; versions and ranges are like 3.7.70 and \">=3.7, <4\"")
         };
+        // Content paths are absolute: the build joins a spec's paths onto its folder (the
+        // product's), and a relative store root would be joined twice (store/P/store/P/...).
+        let release = |name: &str, v: &Version| {
+            let dir = self.release_dir(product, name, v);
+            std::path::absolute(&dir).unwrap_or(dir)
+        };
         let mut components = Vec::new();
         for (name, versions) in &releases {
             let latest = versions.last().expect("non-empty").clone();
@@ -304,7 +310,7 @@ impl Store {
             components.push(ComponentSpec {
                 name: name.clone(),
                 version: latest.clone(),
-                content: self.release_dir(product, name, &latest),
+                content: release(name, &latest),
                 strip_components: 0,
                 full,
                 requires,
@@ -315,7 +321,7 @@ impl Store {
                     .take(deltas)
                     .map(|v| DeltaSpec {
                         version: v.clone(),
-                        content: self.release_dir(product, name, v),
+                        content: release(name, v),
                         strip_components: 0,
                     })
                     .collect(),

@@ -647,3 +647,60 @@ fn an_index_that_lists_another_products_package_as_this_ones_is_refused() {
     );
     assert_same(&before, &snapshot(&m.machine()));
 }
+
+/// A relative `--store` (as an admin types it, from the folder holding the store) names that
+/// store: `build` and `publish` (and `plan`, through the same `Store::spec`) read its releases,
+/// never `store/PRODUCT/store/PRODUCT/…` (issue 20: the store's paths were joined onto the
+/// product folder a second time).
+#[test]
+fn a_relative_store_path_builds_and_publishes() {
+    let w = World::new();
+    let (key, _) = w.keygen("publisher");
+    store_up_to(&w, 2);
+    let here = w.path("");
+    for (i, rel) in ["store", "./store"].iter().enumerate() {
+        let out = format!("out/p{i}.run");
+        fs::create_dir_all(w.path("out")).expect("mkdir");
+        let o = output(
+            iupack()
+                .current_dir(&here)
+                .args(["build", "--store", rel, "--product", "acme-av", "--key"])
+                .arg(&key)
+                .args(["--out", &out, "--stub"])
+                .arg(stub_path()),
+        );
+        assert_code(&o, 0);
+        assert!(w.path(&out).is_file(), "{out}");
+        let share = format!("share{i}");
+        let o = output(
+            iupack()
+                .current_dir(&here)
+                .args(["publish", rel, &share, "--key"])
+                .arg(&key)
+                .arg("--stub")
+                .arg(stub_path()),
+        );
+        assert_code(&o, 0);
+        assert!(w.path(&share).join("index.json").is_file(), "{share}");
+    }
+    // A publish that fails leaves no empty share folder of its own making behind (plan makes its
+    // folder through the same share::into_folder).
+    let o = output(
+        iupack()
+            .current_dir(&here)
+            .args([
+                "publish",
+                "store",
+                "new-share",
+                "--key",
+                "no-such.key",
+                "--stub",
+            ])
+            .arg(stub_path()),
+    );
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        !w.path("new-share").exists(),
+        "publish left new-share behind"
+    );
+}

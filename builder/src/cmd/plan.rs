@@ -85,10 +85,13 @@ fn read_inventories(paths: &[PathBuf]) -> Result<SeenByProduct, Error> {
 pub fn run(a: Args) -> Result<(), Error> {
     let store = Store::new(&a.store);
     let seen = read_inventories(&a.inventory)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| {
-        Error::other(format!("cannot make {}: {e}", a.out.display()))
-            .hint("check the path and write permission")
-    })?;
+    share::into_folder(&a.out, "check the path and write permission", || {
+        plan_into(&a, &store, &seen)
+    })
+}
+
+/// Builds the planned share into `a.out` (which exists).
+fn plan_into(a: &Args, store: &Store, seen: &SeenByProduct) -> Result<(), Error> {
     let in_store = store.products()?;
     // Stored releases' tree digests, hashed once however many machines have that version.
     let mut trees: BTreeMap<(String, String, Version), String> = BTreeMap::new();
@@ -109,7 +112,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     let mut built: Vec<Built> = Vec::new();
     let mut lines = Vec::new();
-    for (product, comps) in &seen {
+    for (product, comps) in seen {
         if !in_store.contains(product) {
             lines.push(format!("{product}: not in the store; skipped"));
             continue;

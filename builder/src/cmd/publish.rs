@@ -47,40 +47,43 @@ pub fn run(a: Args) -> Result<(), Error> {
                 .hint("import releases with `iupack add STORE PRODUCT COMPONENT VERSION CONTENT`"),
         );
     }
-    std::fs::create_dir_all(&a.share).map_err(|e| {
-        Error::other(format!("cannot make {}: {e}", a.share.display()))
-            .hint("check the share's path and write permission")
-    })?;
-    let out = share::ShareBuild {
-        dir: &a.share,
-        key: &a.key,
-        stub: a.stub.as_deref(),
-        target: a.target.as_deref(),
-    };
-    let mut built: Vec<Built> = Vec::new();
-    for p in &products {
-        let (all, base) = store.spec(p, a.deltas, true)?;
-        // The newest release of every component, full content only.
-        let mut full = all.clone();
-        for c in &mut full.components {
-            c.deltas.clear();
-        }
-        let stem = format!("{p}-{}-full", full.package_version());
-        built.push(out.package(&full, &base, &stem)?);
-        // Per component with earlier releases: its deltas alone (no full content).
-        for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
-            let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
-            let one = Spec {
-                components: vec![ComponentSpec {
-                    full: false,
-                    ..c.clone()
-                }],
-                ..all.clone()
+    let (built, index) = share::into_folder(
+        &a.share,
+        "check the share's path and write permission",
+        || {
+            let out = share::ShareBuild {
+                dir: &a.share,
+                key: &a.key,
+                stub: a.stub.as_deref(),
+                target: a.target.as_deref(),
             };
-            built.push(out.package(&one, &base, &stem)?);
-        }
-    }
-    let index = share::write_index(&a.share, &built, &a.key)?;
+            let mut built: Vec<Built> = Vec::new();
+            for p in &products {
+                let (all, base) = store.spec(p, a.deltas, true)?;
+                // The newest release of every component, full content only.
+                let mut full = all.clone();
+                for c in &mut full.components {
+                    c.deltas.clear();
+                }
+                let stem = format!("{p}-{}-full", full.package_version());
+                built.push(out.package(&full, &base, &stem)?);
+                // Per component with earlier releases: its deltas alone (no full content).
+                for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
+                    let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
+                    let one = Spec {
+                        components: vec![ComponentSpec {
+                            full: false,
+                            ..c.clone()
+                        }],
+                        ..all.clone()
+                    };
+                    built.push(out.package(&one, &base, &stem)?);
+                }
+            }
+            let index = share::write_index(&a.share, &built, &a.key)?;
+            Ok((built, index))
+        },
+    )?;
     let total: u64 = built.iter().map(|b| b.size).sum();
     for b in &built {
         say!("  {} ({} bytes)", b.path.display(), b.size);
