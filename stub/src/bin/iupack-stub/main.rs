@@ -92,8 +92,8 @@ fn real_main() -> i32 {
         #[cfg(feature = "client")]
         Command::Status => {
             return match &args.export {
-                Some(file) => print::export(&inventory_path, file),
-                None => print::status(&inventory_path, args.json),
+                Some(file) => print::export(&inventory_path, file, args.inventory.is_some()),
+                None => print::status(&inventory_path, args.json, args.inventory.is_some()),
             }
         }
         #[cfg(feature = "client")]
@@ -109,7 +109,9 @@ fn real_main() -> i32 {
         inventory: &inventory_path,
         wait,
     };
-    let result = run.command(&args, own_pkg, &pkg_path, &mut report);
+    let result = run
+        .command(&args, own_pkg, &pkg_path, &mut report)
+        .map_err(|e| mistyped(e, args.inventory.is_some()));
     report.duration_ms = started.elapsed().as_millis() as u64;
     print::finish(result, &mut report, &args, &mode)
 }
@@ -180,6 +182,20 @@ impl Run<'_> {
             interactive,
             only: None,
         }
+    }
+}
+
+/// A path given with --inventory that isn't there is a mistake on the command line (exit 2),
+/// never "product not installed" (exit 10, which fleet tools read as "skip this machine").
+fn mistyped(e: Error, given: bool) -> Error {
+    if given && e.code == ExitCode::NotApplicable && e.message.starts_with("no product inventory") {
+        Error {
+            code: ExitCode::Usage,
+            hint: Some("check the path given with --inventory".into()),
+            ..e
+        }
+    } else {
+        e
     }
 }
 

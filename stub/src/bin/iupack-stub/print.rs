@@ -148,7 +148,7 @@ pub fn print_human(r: &Report, mode: &Mode) {
 
 #[cfg(feature = "client")]
 /// `status --export FILE`: what is installed, for `iupack plan` on the connected side.
-pub fn export(inventory: &Path, file: &Path) -> i32 {
+pub fn export(inventory: &Path, file: &Path, given: bool) -> i32 {
     let written = client::export(inventory).and_then(|v| {
         let mut text = v.to_pretty();
         text.push('\n');
@@ -165,16 +165,16 @@ pub fn export(inventory: &Path, file: &Path) -> i32 {
             );
             0
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&crate::mistyped(e, given)),
     }
 }
 
 #[cfg(feature = "client")]
 /// `status`: prints what is installed (or JSON with --json).
-pub fn status(inventory: &Path, json: bool) -> i32 {
+pub fn status(inventory: &Path, json: bool, given: bool) -> i32 {
     let st = match client::status(inventory) {
         Ok(st) => st,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&crate::mistyped(e, given)),
     };
     if json {
         println!("{}", st.to_pretty());
