@@ -147,7 +147,10 @@ same_tree "$work/w-xz/acme/engine" samples/acme/releases/engine/3.7.71
 same_tree "$work/w-xz/acme/defs" samples/acme/releases/definitions/2026.11.24.1
 expect 2 win target/stubs/windows-x86_64/iupack-head.exe status
 grep -q "package head" "$work/out.txt" || fail "a bare head does not say what it is"
-expect 10 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(winepath -w "$work/none.json")"
+# No inventory where the machine keeps it: no product here, exit 10 (a detection rule's "skip");
+# a path typed with --inventory that isn't there is a mistake on the command line, exit 2.
+IUPACK_INVENTORY="$(winepath -w "$work/none.json")" expect 10 win "$work/win/acme-av-2026.11.24.1.exe"
+expect 2 win "$work/win/acme-av-2026.11.24.1.exe" --inventory "$(winepath -w "$work/none.json")"
 expect 0 win "$work/win/acme-av-2026.11.24.1.exe" '/?'
 echo "windows-x86_64: client tool $(stat -c %s target/stubs/windows-x86_64/iupack-stub.exe) bytes, heads $(stat -c %s target/stubs/windows-x86_64/iupack-head.exe) and $(stat -c %s target/stubs/windows-x86_64/iupack-head-zstd.exe) (zstd); all checks passed"
 
