@@ -85,7 +85,10 @@ expect 20 "$work/rogue.run"
 size=$(stat -c %s "$pkgs/acme-av-2026.11.24.1.run")
 head -c $((size - 5000)) "$pkgs/acme-av-2026.11.24.1.run" > "$work/truncated.run"; chmod +x "$work/truncated.run"
 expect 21 "$work/truncated.run"
-expect 10 "$pkgs/acme-av-2026.11.24.1.run" --inventory "$work/no-such-inventory.json"
+# No inventory where the machine keeps one: the product is not installed here (10, what a
+# detection rule reads as "skip"); a path typed with --inventory that isn't there is a mistake (2).
+IUPACK_INVENTORY="$work/no-such-inventory.json" expect 10 "$pkgs/acme-av-2026.11.24.1.run"
+expect 2 "$pkgs/acme-av-2026.11.24.1.run" --inventory "$work/no-such-inventory.json"
 
 step "The installed client tool (the stub with no package attached): status, rollback, apply again"
 expect 0 "$stub" status
