@@ -9,7 +9,30 @@ use iupack_stub::Error;
 /// fields (unverified in `inspect`), trusted comments and file names can hold terminal escape
 /// sequences. JSON output is printed as it is (the JSON writer escapes).
 macro_rules! say {
-    ($($t:tt)*) => { println!("{}", iupack_stub::apply::report::shown(&format!($($t)*))) };
+    ($($t:tt)*) => { $crate::out(&iupack_stub::apply::report::shown(&format!($($t)*))) };
+}
+
+/// Every line to stdout goes through here (`say!` and JSON). A reader that went away
+/// (`iupack inspect --json | head -1`) ends nothing: what was done stays done, the rest of the
+/// output is dropped and the exit code is the command's (`println!` would abort). Any other write
+/// error (a full disk behind `>`) is an error, exit 1.
+pub fn out(text: &str) {
+    use std::io::Write;
+    match writeln!(std::io::stdout(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            err_line(&format!(
+                "iupack: error: cannot write to standard output: {e}"
+            ));
+            std::process::exit(1);
+        }
+        _ => {}
+    }
+}
+
+/// One line on stderr; a stderr that can't be written is ignored (there is nowhere to say so).
+pub fn err_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 mod cmd;
@@ -89,15 +112,15 @@ fn main() {
 /// `--json` also as JSON on stdout, so a script reading stdout learns why.
 fn report(e: &Error, json: bool) {
     use iupack_stub::apply::report::shown;
-    eprintln!("iupack: error: {}", shown(&e.message));
+    err_line(&format!("iupack: error: {}", shown(&e.message)));
     if let Some(hint) = &e.hint {
-        eprintln!("  hint: {}", shown(hint));
+        err_line(&format!("  hint: {}", shown(hint)));
     }
     if json {
         let v = serde_json::json!({
             "error": { "message": e.message, "hint": e.hint, "exit_code": e.code.code() }
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        out(&serde_json::to_string_pretty(&v).expect("json"));
     }
 }
 

@@ -318,6 +318,119 @@ fn truncated_or_altered_packages_exit_21_and_change_nothing() {
     }
 }
 
+/// Issue 20, item 4: cut inside its head, a package is not a whole program and nothing in it can
+/// run (the system refuses it or it crashes): what catches it is `iupack verify`, the client
+/// tool's `apply PKG` and `sha256sum -c` over the SHA256SUMS the build wrote.
+#[test]
+fn a_package_cut_inside_its_head_is_caught_by_verify_the_client_and_sha256sum() {
+    require_tool("sha256sum");
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let bytes = fs::read(&pkg).expect("read package");
+    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
+    fs::write(&pkg, &bytes[..stub_len / 2]).expect("cut");
+    let before = snapshot(&a.w.machine());
+    let public = a.w.path("keys/publisher.pub");
+    // The file's own signature (PKG.minisig beside it) no longer matches: 20, "altered or
+    // damaged".
+    let o = output(
+        iupack()
+            .arg("verify")
+            .arg(&pkg)
+            .arg("--pubkey")
+            .arg(&public),
+    );
+    assert_err(&o, 20, "damaged");
+    let o = output(
+        Command::new(stub_path())
+            .arg("apply")
+            .arg(&pkg)
+            .arg("--inventory")
+            .arg(a.w.inventory_path()),
+    );
+    assert_err(&o, 21, "damaged");
+    let sums = pkg.parent().expect("folder");
+    let o = output(
+        Command::new("sha256sum")
+            .args(["-c", "SHA256SUMS"])
+            .current_dir(sums),
+    );
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("FAILED"), "{}", stdout(&o));
+    assert_same(&before, &snapshot(&a.w.machine()));
+}
+
+/// Issue 20, item 6: `--json` prints the result on every path, also when the package is damaged
+/// or the command line is wrong (a fleet tool reads stdout).
+#[test]
+fn json_is_printed_for_a_damaged_package_and_a_bad_command_line() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let bytes = fs::read(&pkg).expect("read package");
+    let damaged = a.w.path("packages/cut.run");
+    fs::write(&damaged, &bytes[..bytes.len() - 30]).expect("write");
+    set_mode(&damaged, 0o755);
+    for (file, args, want) in [
+        (&damaged, &["--json"][..], 21),
+        (&pkg, &["--json", "--no-such-flag"][..], 2),
+    ] {
+        let o = a.w.run(file, args);
+        assert_code(&o, want);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {}", stdout(&o)));
+        assert_eq!(v["exit_code"], want);
+        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+}
+
+/// Issue 20, item 5: a reader that goes away (`| head -1`) ends nothing: no abort, no backtrace,
+/// the run's own exit code, and what the run did is done.
+#[test]
+fn a_reader_that_goes_away_changes_no_exit_code() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let closed = |cmd: &mut Command| {
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait")
+    };
+    let inv = a.w.inventory_path();
+    let mut runs: Vec<(String, Command)> = Vec::new();
+    for args in [&["--json"][..], &["--check"], &["--help"], &[]] {
+        let mut c = Command::new(&pkg);
+        c.args(args).arg("--inventory").arg(&inv);
+        runs.push((format!("package {args:?}"), c));
+    }
+    let mut c = Command::new(stub_path());
+    c.args(["status", "--json", "--inventory"]).arg(&inv);
+    runs.push(("status --json".into(), c));
+    for args in [&["inspect", "--json"][..], &["inspect"]] {
+        let mut c = iupack();
+        c.args(args).arg(&pkg);
+        runs.push((format!("iupack {args:?}"), c));
+    }
+    for (what, mut cmd) in runs {
+        let o = closed(&mut cmd);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{what}: {:?}\n{}",
+            o.status,
+            stderr(&o)
+        );
+        assert!(
+            !stderr(&o).contains("panicked") && !stderr(&o).contains("Broken pipe"),
+            "{what}: {}",
+            stderr(&o)
+        );
+    }
+    // The first run applied the package although no one read its result.
+    assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+    assert_eq!(a.w.component("engine")["version"], "3.7.71");
+}
+
 #[test]
 fn altered_content_exits_21_and_altered_manifest_exits_20() {
     let a = Acme::new();
@@ -430,6 +543,43 @@ fn check_list_verify_dry_run_and_extract_change_nothing() {
     let o = a.w.run(&pkg, &["--check"]);
     assert_code(&o, 0);
     assert_eq!(stdout(&o).trim(), "current");
+}
+
+/// Issue 20, item 3: a report or log the run could not write is found before anything changes
+/// (a usage error, exit 2, the machine as it was, nothing left in the folder), so a fleet tool
+/// never records a failure on a machine that changed.
+#[test]
+fn report_and_log_destinations_are_checked_before_the_machine_changes() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let before = snapshot(&a.w.machine());
+    let folder = a.w.path("a-folder");
+    fs::create_dir(&folder).expect("mkdir");
+    let file = a.w.path("a-file");
+    fs::write(&file, b"x").expect("write");
+    let places = [
+        a.w.path("no-such-folder/r.json"),
+        folder.clone(),
+        file.join("r.json"),
+    ];
+    for flag in ["--report", "--log"] {
+        for place in &places {
+            let o = a.w.run(&pkg, &[flag, place.to_str().expect("utf8")]);
+            assert_err(
+                &o,
+                2,
+                &format!("cannot write the {} {}", &flag[2..], place.display()),
+            );
+            assert!(stderr(&o).contains("nothing was changed"), "{}", stderr(&o));
+            assert_same(&before, &snapshot(&a.w.machine()));
+            assert!(names_in(&folder).is_empty(), "{:?}", names_in(&folder));
+        }
+    }
+    // A good place still works, and the probe leaves nothing beside the report.
+    let report = folder.join("r.json");
+    let o = a.w.run(&pkg, &["--report", report.to_str().expect("utf8")]);
+    assert_code(&o, 0);
+    assert_eq!(names_in(&folder), ["r.json"]);
 }
 
 #[test]
@@ -684,6 +834,38 @@ mod interactive {
         assert_eq!(r["result"], "applied");
         assert_eq!(r["components"][1]["action"], "skipped");
         assert_eq!(r["components"][0]["action"], "installed");
+    }
+
+    /// Issue 20, item 3: the report's folder taken away while the run waits at the prompt; the
+    /// run applies, says it could not write the report, and keeps its real exit code (0).
+    #[test]
+    fn a_report_that_cannot_be_written_after_the_run_never_changes_its_exit_code() {
+        let a = Acme::new();
+        let pkg = a.v2_package();
+        let folder = a.w.path("reports");
+        fs::create_dir(&folder).expect("mkdir");
+        let report = folder.join("r.json");
+        let mut t = on_pty(
+            &a,
+            &pkg,
+            &["-i", "--report", report.to_str().expect("utf8")],
+        );
+        t.expect("Install which?");
+        fs::remove_dir(&folder).expect("rmdir");
+        t.type_line("");
+        t.expect("[y/N]");
+        t.type_line("y");
+        let (code, screen) = t.finish();
+        assert_eq!(code, 0, "{screen}");
+        assert!(
+            screen.contains(&format!(
+                "warning: cannot write the report {}",
+                report.display()
+            )),
+            "{screen}"
+        );
+        assert_tree_eq(&a.w.machine().join("acme/engine"), &a.engine2);
+        assert_eq!(a.w.component("engine")["version"], "3.7.71");
     }
 
     #[test]

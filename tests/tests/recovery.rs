@@ -360,15 +360,39 @@ fn the_next_package_run_recovers_first() {
     assert!(!lab.machine().join("acme/engine").exists());
     assert_ne!(state(&lab.machine()), before);
 
-    // --check recovers too (it takes the lock only because a journal is there) and still prints
-    // one word.
+    // Issue 20, item 8: --check (a detection rule, run often) changes nothing, not even the
+    // undo: it says an update was interrupted, answers "needed" (half an update may be on disk)
+    // and leaves the journal to the next changing run. --list likewise reads only.
+    let interrupted = state(&lab.machine());
+    for mode in ["--check", "--list"] {
+        let o = lab.w.run(&lab.pkg3, &[mode]);
+        assert_code(&o, if mode == "--check" { 1 } else { 0 });
+        let said = if mode == "--check" {
+            stderr(&o)
+        } else {
+            stdout(&o)
+        };
+        assert!(
+            said.contains("an update was interrupted or is under way"),
+            "{mode}: {said}"
+        );
+        assert!(!said.contains("undid"), "{mode}: {said}");
+        assert_eq!(
+            state(&lab.machine()),
+            interrupted,
+            "{mode} changed the machine"
+        );
+        assert!(lab.w.path("machine/inventory.json.journal").exists());
+    }
     let o = lab.w.run(&lab.pkg3, &["--check"]);
-    assert_code(&o, 1);
     assert_eq!(stdout(&o).trim(), "needed");
+    // The next changing run undoes it.
+    let o = lab.client(&["recover"]);
+    assert_code(&o, 0);
     assert!(
-        stderr(&o).contains("undid an interrupted update"),
+        stdout(&o).contains("undid an interrupted update"),
         "{}",
-        stderr(&o)
+        stdout(&o)
     );
     assert_eq!(state(&lab.machine()), before);
 

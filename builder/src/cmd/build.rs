@@ -112,7 +112,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     let built = pipeline::run(&a.options(), &spec, &base)?;
     if a.json {
-        println!("{}", built.summary.to_json());
+        crate::out(&built.summary.to_json());
     } else {
         for l in built.summary.lines() {
             say!("{l}");

@@ -66,7 +66,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 "deltas_from": c.deltas.iter().map(|d| d.from.to_string()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        crate::out(&serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
     if let Some(path) = file_signature {

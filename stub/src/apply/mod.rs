@@ -182,6 +182,10 @@ pub fn run(
     }
     report.components = steps.iter().map(|s| s.report(false)).collect();
     let mut verdict = plan::verdict(&steps, !steps.iter().any(|s| s.install().is_some()));
+    if session.interrupted && opts.mode == Mode::Check && verdict.0 == Verdict::Current {
+        // Half an update may be on disk: only the next package run can say it is current.
+        verdict.0 = Verdict::Proceed;
+    }
     if opts.interactive.asks(product.interactive)
         && opts.mode == Mode::Apply
         && verdict.0 == Verdict::Proceed

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// What a run will do to the inventory, which decides what opening it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Reads only (`--check`, `--list`): locks only to recover an interrupted update.
+    /// Reads only (`--check`, `--list`): takes no lock and leaves an interrupted update alone.
     Read,
     /// Stages and discards (`--dry-run`): locks and recovers, leaves restart-pending installs.
     Stage,
@@ -34,8 +34,11 @@ pub struct Session {
     /// Held for its `Drop`: the lock is released when the session ends.
     _lock: Option<InventoryLock>,
     pub inv: InventoryFile,
-    /// What opening finished or undid, for the report.
+    /// What opening finished or undid, for the report (or, reading, what it left).
     pub recovered: Option<String>,
+    /// A reading run found an update's journal and left it: what the inventory says may not be
+    /// what is on disk.
+    pub interrupted: bool,
 }
 
 /// Opens the inventory at `inventory` (an absolute path, see `fsutil::absolute`) for `access`.
@@ -43,11 +46,20 @@ pub struct Session {
 // Out of line: inlined into `apply::run` it made the package head larger (measured).
 #[inline(never)]
 pub fn open(inventory: &Path, wait: Duration, access: Access) -> Result<Session> {
-    // A missing inventory takes no lock: loading it is the error that says there is none.
+    // A missing inventory takes no lock: loading it is the error that says there is none. A
+    // reading run (a detection rule runs often) changes nothing, not even an interrupted
+    // update's undo: it says so and leaves it to the next changing run.
     let mut recovered = None;
-    let lock = if fsutil::exists(inventory)
-        && (access != Access::Read || fsutil::exists(&journal::journal_path(inventory)))
-    {
+    let journal = journal::journal_path(inventory);
+    let interrupted = access == Access::Read && fsutil::exists(&journal);
+    if interrupted {
+        recovered = Some(format!(
+            "an update was interrupted or is under way ({} is there): the next package run, or \
+             `iupack-stub recover`, finishes or undoes it; nothing was changed",
+            journal.display()
+        ));
+    }
+    let lock = if access != Access::Read && fsutil::exists(inventory) {
         let lock = InventoryLock::acquire(inventory, wait)?;
         fault::step("locked");
         recovered = transaction::recover(inventory)?.map(|r| r.message());
@@ -69,6 +81,7 @@ pub fn open(inventory: &Path, wait: Duration, access: Access) -> Result<Session>
         _lock: lock,
         inv,
         recovered,
+        interrupted,
     })
 }
 

@@ -284,15 +284,22 @@ pub fn replace_file(path: &Path, data: &[u8], keep_owner: bool) -> io::Result<()
 /// not followed, and an existing file must be a plain file with one name (not a hard link to
 /// someone else's file).
 pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
-    let mut o = OpenOptions::new();
-    o.create(true).append(true);
-    no_follow(&mut o);
-    let mut f = o.open(path)?;
-    of_its_own(&f)?;
+    let mut f = open_log(path)?;
     let mut buf = line.as_bytes().to_vec();
     buf.push(b'\n');
     f.write_all(&buf)?;
     f.sync_all()
+}
+
+/// Opens a log file for appending as `append_line` does (also to check, before a run, that it
+/// can be written).
+pub fn open_log(path: &Path) -> io::Result<fs::File> {
+    let mut o = OpenOptions::new();
+    o.create(true).append(true);
+    no_follow(&mut o);
+    let f = o.open(path)?;
+    of_its_own(&f)?;
+    Ok(f)
 }
 
 /// Removes a file or a whole folder if it exists; errors are ignored (clean-up on failure paths).

@@ -69,8 +69,9 @@ const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed
 
 /// Prints the help of this build, exit codes last.
 pub fn print() {
-    print!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}\nExit codes:\n");
+    let mut text = format!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}\nExit codes:");
     for (_, code, _, meaning) in EXIT_CODES {
-        println!("  {code:<5}{meaning}");
+        text += &format!("\n  {code:<5}{meaning}");
     }
+    crate::print::out(&text);
 }

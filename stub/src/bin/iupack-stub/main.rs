@@ -57,27 +57,31 @@ fn real_main() -> i32 {
             .map(|w| PathBuf::from(&w[1]))
     };
     let (early_report, early_log) = (early("--report"), early("--log"));
-    let own_pkg = match Package::open(&own, Expect::MaybeBare) {
-        Ok(p) => p,
-        Err(e) => {
-            let mut r = Report::new("apply", &own.display().to_string());
-            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+    let early_fail = |e: Error| {
+        let mut r = Report::new("apply", &own.display().to_string());
+        let code = finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+        if argv.iter().any(|a| a == "--json") {
+            print::out(&r.to_json_pretty());
         }
+        code
     };
-    let args = match parse_args(&argv, own_pkg.is_some()) {
+    let args = match Package::open(&own, Expect::MaybeBare)
+        .and_then(|p| Ok((parse_args(&argv, p.is_some())?, p)))
+    {
         Ok(a) => a,
-        Err(e) => {
-            let mut r = Report::new("apply", &own.display().to_string());
-            return finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
-        }
+        Err(e) => return early_fail(e),
     };
+    let (args, own_pkg) = args;
     if args.help {
         help::print();
         return 0;
     }
     if args.version {
-        println!("iupack-stub {}", env!("CARGO_PKG_VERSION"));
+        print::out(concat!("iupack-stub ", env!("CARGO_PKG_VERSION")));
         return 0;
+    }
+    if let Err(e) = print::check_outputs(&args) {
+        return fail(&e);
     }
     let mode = args.mode.clone().unwrap_or(Mode::Apply);
     let inventory_path = inventory::default_path(args.inventory.as_deref());

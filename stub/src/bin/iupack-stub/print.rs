@@ -9,6 +9,7 @@ use iupack_stub::apply::Mode;
 use iupack_stub::client;
 use iupack_stub::platform::fsutil;
 use iupack_stub::{Error, ExitCode};
+use std::io::Write;
 use std::path::Path;
 
 /// Ends a run that returned: on success writes report and log, then prints the result (JSON or
@@ -22,11 +23,13 @@ pub fn finish(
     match result {
         Ok(code) => {
             report.exit_code = code.code();
+            // The machine is as the run left it: a report that can't be written now is said,
+            // never made the run's exit code (the destinations were checked before the run).
             if let Err(e) = write_outputs(report, args.report.as_deref(), args.log.as_deref()) {
-                return fail(&e);
+                say_err(&format!("iupack-stub: warning: {}", e.message));
             }
             if args.json {
-                println!("{}", report.to_json_pretty());
+                out(&report.to_json_pretty());
             } else if !args.quiet {
                 print_human(report, mode);
             }
@@ -35,7 +38,7 @@ pub fn finish(
         Err(e) => {
             let code = finish_error(&e, report, args.report.as_deref(), args.log.as_deref());
             if args.json {
-                println!("{}", report.to_json_pretty());
+                out(&report.to_json_pretty());
             }
             code
         }
@@ -70,12 +73,52 @@ pub fn fail(e: &Error) -> i32 {
 
 /// What `say!` prints through: one line for people on stdout, escaped.
 pub fn say_line(line: &str) {
-    println!("{}", shown(line));
+    out(&shown(line));
 }
 
 /// `say_line` on stderr.
 pub fn say_err(line: &str) {
-    eprintln!("{}", shown(line));
+    let _ = writeln!(std::io::stderr(), "{}", shown(line));
+}
+
+/// Every line to stdout goes through here. A reader that went away (`| head`) or a full disk
+/// never stops a run or changes its exit code (`println!` would abort): the run goes on, the
+/// report and log still get its result.
+pub fn out(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+/// Before anything changes: the report and the log can be written where the command line says
+/// (a missing folder, a read-only stick, a folder in the file's place), else a usage error.
+pub fn check_outputs(args: &Args) -> Result<(), Error> {
+    let probe = |p: &Path, is_log: bool| {
+        let what = if is_log { "the log" } else { "the report" };
+        let tried = if is_log {
+            fsutil::open_log(p).map(drop)
+        } else {
+            let tmp = fsutil::temp_beside(p, "probe");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .and_then(|_| std::fs::remove_file(&tmp))
+                .and_then(|()| match std::fs::metadata(p) {
+                    Ok(m) if m.is_dir() => Err(std::io::ErrorKind::IsADirectory.into()),
+                    _ => Ok(()),
+                })
+        };
+        tried.map_err(|e| {
+            Error::usage(format!("cannot write {what} {}: {e}", p.display()))
+                .hint("name a file in a folder that exists and can be written; nothing was changed")
+        })
+    };
+    if let Some(p) = &args.report {
+        probe(p, false)?;
+    }
+    if let Some(p) = &args.log {
+        probe(p, true)?;
+    }
+    Ok(())
 }
 
 pub fn write_outputs(
@@ -177,7 +220,7 @@ pub fn status(inventory: &Path, json: bool, given: bool) -> i32 {
         Err(e) => return fail(&crate::mistyped(e, given)),
     };
     if json {
-        println!("{}", st.to_pretty());
+        out(&st.to_pretty());
         return 0;
     }
     let s =
