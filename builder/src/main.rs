@@ -64,6 +64,9 @@ enum Command {
     Build(cmd::build::Args),
     /// Import a vendor drop into the release store as one release of a component.
     Add(cmd::add::Args),
+    /// Remove one release from the release store (one imported by mistake), so it can be added
+    /// again.
+    Remove(cmd::remove::Args),
     /// Keep only the newest N releases of each component in the release store.
     Prune(cmd::prune::Args),
     /// Write an update share from the release store: packages and a signed index.
@@ -84,17 +87,18 @@ fn main() {
         Command::Build(a) => a.json,
         Command::Inspect(a) => a.json,
         Command::Verify(a) => a.json,
-        Command::Keygen(_)
-        | Command::KeyTransition(_)
-        | Command::Add(_)
-        | Command::Prune(_)
-        | Command::Publish(_)
-        | Command::Plan(_) => false,
+        Command::Add(a) => a.json,
+        Command::Remove(a) => a.json,
+        Command::Prune(a) => a.json,
+        Command::Publish(a) => a.json,
+        Command::Plan(a) => a.json,
+        Command::Keygen(_) | Command::KeyTransition(_) => false,
     };
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Build(a) => cmd::build::run(a),
         Command::Add(a) => cmd::add::run(a),
+        Command::Remove(a) => cmd::remove::run(a),
         Command::Prune(a) => cmd::prune::run(a),
         Command::Publish(a) => cmd::publish::run(a),
         Command::Plan(a) => cmd::plan::run(a),

@@ -1,37 +1,114 @@
 //! Writing update shares (`iupack publish`, `iupack plan`): the packages, then the signed index
 //! that `iupack-stub apply --from SHARE` reads (format in stub/src/format/share_index.rs and docs/share.md).
-//! The index is written last, so a share never lists a package that is not there.
+//! The index is written last, so a share never lists a package that is not there. The commands
+//! decide the packages first ([`Planned`]); [`ShareBuild`] builds them (or describes them, for a
+//! dry run).
 
 use crate::keys;
 use crate::pipeline::{self, Built};
+use crate::progress;
 use crate::spec::Spec;
 use iupack_stub::format::share_index::{
     Index, IndexComponent, IndexDelta, IndexPackage, INDEX, INDEX_COMMENT, INDEX_FORMAT, INDEX_SIG,
 };
 use iupack_stub::{format::write, platform::fsutil, platform::time, Error};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Where and how `publish` and `plan` build a share's packages.
+/// A package a share is to hold: what it carries (paths relative to `base`) and its file name
+/// without the extension. `publish` and `plan` decide these first, so that `--dry-run` can show
+/// them without building anything.
+#[derive(Debug)]
+pub struct Planned {
+    pub stem: String,
+    pub spec: Spec,
+    pub base: PathBuf,
+}
+
+/// Where and how `publish` and `plan` build a share's packages: into `dir`, as `options` say
+/// (their `out` is replaced per package, and a package of the same name is replaced).
 #[derive(Debug)]
 pub struct ShareBuild<'a> {
     pub dir: &'a Path,
-    pub key: &'a Path,
-    pub stub: Option<&'a Path>,
-    pub target: Option<&'a str>,
+    pub options: pipeline::Options,
 }
 
 impl ShareBuild<'_> {
-    /// Builds `spec` (paths relative to `base`) into the share as `STEM.run`, or `STEM.exe` for
-    /// Windows.
-    pub fn package(&self, spec: &Spec, base: &Path, stem: &str) -> Result<Built, Error> {
-        let ext = if self.target.is_some_and(|t| t.starts_with("windows-")) {
-            "exe"
-        } else {
-            "run"
-        };
-        let out = self.dir.join(format!("{stem}.{ext}"));
-        let opts = pipeline::Options::for_share(self.key, &out, self.stub, self.target);
-        pipeline::run(&opts, spec, base)
+    /// `STEM.run`, or `STEM.exe` for Windows.
+    pub fn file_name(&self, stem: &str) -> String {
+        let windows = self
+            .options
+            .target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("windows-"));
+        format!("{stem}.{}", if windows { "exe" } else { "run" })
+    }
+
+    /// Builds every planned package into the share, in order, with one progress line for the
+    /// packages above each package's phases (on the command's one reporter).
+    pub fn build_all(&self, planned: &[Planned]) -> Result<Vec<Built>, Error> {
+        let pb = self.options.progress.bar("packages", planned.len() as u64);
+        let mut built = Vec::new();
+        for p in planned {
+            let file = self.file_name(&p.stem);
+            pb.set_message(file.clone());
+            let opts = pipeline::Options {
+                out: self.dir.join(&file),
+                force: true,
+                ..self.options.clone()
+            };
+            built.push(pipeline::run(&opts, &p.spec, &p.base)?);
+            pb.inc(1);
+        }
+        let total: u64 = built.iter().map(|b| b.size).sum();
+        pb.finish_with_message(format!(
+            "{} package(s), {}",
+            built.len(),
+            progress::bytes(total)
+        ));
+        Ok(built)
+    }
+
+    /// A planned package for `--json`: its file, product, version and per component what it
+    /// carries; with `built` (not a dry run) also the build's summary, as `build --json` prints it.
+    pub fn describe(&self, p: &Planned, built: Option<&Built>) -> serde_json::Value {
+        let components: Vec<_> = p
+            .spec
+            .components
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "name": c.name,
+                    "version": c.version.to_string(),
+                    "full": c.full,
+                    "deltas": c.deltas.iter().map(|d| d.version.to_string()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "file": self.file_name(&p.stem),
+            "product": p.spec.product,
+            "version": p.spec.package_version().to_string(),
+            "components": components,
+            "built": built.map(|b| serde_json::to_value(&b.summary).expect("json")),
+        })
+    }
+
+    /// A planned package as a line: its file and what each component carries.
+    pub fn line(&self, p: &Planned) -> String {
+        let parts: Vec<String> = p
+            .spec
+            .components
+            .iter()
+            .map(|c| {
+                let mut what: Vec<String> = Vec::new();
+                if c.full {
+                    what.push("full".into());
+                }
+                what.extend(c.deltas.iter().map(|d| format!("delta from {}", d.version)));
+                format!("{} {} ({})", c.name, c.version, what.join(", "))
+            })
+            .collect();
+        format!("{}: {}", self.file_name(&p.stem), parts.join("; "))
     }
 }
 

@@ -10,8 +10,10 @@
 //! ```
 //!
 //! A release folder appears only complete (copied into a hidden `.VERSION.adding-PID` folder,
-//! synced, then renamed) and leaves the same way (renamed hidden, then removed), so a crash never
-//! leaves a half release that a build would pick up. Hidden entries are never releases.
+//! synced, then renamed) and leaves the same way (`prune`, `remove`: renamed hidden, synced, then
+//! removed), so a crash never leaves a half release that a build would pick up. Hidden entries are
+//! never releases. Packages already built from a release are self-contained: removing it from the
+//! store changes no published share, only what later builds can carry deltas from.
 
 use crate::content;
 use crate::spec::{ComponentSpec, DeltaSpec, Spec, Targets};
@@ -71,22 +73,45 @@ pub struct Store {
 
 /// What `add` did.
 #[derive(Debug)]
-pub enum Added {
-    New {
-        files: usize,
-        bytes: u64,
-        tree: String,
-    },
-    AlreadyThere {
-        tree: String,
-    },
+pub struct Added {
+    /// False when the store already held this release with the same content (a no-op).
+    pub new: bool,
+    pub files: usize,
+    pub bytes: u64,
+    pub tree: String,
+    /// The one folder every file of the drop is under, if so: likely a vendor's wrapper folder
+    /// that `--strip-components` should have dropped (`2025.4/tzdata/...`).
+    pub top_folder: Option<String>,
+}
+
+/// What `remove` did (or, in a dry run, would do).
+#[derive(Debug)]
+pub struct Removed {
+    pub files: usize,
+    pub bytes: u64,
+    /// The component's releases left in the store, oldest first.
+    pub left: Vec<Version>,
 }
 
 impl Store {
+    /// The store at `root`, which need not exist yet (`add` makes it).
     pub fn new(root: &Path) -> Store {
         Store {
             root: root.to_path_buf(),
         }
+    }
+
+    /// The store at `root`, which must be a folder: commands that only read or remove refuse a
+    /// mistyped path instead of finding nothing in it.
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        if !root.is_dir() {
+            return Err(Error::usage(format!(
+                "the release store {} does not exist (or is not a folder)",
+                root.display()
+            ))
+            .hint("check the store's path; `iupack add STORE PRODUCT COMPONENT VERSION CONTENT` makes a store"));
+        }
+        Ok(Store::new(root))
     }
 
     fn product_dir(&self, product: &str) -> PathBuf {
@@ -116,18 +141,30 @@ impl Store {
         let loaded = content::load(content, strip)?;
         let entries: Vec<_> = loaded.files.iter().map(|f| f.entry()).collect();
         let tree = files_tree(&entries);
+        let added = |new| Added {
+            new,
+            files: loaded.files.len(),
+            bytes: loaded.files.iter().map(|f| f.size).sum(),
+            tree: tree.clone(),
+            top_folder: one_top_folder(loaded.files.iter().map(|f| f.path.as_str())),
+        };
         let dir = self.product_dir(product).join(component);
         let target = dir.join(version.to_string());
         if fsutil::exists(&target) {
             let have = self.release_tree(&target)?;
             if have == tree {
-                return Ok(Added::AlreadyThere { tree });
+                return Ok(added(false));
             }
             return Err(Error::usage(format!(
                 "the store already holds {product} {component} {version} with other content ({})",
                 target.display()
             ))
-            .hint("a release never changes once published: give the new content a new version"));
+            .hint(format!(
+                "a release never changes once published: give the new content a new version, or, \
+                 if the stored one was a mistake, `iupack remove {} {product} {component} {version}` \
+                 and add it again",
+                self.root.display()
+            )));
         }
         self.ensure_product_file(product)?;
         fs::create_dir_all(&dir).map_err(|e| write_err(&dir, &e))?;
@@ -158,11 +195,7 @@ impl Store {
             let _ = fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        Ok(Added::New {
-            files: loaded.files.len(),
-            bytes: loaded.files.iter().map(|f| f.size).sum(),
-            tree,
-        })
+        Ok(added(true))
     }
 
     /// The tree digest of a stored release.
@@ -357,19 +390,94 @@ impl Store {
             let old = versions.len().saturating_sub(keep);
             for v in &versions[..old] {
                 if !dry_run {
-                    let dir = self.release_dir(product, &c, v);
-                    let hidden = self
-                        .product_dir(product)
-                        .join(&c)
-                        .join(format!(".{v}.pruning-{}", std::process::id()));
-                    fsutil::rename(&dir, &hidden).map_err(|e| write_err(&dir, &e))?;
-                    fs::remove_dir_all(&hidden).map_err(|e| write_err(&hidden, &e))?;
+                    self.delete_release(product, &c, v)?;
                 }
                 removed.push((c.clone(), v.clone()));
             }
         }
         Ok(removed)
     }
+
+    /// Removes release `version` of `component` (`iupack remove`: a release imported by mistake);
+    /// with `dry_run` only says what it would remove. A release the store does not hold is
+    /// refused, naming the ones it does.
+    pub fn remove(
+        &self,
+        product: &str,
+        component: &str,
+        version: &Version,
+        dry_run: bool,
+    ) -> Result<Removed, Error> {
+        self.product_file(product)?;
+        let releases = self.releases(product)?;
+        let Some(versions) = releases.get(component) else {
+            let names: Vec<&str> = releases.keys().map(String::as_str).collect();
+            return Err(Error::usage(format!(
+                "the store {} has no releases of {product} {component}",
+                self.root.display()
+            ))
+            .hint(if names.is_empty() {
+                format!("{product} has no releases in this store")
+            } else {
+                format!("{product}'s components here: {}", names.join(", "))
+            }));
+        };
+        if !versions.contains(version) {
+            let list: Vec<String> = versions.iter().map(ToString::to_string).collect();
+            return Err(Error::usage(format!(
+                "the store {} has no release {version} of {product} {component}",
+                self.root.display()
+            ))
+            .hint(format!(
+                "the releases of {component} here: {} (give one of them)",
+                list.join(", ")
+            )));
+        }
+        let dir = self.release_dir(product, component, version);
+        let files = iupack_stub::format::write::scan_dir(&dir).map_err(|e| {
+            Error::other(format!("the store's release {}: {e}", dir.display()))
+                .hint("check the store's permissions")
+        })?;
+        let removed = Removed {
+            files: files.len(),
+            bytes: files.iter().map(|f| f.size).sum(),
+            left: versions.iter().filter(|v| *v != version).cloned().collect(),
+        };
+        if !dry_run {
+            self.delete_release(product, component, version)?;
+            if removed.left.is_empty() {
+                // Only if empty: the component's folder goes with its last release.
+                let _ = fs::remove_dir(self.product_dir(product).join(component));
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Deletes one release as it was added, in reverse: renamed to a hidden folder (never read
+    /// as a release) and synced, then removed; an interrupted run leaves either the whole
+    /// release or a hidden leftover, never half a release.
+    fn delete_release(&self, product: &str, component: &str, v: &Version) -> Result<(), Error> {
+        let dir = self.release_dir(product, component, v);
+        let parent = self.product_dir(product).join(component);
+        let hidden = parent.join(format!(".{v}.removing-{}", std::process::id()));
+        fsutil::rename(&dir, &hidden).map_err(|e| write_err(&dir, &e))?;
+        fsutil::sync_dir(&parent).map_err(|e| write_err(&parent, &e))?;
+        fs::remove_dir_all(&hidden).map_err(|e| write_err(&hidden, &e))
+    }
+}
+
+/// The one top folder every path of `paths` (`/`-separated) is under, if there is one and
+/// nothing lies beside it.
+fn one_top_folder<'a>(paths: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut top: Option<&str> = None;
+    for p in paths {
+        let (first, _) = p.split_once('/')?;
+        if top.is_some_and(|t| t != first) {
+            return None;
+        }
+        top = Some(first);
+    }
+    top.map(str::to_string)
 }
 
 /// Sub-folders of `dir` that are not hidden, sorted; none when `dir` does not exist.
@@ -396,4 +504,21 @@ fn visible_dirs(dir: &Path) -> Result<Vec<String>, Error> {
 fn write_err(path: &Path, e: &std::io::Error) -> Error {
     Error::other(format!("cannot write {}: {e}", path.display()))
         .hint("check free space and write permission in the store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_top_folder;
+
+    #[test]
+    fn one_top_folder_only_when_everything_is_under_it() {
+        assert_eq!(
+            one_top_folder(["tzdata/a", "tzdata/b/c"]).as_deref(),
+            Some("tzdata")
+        );
+        assert_eq!(one_top_folder(["tzdata/a", "README"]), None);
+        assert_eq!(one_top_folder(["a/x", "b/y"]), None);
+        assert_eq!(one_top_folder(["README"]), None);
+        assert_eq!(one_top_folder([]), None);
+    }
 }

@@ -35,6 +35,7 @@ const IUPACK: &[(&str, &str)] = &[
     ("help-keygen", "iupack keygen --help"),
     ("help-build", "iupack build --help"),
     ("help-add", "iupack add --help"),
+    ("help-remove", "iupack remove --help"),
     ("help-prune", "iupack prune --help"),
     ("help-publish", "iupack publish --help"),
     ("help-plan", "iupack plan --help"),
@@ -71,6 +72,18 @@ const IUPACK: &[(&str, &str)] = &[
     ("add-missing-arguments", "iupack add store acme-av"),
     ("add-bad-version", "iupack add store acme-av engine notaversion releases/engine-2.0"),
     ("add-content-missing", "iupack add store acme-av engine 2.1 releases/missing"),
+    ("add-one-top-folder", "iupack add store acme-av engine 2.0 releases"),
+    ("remove-release-missing", "iupack remove store acme-av engine 9.9"),
+    ("remove-component-missing", "iupack remove store acme-av enigne 2.0"),
+    ("remove-store-missing", "iupack remove store-missing acme-av engine 2.0"),
+    ("remove-bad-version", "iupack remove store acme-av engine 2.x"),
+    ("remove-dry-run-json", "iupack remove store acme-av engine 2.0 --dry-run --json"),
+    ("prune-dry-run-json", "iupack prune store --keep 1 --dry-run --json"),
+    ("publish-dry-run", "iupack publish store share --key keys/vector.key --dry-run"),
+    ("publish-no-full-nothing-to-carry", "iupack publish store share --key keys/vector.key --no-full"),
+    ("publish-delta-level-out-of-range", "iupack publish store share --key keys/vector.key --delta-level 99"),
+    ("plan-store-missing-json", "iupack plan --inventory exports/none.json --store store-missing --out share --key keys/vector.key --json"),
+    ("plan-bad-compression", "iupack plan --inventory exports/none.json --store store --out share --key keys/vector.key --compression lz4"),
     ("prune-keep-zero", "iupack prune store --keep 0"),
     ("prune-store-missing", "iupack prune store-missing --keep 1"),
     ("publish-store-missing", "iupack publish store-missing share --key keys/vector.key"),
@@ -216,6 +229,12 @@ fn fixture() -> World {
     fs::write(
         w.path("machines/broken/inventory.json"),
         "{\"format\": 1,\n",
+    )
+    .expect("write");
+    fs::create_dir_all(w.path("exports")).expect("mkdir");
+    fs::write(
+        w.path("exports/none.json"),
+        "{\"format\": 1, \"kind\": \"iupack-inventory-export\", \"products\": []}\n",
     )
     .expect("write");
     fs::create_dir_all(w.path("share-unsigned")).expect("mkdir");

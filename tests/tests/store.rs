@@ -704,3 +704,573 @@ fn a_relative_store_path_builds_and_publishes() {
         "publish left new-share behind"
     );
 }
+
+/// `iupack` with `args` (the store, shares and keys are paths in them).
+fn run_iupack(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    output(iupack().args(args))
+}
+
+/// Names the test's paths and words as one argument list.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { &[$(std::ffi::OsStr::new(&$a)),*] };
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+/// Issue 20, item 12: a drop added without `--strip-components` (every file under the vendor's
+/// top folder) is warned about at `add`, and `iupack remove` takes exactly that release out so
+/// it can be added again; a missing release is refused naming the ones there, nothing changed;
+/// a share published before the remove still applies (packages are self-contained).
+#[test]
+fn a_drop_under_one_top_folder_is_warned_about_and_remove_lets_it_be_added_again() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_up_to(&w, 3);
+    let share = w.path("share");
+    publish(&store, &share, &key, "1");
+    // Release 4 as the vendor ships it: everything under `engine-3.7.4/`.
+    let files: Vec<_> = engine(4)
+        .into_iter()
+        .map(|(p, b, x)| (format!("engine-3.7.4/{p}"), b, x))
+        .collect();
+    let wrapped = w.release_owned("wrapped", &files);
+    let o = add(&store, "engine", "3.7.4", &wrapped);
+    assert_code(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(
+            "iupack: warning: every file of this drop is under one folder, `engine-3.7.4/`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("iupack remove "), "{err}");
+    assert!(
+        err.contains(&wrapped.join("engine-3.7.4").display().to_string()),
+        "{err}"
+    );
+    assert!(store
+        .join("acme-av/engine/3.7.4/engine-3.7.4/bin/scan")
+        .is_file());
+    // The same warning for scripts, in --json; a flat drop gets none.
+    let o = output(
+        iupack()
+            .arg("add")
+            .arg(&store)
+            .args(["acme-av", "engine", "3.7.4"])
+            .arg(&wrapped)
+            .arg("--json"),
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["result"], "already-there", "{v}");
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("--strip-components") || s.contains("folder inside")),
+        "{v}"
+    );
+    let o = output(
+        iupack()
+            .arg("add")
+            .arg(&store)
+            .args(["acme-av", "engine", "3.7.3"])
+            .arg(w.path("releases/engine-3"))
+            .arg("--json"),
+    );
+    assert_code(&o, 0);
+    assert_eq!(json_of(&o)["warnings"], serde_json::json!([]));
+    assert_eq!(stderr(&o), "");
+
+    // Re-adding the right content under 3.7.4 is refused, and the hint names `remove`.
+    let before = snapshot(&store);
+    let o = add(&store, "engine", "3.7.4", &w.path("releases/engine-3"));
+    assert_err(&o, 2, "iupack remove ");
+    // A release, component or store that is not there: refused with the ones that are, nothing
+    // changed.
+    let s = store.as_os_str();
+    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7.9"]);
+    assert_err(
+        &o,
+        2,
+        "the releases of engine here: 3.7.1, 3.7.2, 3.7.3, 3.7.4",
+    );
+    let o = run_iupack(args!["remove", s, "acme-av", "enigne", "3.7.4"]);
+    assert_err(&o, 2, "acme-av's components here: definitions, engine");
+    let o = run_iupack(args![
+        "remove",
+        w.path("no-store"),
+        "acme-av",
+        "engine",
+        "3.7.4"
+    ]);
+    assert_err(&o, 2, "does not exist");
+    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7.x"]);
+    assert_err(&o, 2, "is not a version");
+    // A dry run says what it would remove and removes nothing.
+    let o = run_iupack(args![
+        "remove",
+        s,
+        "acme-av",
+        "engine",
+        "3.7.4",
+        "--dry-run",
+        "--json"
+    ]);
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["result"], "would-remove");
+    assert_eq!(v["files"], 2);
+    assert_eq!(v["left"], serde_json::json!(["3.7.1", "3.7.2", "3.7.3"]));
+    assert_same(&before, &snapshot(&store));
+
+    // Removed: exactly that release, no hidden leftover; the right content adds again.
+    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7.4"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("removed acme-av engine 3.7.4"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        names_in(&store.join("acme-av/engine")),
+        ["3.7.1", "3.7.2", "3.7.3"]
+    );
+    let e4 = w.release_owned("engine-4", &engine(4));
+    let o = add(&store, "engine", "3.7.4", &e4);
+    assert_code(&o, 0);
+    assert_eq!(stderr(&o), "");
+    assert_tree_eq(&store.join("acme-av/engine/3.7.4"), &e4);
+
+    // Removing the release a published share's deltas start from changes nothing published.
+    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7.2"]);
+    assert_code(&o, 0);
+    let m = machine_at(&w, &pubkey, 2);
+    let r = apply_from(&m, &share);
+    assert_eq!(installed_routes(&r, "engine"), ["delta from 3.7.2"], "{r}");
+    assert_tree_eq(
+        &m.machine().join("acme/engine"),
+        &w.path("releases/engine-3"),
+    );
+    // The last release of a component takes its folder with it.
+    for v in ["3.7.1", "3.7.3", "3.7.4"] {
+        assert_code(&run_iupack(args!["remove", s, "acme-av", "engine", v]), 0);
+    }
+    assert!(!store.join("acme-av/engine").exists());
+    assert_eq!(
+        names_in(&store.join("acme-av")),
+        ["definitions", "product.toml"]
+    );
+}
+
+/// Issue 20, items 12-14: `prune` (and `remove`, `publish`, `plan`, `build --store`) on a store
+/// path that does not exist is a usage error with a hint, not an empty success.
+#[test]
+fn a_missing_store_is_refused_by_every_command_that_reads_one() {
+    let w = World::new();
+    let (key, _) = w.keygen("publisher");
+    let missing = w.path("no-store");
+    let export = w.path("export.json");
+    fs::write(
+        &export,
+        r#"{"format": 1, "kind": "iupack-inventory-export", "products": []}"#,
+    )
+    .expect("write");
+    let (share, pkg) = (w.path("share"), w.path("p.run"));
+    let (m, k, e) = (missing.as_os_str(), key.as_os_str(), export.as_os_str());
+    let (sh, p) = (share.as_os_str(), pkg.as_os_str());
+    let cases: [&[&std::ffi::OsStr]; 5] = [
+        args!["prune", m, "--keep", "1"],
+        args!["prune", m, "--keep", "1", "--json"],
+        args!["publish", m, sh, "--key", k],
+        args![
+            "plan",
+            "--inventory",
+            e,
+            "--store",
+            m,
+            "--out",
+            sh,
+            "--key",
+            k
+        ],
+        args![
+            "build",
+            "--store",
+            m,
+            "--product",
+            "acme-av",
+            "--key",
+            k,
+            "--out",
+            p
+        ],
+    ];
+    for args in cases {
+        let o = run_iupack(args);
+        assert_err(&o, 2, "does not exist");
+        assert!(
+            stderr(&o).contains("hint: check the store's path"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!share.exists() && !missing.exists(), "{args:?}");
+    }
+}
+
+fn publish_with(store: &Path, share: &Path, key: &Path, extra: &[&str]) -> std::process::Output {
+    output(
+        iupack()
+            .arg("publish")
+            .arg(store)
+            .arg(share)
+            .arg("--key")
+            .arg(key)
+            .arg("--stub")
+            .arg(stub_path())
+            .args(extra),
+    )
+}
+
+fn plan_with(
+    exports: &[PathBuf],
+    store: &Path,
+    out: &Path,
+    key: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut cmd = iupack();
+    cmd.arg("plan");
+    for e in exports {
+        cmd.arg("--inventory").arg(e);
+    }
+    cmd.arg("--store")
+        .arg(store)
+        .arg("--out")
+        .arg(out)
+        .arg("--key")
+        .arg(key)
+        .arg("--stub")
+        .arg(stub_path())
+        .args(extra);
+    output(&mut cmd)
+}
+
+/// Exports machine `m`'s inventory to `name`.json in `w`.
+fn export(w: &World, m: &World, name: &str) -> PathBuf {
+    let file = w.path(&format!("exports/{name}.json"));
+    fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    let o = client(m, &["status", "--export", file.to_str().expect("utf8")]);
+    assert_code(&o, 0);
+    file
+}
+
+/// Issue 20, items 13-14: `publish` and `plan` take `--dry-run` (says the packages, writes
+/// nothing) and `--json` (the same packages; with the build's summary of each when built), and
+/// stay quiet on stderr in a pipe.
+#[test]
+fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_up_to(&w, 3);
+    let share = w.path("share");
+    let before = snapshot(&w.path(""));
+    let o = publish_with(&store, &share, &key, &["--dry-run"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("would write acme-av-engine-3.7.3-deltas.run: engine 3.7.3 (delta from 3.7.2, delta from 3.7.1)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = publish_with(&store, &share, &key, &["--dry-run", "--json"]);
+    assert_code(&o, 0);
+    let dry = json_of(&o);
+    assert_same(&before, &snapshot(&w.path("")));
+    assert!(!share.exists());
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["bytes"], serde_json::Value::Null);
+    let files = |v: &serde_json::Value| -> Vec<String> {
+        v["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .map(|p| p["file"].as_str().expect("file").to_string())
+            .collect()
+    };
+    assert_eq!(
+        files(&dry),
+        [
+            "acme-av-2026.11.23-full.run",
+            "acme-av-definitions-2026.11.23-deltas.run",
+            "acme-av-engine-3.7.3-deltas.run"
+        ]
+    );
+    assert_eq!(
+        dry["packages"][2]["components"][0]["deltas"],
+        serde_json::json!(["3.7.2", "3.7.1"])
+    );
+    assert_eq!(dry["packages"][0]["built"], serde_json::Value::Null);
+
+    // The real run writes what the dry run said; each package's summary is build --json's.
+    let o = publish_with(&store, &share, &key, &["--json"]);
+    assert_code(&o, 0);
+    assert_eq!(stderr(&o), "", "no progress in a pipe");
+    let real = json_of(&o);
+    assert_eq!(files(&real), files(&dry));
+    let mut total = 0;
+    for p in real["packages"].as_array().expect("packages") {
+        let file = share.join(p["file"].as_str().expect("file"));
+        let size = fs::metadata(&file).expect("package").len();
+        assert_eq!(p["built"]["size"], size, "{p}");
+        assert_eq!(p["built"]["product"], "acme-av");
+        total += size;
+    }
+    assert_eq!(real["bytes"], total);
+
+    // plan: a dry run says each machine's route and writes nothing; --json lists the same.
+    let m1 = machine_at(&w, &pubkey, 1);
+    let exports = [export(&w, &m1, "m1")];
+    let out = w.path("planned");
+    let before = snapshot(&w.path(""));
+    let o = plan_with(&exports, &store, &out, &key, &["--dry-run"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("engine 3.7.1 -> 3.7.3 (delta from 3.7.1)"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("dry run: nothing written"),
+        "{}",
+        stdout(&o)
+    );
+    let o = plan_with(&exports, &store, &out, &key, &["--dry-run", "--json"]);
+    assert_code(&o, 0);
+    assert_same(&before, &snapshot(&w.path("")));
+    assert!(!out.exists());
+    let v = json_of(&o);
+    assert_eq!(
+        v["products"],
+        serde_json::json!([{"product": "acme-av", "result": "planned"}])
+    );
+    assert_eq!(files(&v), ["acme-av-2026.11.23-plan.run"]);
+    let o = plan_with(&exports, &store, &out, &key, &["--json"]);
+    assert_code(&o, 0);
+    assert_eq!(stderr(&o), "");
+    let v = json_of(&o);
+    let routes: Vec<&str> = v["routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .map(|r| r["route"].as_str().expect("route"))
+        .collect();
+    assert_eq!(routes, ["delta from 2026.11.21", "delta from 3.7.1"]);
+    let size = fs::metadata(out.join("acme-av-2026.11.23-plan.run"))
+        .expect("plan")
+        .len();
+    assert_eq!(v["packages"][0]["built"]["size"], size);
+}
+
+/// Issue 20, item 14: `publish --no-full` writes only delta packages, which bring a machine at
+/// an earlier stored release current and refuse one further back (11), unchanged;
+/// `--compression` and `--delta-codec` reach every package; `plan --deltas N --no-full` leaves a
+/// machine further back as it is and says so. A --no-full publish with nothing to carry is
+/// refused before anything is written.
+#[test]
+fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_up_to(&w, 3);
+    let share = w.path("share");
+    let o = publish_with(&store, &share, &key, &["--no-full", "--deltas", "1"]);
+    assert_code(&o, 0);
+    let runs: Vec<String> = names_in(&share)
+        .into_iter()
+        .filter(|n| n.ends_with(".run"))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            "acme-av-definitions-2026.11.23-deltas.run",
+            "acme-av-engine-3.7.3-deltas.run"
+        ]
+    );
+    let r = apply_from(&machine_at(&w, &pubkey, 2), &share);
+    assert_eq!(installed_routes(&r, "engine"), ["delta from 3.7.2"], "{r}");
+    let m = machine_at(&w, &pubkey, 1);
+    let before = snapshot(&m.machine());
+    let o = client(&m, &["apply", "--from", share.to_str().expect("utf8")]);
+    assert_code(&o, 11);
+    assert_same(&before, &snapshot(&m.machine()));
+
+    // --compression and --delta-codec as build takes them (on a component that compresses:
+    // the noise of the others is stored as it is whatever the method).
+    let config = w.release_owned(
+        "config-1",
+        &[("settings.ini".into(), b"scan = yes\n".repeat(5000), false)],
+    );
+    assert_code(&add(&store, "config", "1.0", &config), 0);
+    let other = w.path("share-xz");
+    let o = publish_with(
+        &store,
+        &other,
+        &key,
+        &[
+            "--compression",
+            "xz",
+            "--delta-codec",
+            "tree",
+            "--deltas",
+            "1",
+        ],
+    );
+    assert_code(&o, 0);
+    let full = inspect(&other.join("acme-av-2026.11.23-full.run"));
+    let config = full["manifest"]["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .find(|c| c["name"] == "config")
+        .expect("config")
+        .clone();
+    assert_eq!(config["full_archive"]["codec"], "tar.xz", "{config}");
+    let deltas = inspect(&other.join("acme-av-engine-3.7.3-deltas.run"));
+    assert_eq!(
+        deltas["manifest"]["components"][0]["deltas"][0]["codec"],
+        "zstd-tree"
+    );
+
+    // plan --deltas 1 --no-full: the machine at 1 is further back than the deltas reach.
+    let (m1, m2) = (machine_at(&w, &pubkey, 1), machine_at(&w, &pubkey, 2));
+    let exports = [export(&w, &m1, "m1"), export(&w, &m2, "m2")];
+    let out = w.path("planned");
+    let o = plan_with(
+        &exports,
+        &store,
+        &out,
+        &key,
+        &["--deltas", "1", "--no-full", "--json"],
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    let route = |inv: &Path, c: &str| {
+        v["routes"]
+            .as_array()
+            .expect("routes")
+            .iter()
+            .find(|r| r["inventory"] == inv.display().to_string() && r["component"] == c)
+            .map(|r| r["route"].as_str().expect("route").to_string())
+    };
+    assert_eq!(
+        route(&exports[1], "engine").as_deref(),
+        Some("delta from 3.7.2")
+    );
+    assert!(
+        route(&exports[0], "engine").is_some_and(|r| r.starts_with("none")),
+        "{v}"
+    );
+    let pkg = inspect(&out.join("acme-av-2026.11.23-plan.run"));
+    for c in pkg["manifest"]["components"]
+        .as_array()
+        .expect("components")
+    {
+        assert!(c["full"].is_null(), "{c}");
+    }
+    // Without --no-full the machine at 1 takes full content.
+    let o = plan_with(
+        &exports,
+        &store,
+        &w.path("planned-full"),
+        &key,
+        &["--deltas", "1", "--json"],
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert!(
+        v["routes"]
+            .as_array()
+            .expect("routes")
+            .iter()
+            .any(|r| r["route"] == "full"),
+        "{v}"
+    );
+
+    // A store with one release per component has no deltas to publish with --no-full: refused,
+    // nothing written; out-of-range levels are refused as build refuses them.
+    let w2 = World::new();
+    let one = store_up_to(&w2, 1);
+    let empty = w2.path("share");
+    assert_err(
+        &publish_with(&one, &empty, &key, &["--no-full"]),
+        2,
+        "nothing to publish",
+    );
+    assert_err(
+        &publish_with(&one, &empty, &key, &["--delta-level", "0"]),
+        2,
+        "--delta-level",
+    );
+    assert!(!empty.exists());
+}
+
+/// Issue 20, item 13: on a terminal `publish` and `plan` show their progress with the reporter
+/// `build` uses (each package's phases under a line counting the packages).
+#[cfg(unix)]
+#[test]
+fn publish_and_plan_show_progress_on_a_terminal() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = store_up_to(&w, 2);
+    let mut cmd = iupack();
+    cmd.arg("publish")
+        .arg(&store)
+        .arg(w.path("share"))
+        .arg("--key")
+        .arg(&key)
+        .arg("--stub")
+        .arg(stub_path());
+    let (code, screen) = Pty::spawn(cmd).finish();
+    assert_eq!(code, 0, "{screen}");
+    for phase in [
+        "✓ packages",
+        "3/3",
+        "✓ hashing",
+        "✓ diffing",
+        "✓ verifying",
+        "published ",
+    ] {
+        assert!(
+            screen.contains(phase),
+            "no {phase:?} on the terminal:\n{screen}"
+        );
+    }
+    let m = machine_at(&w, &pubkey, 1);
+    let exports = [export(&w, &m, "m1")];
+    let mut cmd = iupack();
+    cmd.arg("plan")
+        .arg("--inventory")
+        .arg(&exports[0])
+        .arg("--store")
+        .arg(&store)
+        .arg("--out")
+        .arg(w.path("planned"))
+        .arg("--key")
+        .arg(&key)
+        .arg("--stub")
+        .arg(stub_path());
+    let (code, screen) = Pty::spawn(cmd).finish();
+    assert_eq!(code, 0, "{screen}");
+    for phase in [
+        "✓ matching",
+        "✓ packages",
+        "✓ diffing",
+        "✓ signing",
+        "planned ",
+    ] {
+        assert!(
+            screen.contains(phase),
+            "no {phase:?} on the terminal:\n{screen}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
-//! `iupack add`: import a vendor drop into the release store (see `store`).
+//! `iupack add`: import a vendor drop into the release store (see `store`), warning when the drop
+//! is one top folder (a vendor's wrapper folder `--strip-components` should have dropped).
 //! Parses and prints only; the store does the work.
 
-use crate::store::{Added, Store};
+use crate::store::Store;
 use iupack_stub::format::version::Version;
 use iupack_stub::Error;
 use std::path::PathBuf;
@@ -21,33 +22,75 @@ pub struct Args {
     /// Leading path components to drop from archive entries (a vendor archive's top folder).
     #[arg(long, value_name = "N", default_value_t = 0)]
     strip_components: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The version on the command line, or a usage error saying what a version is.
+pub fn parse_version(text: &str) -> Result<Version, Error> {
+    Version::parse(text).map_err(|e| {
+        Error::usage(format!("`{text}` is not a version: {e}"))
+            .hint("versions are 1 to 6 dotted numbers, such as 3.7.71 or 2026.11.24.1")
+    })
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let version = Version::parse(&a.version).map_err(|e| {
-        Error::usage(format!("`{}` is not a version: {e}", a.version))
-            .hint("versions are 1 to 6 dotted numbers, such as 3.7.71 or 2026.11.24.1")
-    })?;
+    let version = parse_version(&a.version)?;
     let store = Store::new(&a.store);
-    match store.add(
+    let added = store.add(
         &a.product,
         &a.component,
         &version,
         &a.content,
         a.strip_components,
-    )? {
-        Added::New { files, bytes, tree } => say!(
-            "added {} {} {version} to {}: {files} files, {bytes} bytes, tree {tree}",
-            a.product,
-            a.component,
-            a.store.display()
-        ),
-        Added::AlreadyThere { tree } => say!(
-            "{} {} {version} is already in {} with the same content (tree {tree}); nothing to do",
-            a.product,
-            a.component,
-            a.store.display()
-        ),
+    )?;
+    let (p, c, s) = (&a.product, &a.component, a.store.display());
+    let warnings: Vec<String> = added
+        .top_folder
+        .iter()
+        .map(|top| {
+            let again = if a.content.is_dir() {
+                format!(
+                    "with CONTENT the folder inside ({})",
+                    a.content.join(top).display()
+                )
+            } else {
+                format!("with --strip-components {}", a.strip_components + 1)
+            };
+            format!(
+                "every file of this drop is under one folder, `{top}/`, so the release holds \
+                 {s}/{p}/{c}/{version}/{top}/...; if that folder is the vendor's wrapper, run `iupack remove {s} {p} {c} {version}` and add it again {again}"
+            )
+        })
+        .collect();
+    for w in &warnings {
+        eprintln!("iupack: warning: {}", iupack_stub::apply::report::shown(w));
+    }
+    if a.json {
+        super::print_json(&serde_json::json!({
+            "store": a.store.display().to_string(),
+            "product": p,
+            "component": c,
+            "version": version.to_string(),
+            "result": if added.new { "added" } else { "already-there" },
+            "files": added.files,
+            "bytes": added.bytes,
+            "tree": added.tree,
+            "warnings": warnings,
+        }));
+    } else if added.new {
+        say!(
+            "added {p} {c} {version} to {s}: {} files, {} bytes, tree {}",
+            added.files,
+            added.bytes,
+            added.tree
+        );
+    } else {
+        say!(
+            "{p} {c} {version} is already in {s} with the same content (tree {}); nothing to do",
+            added.tree
+        );
     }
     Ok(())
 }

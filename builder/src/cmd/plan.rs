@@ -3,10 +3,13 @@
 //! that brings every one of them current: per product one package carrying, per component, a
 //! delta from each version some machine has (when its tree is exactly the stored release), and
 //! full content only when some machine has another version, changed files, or nothing. Written
-//! as an update share (packages + signed index) for `iupack-stub apply --from DIR`.
+//! as an update share (packages + signed index) for `iupack-stub apply --from DIR`. `--deltas N`
+//! limits the deltas to the N newest earlier releases (machines further back take full content),
+//! `--no-full` leaves full content out (those machines are then left as they are, and said so).
 
-use crate::pipeline::Built;
-use crate::share;
+use super::packing::{Packing, Target};
+use crate::progress::Progress;
+use crate::share::{self, Planned};
 use crate::store::Store;
 use iupack_stub::format::version::Version;
 use iupack_stub::Error;
@@ -33,6 +36,15 @@ pub struct Args {
     /// The platform the packages are for (as `iupack build --target`).
     #[arg(long, value_name = "T")]
     target: Option<String>,
+    /// Show which machine takes which route and the packages that would be written; write
+    /// nothing (the key and stub are not read).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    packing: Packing,
 }
 
 /// One machine's component, as exported.
@@ -83,16 +95,102 @@ fn read_inventories(paths: &[PathBuf]) -> Result<SeenByProduct, Error> {
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let store = Store::new(&a.store);
     let seen = read_inventories(&a.inventory)?;
-    share::into_folder(&a.out, "check the path and write permission", || {
-        plan_into(&a, &store, &seen)
-    })
+    let store = Store::open(&a.store)?;
+    let progress = Progress::new(a.json || a.dry_run);
+    let d = decide(&a, &store, &seen, &progress)?;
+    let out = share::ShareBuild {
+        dir: &a.out,
+        options: a.packing.options(
+            Target {
+                key: &a.key,
+                out: &a.out,
+                stub: a.stub.as_deref(),
+                target: a.target.as_deref(),
+                force: true,
+            },
+            progress,
+        ),
+    };
+    let built = if a.dry_run {
+        None
+    } else {
+        Some(share::into_folder(
+            &a.out,
+            "check the path and write permission",
+            || {
+                let built = out.build_all(&d.planned)?;
+                share::write_index(&a.out, &built, &a.key)?;
+                Ok(built)
+            },
+        )?)
+    };
+    let total = built
+        .as_ref()
+        .map(|b| b.iter().map(|b| b.size).sum::<u64>());
+    if a.json {
+        let packages: Vec<_> = d
+            .planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| out.describe(p, built.as_ref().map(|b| &b[i])))
+            .collect();
+        super::print_json(&serde_json::json!({
+            "out": a.out.display().to_string(),
+            "dry_run": a.dry_run,
+            "machines": a.inventory.len(),
+            "routes": d.routes,
+            "products": d.products,
+            "packages": packages,
+            "bytes": total,
+        }));
+        return Ok(());
+    }
+    for l in &d.lines {
+        say!("{l}");
+    }
+    match total {
+        Some(total) => say!(
+            "planned {} package(s), {total} bytes, for {} machine(s) into {} (apply with `iupack-stub apply --from DIR`)",
+            d.planned.len(),
+            a.inventory.len(),
+            a.out.display()
+        ),
+        None => {
+            for p in &d.planned {
+                say!("  would write {}", out.line(p));
+            }
+            say!(
+                "would plan {} package(s) for {} machine(s) into {} (dry run: nothing written)",
+                d.planned.len(),
+                a.inventory.len(),
+                a.out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
-/// Builds the planned share into `a.out` (which exists).
-fn plan_into(a: &Args, store: &Store, seen: &SeenByProduct) -> Result<(), Error> {
+/// What the plan is: the packages, and for the report each machine's route and each product's
+/// outcome (as lines, and as JSON).
+#[derive(Debug, Default)]
+struct Decided {
+    planned: Vec<Planned>,
+    lines: Vec<String>,
+    routes: Vec<serde_json::Value>,
+    products: Vec<serde_json::Value>,
+}
+
+/// Decides the packages that bring every machine of `seen` current from `store`; reads the store
+/// (the stored releases' tree digests, on `progress`), writes nothing.
+fn decide(
+    a: &Args,
+    store: &Store,
+    seen: &SeenByProduct,
+    progress: &Progress,
+) -> Result<Decided, Error> {
     let in_store = store.products()?;
+    let pb = progress.spinner("matching");
     // Stored releases' tree digests, hashed once however many machines have that version.
     let mut trees: BTreeMap<(String, String, Version), String> = BTreeMap::new();
     let mut tree_of = |product: &str, component: &str, v: &Version| -> Result<String, Error> {
@@ -100,25 +198,26 @@ fn plan_into(a: &Args, store: &Store, seen: &SeenByProduct) -> Result<(), Error>
         if let Some(t) = trees.get(&k) {
             return Ok(t.clone());
         }
+        pb.set_message(format!("{product} {component} {v}"));
         let t = store.release_tree_of(product, component, v)?;
         trees.insert(k, t.clone());
         Ok(t)
     };
-    let out = share::ShareBuild {
-        dir: &a.out,
-        key: &a.key,
-        stub: a.stub.as_deref(),
-        target: a.target.as_deref(),
+    let mut d = Decided::default();
+    let outcome = |d: &mut Decided, product: &str, result: &str| {
+        d.products
+            .push(serde_json::json!({ "product": product, "result": result }));
     };
-    let mut built: Vec<Built> = Vec::new();
-    let mut lines = Vec::new();
     for (product, comps) in seen {
         if !in_store.contains(product) {
-            lines.push(format!("{product}: not in the store; skipped"));
+            d.lines
+                .push(format!("{product}: not in the store; skipped"));
+            outcome(&mut d, product, "not-in-store");
             continue;
         }
-        let (mut spec, base) = store.spec(product, usize::MAX, true)?;
+        let (mut spec, base) = store.spec(product, a.packing.deltas(usize::MAX), true)?;
         let mut keep = Vec::new();
+        let mut left_behind = false;
         for mut c in std::mem::take(&mut spec.components) {
             let Some(machines) = comps.get(&c.name) else {
                 continue;
@@ -136,20 +235,31 @@ fn plan_into(a: &Args, store: &Store, seen: &SeenByProduct) -> Result<(), Error>
                         froms.insert(v.clone());
                         format!("delta from {v}")
                     }
+                    _ if !a.packing.full() => {
+                        left_behind = true;
+                        "none: needs full content, left out by --no-full".to_string()
+                    }
                     _ => {
                         full = true;
                         "full".to_string()
                     }
                 };
-                lines.push(format!(
+                let from = m.version.as_ref().map(ToString::to_string);
+                d.lines.push(format!(
                     "  {}: {product} {} {} -> {} ({route})",
                     m.machine,
                     c.name,
-                    m.version
-                        .as_ref()
-                        .map_or("(none)".to_string(), ToString::to_string),
+                    from.as_deref().unwrap_or("(none)"),
                     c.version
                 ));
+                d.routes.push(serde_json::json!({
+                    "inventory": m.machine,
+                    "product": product,
+                    "component": c.name,
+                    "from": from,
+                    "to": c.version.to_string(),
+                    "route": route,
+                }));
             }
             if !full && froms.is_empty() {
                 continue;
@@ -159,23 +269,30 @@ fn plan_into(a: &Args, store: &Store, seen: &SeenByProduct) -> Result<(), Error>
             keep.push(c);
         }
         if keep.is_empty() {
-            lines.push(format!("{product}: every machine is current"));
+            let (line, result) = if left_behind {
+                (
+                    "no machine can be brought current without full content (--no-full)",
+                    "left-behind",
+                )
+            } else {
+                ("every machine is current", "current")
+            };
+            d.lines.push(format!("{product}: {line}"));
+            outcome(&mut d, product, result);
             continue;
         }
         spec.components = keep;
-        let stem = format!("{product}-{}-plan", spec.package_version());
-        built.push(out.package(&spec, &base, &stem)?);
+        outcome(&mut d, product, "planned");
+        d.planned.push(Planned {
+            stem: format!("{product}-{}-plan", spec.package_version()),
+            spec,
+            base,
+        });
     }
-    let index = share::write_index(&a.out, &built, &a.key)?;
-    for l in &lines {
-        say!("{l}");
-    }
-    let total: u64 = built.iter().map(|b| b.size).sum();
-    say!(
-        "planned {} package(s), {total} bytes, for {} machine(s) into {} (apply with `iupack-stub apply --from DIR`)",
-        index.packages.len(),
-        a.inventory.len(),
-        a.out.display()
-    );
-    Ok(())
+    pb.finish_with_message(format!(
+        "{} stored release(s) compared, {} package(s) to build",
+        trees.len(),
+        d.planned.len()
+    ));
+    Ok(d)
 }

@@ -19,27 +19,46 @@ pub struct Args {
     /// Show what would be removed; remove nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let store = Store::new(&a.store);
+    let store = Store::open(&a.store)?;
     let products = match &a.product {
         Some(p) => vec![p.clone()],
         None => store.products()?,
     };
-    let mut total = 0;
+    let mut removed = Vec::new();
     for p in &products {
         store.product_file(p)?;
         for (c, v) in store.prune(p, a.keep as usize, a.dry_run)? {
-            say!(
-                "{} {p} {c} {v}",
-                if a.dry_run { "would remove" } else { "removed" }
-            );
-            total += 1;
+            removed.push((p.clone(), c, v));
         }
     }
+    if a.json {
+        let list: Vec<_> = removed
+            .iter()
+            .map(|(p, c, v)| {
+                serde_json::json!({ "product": p, "component": c, "version": v.to_string() })
+            })
+            .collect();
+        super::print_json(&serde_json::json!({
+            "store": a.store.display().to_string(),
+            "keep": a.keep,
+            "dry_run": a.dry_run,
+            "removed": list,
+        }));
+        return Ok(());
+    }
+    let verb = if a.dry_run { "would remove" } else { "removed" };
+    for (p, c, v) in &removed {
+        say!("{verb} {p} {c} {v}");
+    }
     say!(
-        "{total} release(s) {}; the newest {} of each component kept",
+        "{} release(s) {}; the newest {} of each component kept",
+        removed.len(),
         if a.dry_run {
             "would be removed"
         } else {

@@ -1,10 +1,12 @@
 //! `iupack publish STORE SHARE`: an update share from the release store. Per product: one
-//! package with the full content of the newest releases, and per component one package of
-//! deltas from its earlier releases; then the signed index. Clients read only what they apply
-//! (`iupack-stub apply --from SHARE`). Parses and prints only; the share and the pipeline build.
+//! package with the full content of the newest releases (not with `--no-full`), and per
+//! component one package of deltas from its earlier releases; then the signed index. Clients
+//! read only what they apply (`iupack-stub apply --from SHARE`). Parses, decides the packages and
+//! prints only; the share and the pipeline build.
 
-use crate::pipeline::Built;
-use crate::share;
+use super::packing::{Packing, Target};
+use crate::progress::Progress;
+use crate::share::{self, Planned};
 use crate::spec::{ComponentSpec, Spec};
 use crate::store::Store;
 use iupack_stub::Error;
@@ -23,19 +25,24 @@ pub struct Args {
     /// Only this product (repeatable; default: every product in the store).
     #[arg(long, value_name = "P")]
     product: Vec<String>,
-    /// Deltas from up to N earlier releases of each component.
-    #[arg(long, value_name = "N", default_value_t = 3)]
-    deltas: usize,
     /// The stub to head packages with (default: as `iupack build`).
     #[arg(long, value_name = "PATH")]
     stub: Option<PathBuf>,
     /// The platform the packages are for (as `iupack build --target`).
     #[arg(long, value_name = "T")]
     target: Option<String>,
+    /// Show the packages that would be written; write nothing (the key and stub are not read).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    packing: Packing,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
-    let store = Store::new(&a.store);
+    let store = Store::open(&a.store)?;
     let products = if a.product.is_empty() {
         store.products()?
     } else {
@@ -47,51 +54,112 @@ pub fn run(a: Args) -> Result<(), Error> {
                 .hint("import releases with `iupack add STORE PRODUCT COMPONENT VERSION CONTENT`"),
         );
     }
-    let (built, index) = share::into_folder(
-        &a.share,
-        "check the share's path and write permission",
-        || {
-            let out = share::ShareBuild {
-                dir: &a.share,
+    let mut planned = Vec::new();
+    for p in &products {
+        planned.extend(packages(&store, p, &a.packing)?);
+    }
+    let out = share::ShareBuild {
+        dir: &a.share,
+        options: a.packing.options(
+            Target {
                 key: &a.key,
+                out: &a.share,
                 stub: a.stub.as_deref(),
                 target: a.target.as_deref(),
-            };
-            let mut built: Vec<Built> = Vec::new();
-            for p in &products {
-                let (all, base) = store.spec(p, a.deltas, true)?;
-                // The newest release of every component, full content only.
-                let mut full = all.clone();
-                for c in &mut full.components {
-                    c.deltas.clear();
-                }
-                let stem = format!("{p}-{}-full", full.package_version());
-                built.push(out.package(&full, &base, &stem)?);
-                // Per component with earlier releases: its deltas alone (no full content).
-                for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
-                    let stem = format!("{p}-{}-{}-deltas", c.name, c.version);
-                    let one = Spec {
-                        components: vec![ComponentSpec {
-                            full: false,
-                            ..c.clone()
-                        }],
-                        ..all.clone()
-                    };
-                    built.push(out.package(&one, &base, &stem)?);
-                }
-            }
-            let index = share::write_index(&a.share, &built, &a.key)?;
-            Ok((built, index))
-        },
-    )?;
-    let total: u64 = built.iter().map(|b| b.size).sum();
-    for b in &built {
-        say!("  {} ({} bytes)", b.path.display(), b.size);
+                force: true,
+            },
+            Progress::new(a.json || a.dry_run),
+        ),
+    };
+    let built = if a.dry_run {
+        None
+    } else {
+        Some(share::into_folder(
+            &a.share,
+            "check the share's path and write permission",
+            || {
+                let built = out.build_all(&planned)?;
+                share::write_index(&a.share, &built, &a.key)?;
+                Ok(built)
+            },
+        )?)
+    };
+    let total = built
+        .as_ref()
+        .map(|b| b.iter().map(|b| b.size).sum::<u64>());
+    if a.json {
+        let packages: Vec<_> = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| out.describe(p, built.as_ref().map(|b| &b[i])))
+            .collect();
+        super::print_json(&serde_json::json!({
+            "share": a.share.display().to_string(),
+            "dry_run": a.dry_run,
+            "packages": packages,
+            "bytes": total,
+        }));
+        return Ok(());
     }
-    say!(
-        "published {} packages ({total} bytes) and a signed index to {}",
-        index.packages.len(),
-        a.share.display()
-    );
+    match (&built, total) {
+        (Some(built), Some(total)) => {
+            for b in built {
+                say!("  {} ({} bytes)", b.path.display(), b.size);
+            }
+            say!(
+                "published {} packages ({total} bytes) and a signed index to {}",
+                built.len(),
+                a.share.display()
+            );
+        }
+        _ => {
+            for p in &planned {
+                say!("  would write {}", out.line(p));
+            }
+            say!(
+                "would publish {} package(s) and a signed index to {} (dry run: nothing written)",
+                planned.len(),
+                a.share.display()
+            );
+        }
+    }
     Ok(())
+}
+
+/// The packages of `product`: its newest releases' full content (unless `--no-full`), and per
+/// component with earlier releases one package of its deltas alone.
+fn packages(store: &Store, product: &str, packing: &Packing) -> Result<Vec<Planned>, Error> {
+    let (all, base) = store.spec(product, packing.deltas(3), true)?;
+    let mut out = Vec::new();
+    if packing.full() {
+        let mut full = all.clone();
+        for c in &mut full.components {
+            c.deltas.clear();
+        }
+        out.push(Planned {
+            stem: format!("{product}-{}-full", full.package_version()),
+            spec: full,
+            base: base.clone(),
+        });
+    }
+    for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
+        out.push(Planned {
+            stem: format!("{product}-{}-{}-deltas", c.name, c.version),
+            spec: Spec {
+                components: vec![ComponentSpec {
+                    full: false,
+                    ..c.clone()
+                }],
+                ..all.clone()
+            },
+            base: base.clone(),
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::usage(format!(
+            "nothing to publish for {product}: --no-full leaves out full content, and no component has an earlier release (or --deltas is 0) to carry a delta from"
+        ))
+        .hint("publish without --no-full, or with --deltas 1 or more once the store holds two releases of a component"));
+    }
+    Ok(out)
 }

@@ -42,30 +42,13 @@ pub struct Options {
     pub target: Option<String>,
     /// Replace an existing package and signature.
     pub force: bool,
-    /// Draw progress bars (on a terminal only).
-    pub progress: bool,
+    /// Where the phases are drawn: the command's one reporter (drawn on a terminal only, and
+    /// not with `--json`), shared by every package a command builds.
+    pub progress: Progress,
     /// zstd level of binary patches (1-22).
     pub delta_level: i32,
     pub delta_codec: CodecChoice,
     pub compression: FullCodec,
-}
-
-impl Options {
-    /// What `publish` and `plan` build with: the defaults, this key and stub, `out` replaced,
-    /// no progress bars.
-    pub fn for_share(key: &Path, out: &Path, stub: Option<&Path>, target: Option<&str>) -> Options {
-        Options {
-            key: key.to_path_buf(),
-            out: out.to_path_buf(),
-            stub: stub.map(Path::to_path_buf),
-            target: target.map(str::to_string),
-            force: true,
-            progress: false,
-            delta_level: 22,
-            delta_codec: CodecChoice::Auto,
-            compression: FullCodec::Zstd,
-        }
-    }
 }
 
 /// A package just built and verified.
@@ -88,14 +71,14 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     let heads = heads::find(o.stub.as_deref(), &target)?;
     let key = Signer::load(&o.key)?;
     let created = created();
-    let progress = Progress::new(!o.progress);
+    let progress = &o.progress;
 
-    let contents = hash(spec, base, &progress)?;
-    let archived = compress::archives(spec, &contents, o.compression, created, &progress);
-    let parts = assemble::parts(o, spec, base, &contents, archived, &progress)?;
+    let contents = hash(spec, base, progress)?;
+    let archived = compress::archives(spec, &contents, o.compression, created, progress);
+    let parts = assemble::parts(o, spec, base, &contents, archived, progress)?;
     let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
-    output::write_verified(&o.out, &pkg, created, &key, &progress)?;
-    let (size, sha256) = output::sign_file(&o.out, &sig_path, &pkg, &key, &progress)?;
+    output::write_verified(&o.out, &pkg, created, &key, progress)?;
+    let (size, sha256) = output::sign_file(&o.out, &sig_path, &pkg, &key, progress)?;
 
     let summary = Summary::new(
         &pkg.manifest,

@@ -1,0 +1,106 @@
+//! The flags `build`, `publish` and `plan` share, parsed once here (`#[command(flatten)]` in each):
+//! how packages are compressed (`--compression`, `--delta-codec`, `--delta-level`) and what
+//! packages built from the release store carry (`--deltas`, `--no-full`, `--full`). Turns them
+//! into [`pipeline::Options`]; never builds.
+
+use crate::pipeline;
+use crate::progress::Progress;
+use iupack_stub::format::write;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub struct Packing {
+    /// From the store: carry deltas from up to N earlier releases of each component (default 3;
+    /// for `plan`, from every release some machine has).
+    #[arg(long, value_name = "N", requires = "store")]
+    deltas: Option<usize>,
+    /// From the store: carry no full content, only deltas (smaller; machines further behind need
+    /// another package).
+    #[arg(long, requires = "store")]
+    no_full: bool,
+    /// From the store: carry full content too (the default).
+    #[arg(long, requires = "store", conflicts_with = "no_full")]
+    full: bool,
+    /// zstd level of binary patches (1-22): higher is smaller and slower to build.
+    #[arg(long, value_name = "N", default_value_t = 22, value_parser = clap::value_parser!(i32).range(1..=22))]
+    delta_level: i32,
+    /// Delta codec: per-file patches, one whole-tree patch, or whichever is smaller (auto).
+    #[arg(long, value_name = "CODEC", default_value = "auto")]
+    delta_codec: Codec,
+    /// How full content is compressed: `zstd` (one tar.zst per component: small, fastest to
+    /// apply), `xz` (one tar.xz, LZMA2 with the x86 filter for programs: smallest, slower to
+    /// build and apply) or `deflate` (one ZIP entry per file: any unzip tool extracts it).
+    #[arg(long, value_name = "METHOD", default_value = "zstd")]
+    compression: Compression,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Compression {
+    Zstd,
+    Xz,
+    Deflate,
+}
+
+impl From<Compression> for write::FullCodec {
+    fn from(c: Compression) -> Self {
+        match c {
+            Compression::Zstd => write::FullCodec::Zstd,
+            Compression::Xz => write::FullCodec::Xz,
+            Compression::Deflate => write::FullCodec::Deflate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Codec {
+    Auto,
+    File,
+    Tree,
+}
+
+impl From<Codec> for write::CodecChoice {
+    fn from(c: Codec) -> Self {
+        match c {
+            Codec::Auto => write::CodecChoice::Auto,
+            Codec::File => write::CodecChoice::File,
+            Codec::Tree => write::CodecChoice::Tree,
+        }
+    }
+}
+
+/// Where a build writes and with what, besides the shared flags.
+#[derive(Debug)]
+pub struct Target<'a> {
+    pub key: &'a Path,
+    pub out: &'a Path,
+    pub stub: Option<&'a Path>,
+    pub target: Option<&'a str>,
+    pub force: bool,
+}
+
+impl Packing {
+    /// `--deltas`, or the command's default.
+    pub fn deltas(&self, default: usize) -> usize {
+        self.deltas.unwrap_or(default)
+    }
+
+    /// Whether full content is carried (not `--no-full`).
+    pub fn full(&self) -> bool {
+        !self.no_full
+    }
+
+    /// How to build, as these flags and `t` say, drawing on `progress`.
+    pub fn options(&self, t: Target<'_>, progress: Progress) -> pipeline::Options {
+        pipeline::Options {
+            key: t.key.to_path_buf(),
+            out: t.out.to_path_buf(),
+            stub: t.stub.map(Path::to_path_buf),
+            target: t.target.map(str::to_string),
+            force: t.force,
+            progress,
+            delta_level: self.delta_level,
+            delta_codec: self.delta_codec.into(),
+            compression: self.compression.into(),
+        }
+    }
+}
