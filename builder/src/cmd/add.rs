@@ -65,7 +65,10 @@ pub fn run(a: Args) -> Result<(), Error> {
         })
         .collect();
     for w in &warnings {
-        eprintln!("iupack: warning: {}", iupack_stub::apply::report::shown(w));
+        crate::err_line(&format!(
+            "iupack: warning: {}",
+            iupack_stub::apply::report::shown(w)
+        ));
     }
     if a.json {
         super::print_json(&serde_json::json!({

@@ -54,7 +54,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             "key_transitions": transitions,
             "entries": entries.iter().map(|(n, s, c)| serde_json::json!({"name": n, "size": s, "stored": c})).collect::<Vec<_>>(),
         });
-        crate::out(&serde_json::to_string_pretty(&v).expect("json"));
+        super::print_json(&v);
         return Ok(());
     }
     say!(

@@ -18,5 +18,5 @@ pub mod verify;
 
 /// `--json`: a command's result as pretty JSON on stdout, keys sorted (as `build --json`).
 pub fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("json"));
+    crate::out(&serde_json::to_string_pretty(v).expect("json"));
 }

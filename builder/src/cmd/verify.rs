@@ -66,7 +66,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 "deltas_from": c.deltas.iter().map(|d| d.from.to_string()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
-        crate::out(&serde_json::to_string_pretty(&v).expect("json"));
+        super::print_json(&v);
         return Ok(());
     }
     if let Some(path) = file_signature {
