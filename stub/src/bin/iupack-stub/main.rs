@@ -57,9 +57,9 @@ fn real_main() -> i32 {
             .map(|w| PathBuf::from(&w[1]))
     };
     let (early_report, early_log) = (early("--report"), early("--log"));
-    let early_fail = |e: Error| {
+    let early_fail = |e: Error, report: Option<&Path>, log: Option<&Path>| {
         let mut r = Report::new("apply", &own.display().to_string());
-        let code = finish_error(&e, &mut r, early_report.as_deref(), early_log.as_deref());
+        let code = finish_error(&e, &mut r, report, log);
         if argv.iter().any(|a| a == "--json") {
             print::out(&r.to_json_pretty());
         }
@@ -69,7 +69,7 @@ fn real_main() -> i32 {
         .and_then(|p| Ok((parse_args(&argv, p.is_some())?, p)))
     {
         Ok(a) => a,
-        Err(e) => return early_fail(e),
+        Err(e) => return early_fail(e, early_report.as_deref(), early_log.as_deref()),
     };
     let (args, own_pkg) = args;
     if args.help {
@@ -80,8 +80,12 @@ fn real_main() -> i32 {
         print::out(concat!("iupack-stub ", env!("CARGO_PKG_VERSION")));
         return 0;
     }
-    if let Err(e) = print::check_outputs(&args) {
-        return fail(&e);
+    // Before anything changes: a result that can't be recorded is found now, not after the run
+    // (a log that can't be written is still reported to a --report that can).
+    for (path, is_log) in [(&args.report, false), (&args.log, true)] {
+        if let Some(Err(e)) = path.as_deref().map(|p| print::writable(p, is_log)) {
+            return early_fail(e, args.report.as_deref().filter(|_| is_log), None);
+        }
     }
     let mode = args.mode.clone().unwrap_or(Mode::Apply);
     let inventory_path = inventory::default_path(args.inventory.as_deref());

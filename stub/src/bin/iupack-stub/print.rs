@@ -88,37 +88,29 @@ pub fn out(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
-/// Before anything changes: the report and the log can be written where the command line says
-/// (a missing folder, a read-only stick, a folder in the file's place), else a usage error.
-pub fn check_outputs(args: &Args) -> Result<(), Error> {
-    let probe = |p: &Path, is_log: bool| {
-        let what = if is_log { "the log" } else { "the report" };
-        let tried = if is_log {
-            fsutil::open_log(p).map(drop)
-        } else {
-            let tmp = fsutil::temp_beside(p, "probe");
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .and_then(|_| std::fs::remove_file(&tmp))
-                .and_then(|()| match std::fs::metadata(p) {
-                    Ok(m) if m.is_dir() => Err(std::io::ErrorKind::IsADirectory.into()),
-                    _ => Ok(()),
-                })
-        };
-        tried.map_err(|e| {
-            Error::usage(format!("cannot write {what} {}: {e}", p.display()))
-                .hint("name a file in a folder that exists and can be written; nothing was changed")
-        })
+/// Whether the report (or, `is_log`, the log) can be written at `p`, checked before anything
+/// changes: a missing folder, a read-only stick, a folder in the file's place, a planted link
+/// (the log is never followed) are a usage error.
+pub fn writable(p: &Path, is_log: bool) -> Result<(), Error> {
+    let what = if is_log { "the log" } else { "the report" };
+    let tried = if is_log {
+        fsutil::open_log(p).map(drop)
+    } else {
+        let tmp = fsutil::temp_beside(p, "probe");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .and_then(|_| std::fs::remove_file(&tmp))
+            .and_then(|()| match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => Err(std::io::ErrorKind::IsADirectory.into()),
+                _ => Ok(()),
+            })
     };
-    if let Some(p) = &args.report {
-        probe(p, false)?;
-    }
-    if let Some(p) = &args.log {
-        probe(p, true)?;
-    }
-    Ok(())
+    tried.map_err(|e| {
+        Error::usage(format!("cannot write {what} {}: {e}", p.display()))
+            .hint("name a file in a folder that exists and can be written; nothing was changed")
+    })
 }
 
 pub fn write_outputs(
