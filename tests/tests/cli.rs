@@ -185,7 +185,7 @@ fn fixture() -> World {
         )
     };
     let engine = w.spec("engine", &spec("engine-2.0", "2.0"));
-    w.spec("bad-version", &spec("engine-2.0", "2.x"));
+    w.spec("bad-version", &spec("engine-2.0", "2.0 beta"));
     w.spec("no-content", &spec("engine-9.9", "9.9"));
     w.spec("invalid", "product = \"acme-av\"\ncolour = \"blue\"\n");
     w.package(&engine, &w.path("keys/vector.key"), "pkg");
