@@ -248,7 +248,7 @@ impl Store {
                     )
                 })?);
             }
-            versions.sort();
+            versions.sort_by(|a, b| a.cmp(b).then_with(|| a.as_str().cmp(b.as_str())));
             if let Some(w) = versions.windows(2).find(|w| w[0] == w[1]) {
                 return Err(Error::usage(format!(
                     "the store holds {product} {c} {} twice, also as {}",

@@ -738,6 +738,21 @@ fn vendor_versions_order_the_store_and_refuse_downgrades() {
         "with other content",
     );
     assert!(!store.join("acme-av/engine/v0.5.8").exists());
+    // A second folder of one version, made by hand, is refused rather than picked at random.
+    let twin = store.join("acme-av/engine/0.5.8.0");
+    copy_dir(&ga, &twin);
+    let o = output(
+        iupack()
+            .arg("build")
+            .arg("--store")
+            .arg(&store)
+            .args(["--product", "acme-av", "--key"])
+            .arg(&key)
+            .arg("--out")
+            .arg(w.path("packages/twin.run")),
+    );
+    assert_err(&o, 2, "engine 0.5.8 twice, also as 0.5.8.0");
+    fs::remove_dir_all(&twin).expect("remove twin");
 
     let new = build_from_store(&w, &store, &key, "new", &["--deltas", "1"]);
     let m = &inspect(&new)["manifest"];
