@@ -149,7 +149,11 @@ impl Store {
             top_folder: one_top_folder(loaded.files.iter().map(|f| f.path.as_str())),
         };
         let dir = self.product_dir(product).join(component);
-        let target = dir.join(version.to_string());
+        // The same version under another spelling (`v0.5.8`, `12.1.0`) is that release.
+        let stored = visible_dirs(&dir)?
+            .into_iter()
+            .find(|v| Version::parse(v).is_ok_and(|v| v == *version));
+        let target = dir.join(stored.unwrap_or_else(|| version.to_string()));
         if fsutil::exists(&target) {
             let have = self.release_tree(&target)?;
             if have == tree {
@@ -269,7 +273,7 @@ impl Store {
             for v in visible_dirs(&dir.join(&c))? {
                 versions.push(Version::parse(&v).map_err(|e| {
                     Error::usage(format!(
-                        "{} is not a release version: {e}",
+                        "the store's {}: {e}",
                         dir.join(&c).join(&v).display()
                     ))
                     .hint(
@@ -277,7 +281,14 @@ impl Store {
                     )
                 })?);
             }
-            versions.sort();
+            versions.sort_by(|a, b| a.cmp(b).then_with(|| a.as_str().cmp(b.as_str())));
+            if let Some(w) = versions.windows(2).find(|w| w[0] == w[1]) {
+                return Err(Error::usage(format!(
+                    "the store holds {product} {c} {} twice, also as {}",
+                    w[0], w[1]
+                ))
+                .hint("one version has one release folder: remove one of them"));
+            }
             if !versions.is_empty() {
                 out.insert(c, versions);
             }

@@ -76,7 +76,7 @@ const IUPACK: &[(&str, &str)] = &[
     ("remove-release-missing", "iupack remove store acme-av engine 9.9"),
     ("remove-component-missing", "iupack remove store acme-av enigne 2.0"),
     ("remove-store-missing", "iupack remove store-missing acme-av engine 2.0"),
-    ("remove-bad-version", "iupack remove store acme-av engine 2.x"),
+    ("remove-bad-version", "iupack remove store acme-av engine ../2.0"),
     ("remove-dry-run-json", "iupack remove store acme-av engine 2.0 --dry-run --json"),
     ("prune-dry-run-json", "iupack prune store --keep 1 --dry-run --json"),
     ("publish-dry-run", "iupack publish store share --key keys/vector.key --dry-run"),
@@ -198,7 +198,7 @@ fn fixture() -> World {
         )
     };
     let engine = w.spec("engine", &spec("engine-2.0", "2.0"));
-    w.spec("bad-version", &spec("engine-2.0", "2.x"));
+    w.spec("bad-version", &spec("engine-2.0", "2.0 beta"));
     w.spec("no-content", &spec("engine-9.9", "9.9"));
     w.spec("invalid", "product = \"acme-av\"\ncolour = \"blue\"\n");
     w.package(&engine, &w.path("keys/vector.key"), "pkg");

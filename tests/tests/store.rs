@@ -806,7 +806,7 @@ fn a_drop_under_one_top_folder_is_warned_about_and_remove_lets_it_be_added_again
         "3.7.4"
     ]);
     assert_err(&o, 2, "does not exist");
-    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7.x"]);
+    let o = run_iupack(args!["remove", s, "acme-av", "engine", "3.7/x"]);
     assert_err(&o, 2, "is not a version");
     // A dry run says what it would remove and removes nothing.
     let o = run_iupack(args![
@@ -1273,4 +1273,112 @@ fn publish_and_plan_show_progress_on_a_terminal() {
             "no {phase:?} on the terminal:\n{screen}"
         );
     }
+}
+
+/// Versions as vendors publish them (issue 20, item 9): IANA tzdata's `2025a`, `2025b`, and an
+/// engine's `v0.5.8-rc1` then `0.5.8`. The store orders them, packages built from it apply in
+/// that order, and going back (to `2025a`, to the release candidate) is a downgrade: refused with
+/// exit 12 and the machine unchanged; below a floor of `2025b` not even with --allow-downgrade.
+#[test]
+fn vendor_versions_order_the_store_and_refuse_downgrades() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("publisher");
+    let store = w.path("store");
+    let tz = |n: u8| vec![("zone.tab".to_string(), vec![n; 5000], false)];
+    let (tz_a, tz_b) = (
+        w.release_owned("tz-a", &tz(1)),
+        w.release_owned("tz-b", &tz(2)),
+    );
+    let (rc, ga) = (
+        w.release_owned("engine-rc", &engine(1)),
+        w.release_owned("engine-ga", &engine(2)),
+    );
+    assert_code(&add(&store, "tzdata", "2025a", &tz_a), 0);
+    assert_code(&add(&store, "engine", "v0.5.8-rc1", &rc), 0);
+    let old = build_from_store(&w, &store, &key, "old", &[]);
+    assert_code(&add(&store, "tzdata", "2025b", &tz_b), 0);
+    assert_code(&add(&store, "engine", "0.5.8", &ga), 0);
+    // `v0.5.8` is the release just added: the same content is already there, other content is not.
+    let o = add(&store, "engine", "v0.5.8", &ga);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("already in"), "{}", stdout(&o));
+    assert_err(
+        &add(&store, "engine", "v0.5.8", &rc),
+        2,
+        "with other content",
+    );
+    assert!(!store.join("acme-av/engine/v0.5.8").exists());
+    // A second folder of one version, made by hand, is refused rather than picked at random.
+    let twin = store.join("acme-av/engine/0.5.8.0");
+    copy_dir(&ga, &twin);
+    let o = output(
+        iupack()
+            .arg("build")
+            .arg("--store")
+            .arg(&store)
+            .args(["--product", "acme-av", "--key"])
+            .arg(&key)
+            .arg("--out")
+            .arg(w.path("packages/twin.run")),
+    );
+    assert_err(&o, 2, "engine 0.5.8 twice, also as 0.5.8.0");
+    fs::remove_dir_all(&twin).expect("remove twin");
+
+    let new = build_from_store(&w, &store, &key, "new", &["--deltas", "1"]);
+    let m = &inspect(&new)["manifest"];
+    let version = |name: &str| {
+        let c = m["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .find(|c| c["name"] == name);
+        let c = c.unwrap_or_else(|| panic!("{name}"));
+        (c["version"].clone(), c["deltas"][0]["from"].clone())
+    };
+    assert_eq!(version("tzdata"), ("2025b".into(), "2025a".into()));
+    assert_eq!(version("engine"), ("0.5.8".into(), "v0.5.8-rc1".into()));
+
+    let mach = World::new();
+    mach.install_inventory(
+        &[&pubkey],
+        &[("tzdata", None, "zoneinfo"), ("engine", None, "engine")],
+    );
+    assert_code(&mach.run(&old, &[]), 0);
+    assert_eq!(mach.component("tzdata")["version"], "2025a");
+    assert_code(&mach.run(&new, &[]), 0);
+    assert_tree_eq(&mach.machine().join("zoneinfo"), &tz_b);
+    assert_tree_eq(&mach.machine().join("engine"), &ga);
+    assert_eq!(mach.component("engine")["version"], "0.5.8");
+
+    // Back to 2025a and the release candidate: a downgrade, refused, nothing changed.
+    let before = snapshot(&mach.machine());
+    let o = mach.run(&old, &[]);
+    assert_err(
+        &o,
+        12,
+        "engine v0.5.8-rc1 is older than the installed 0.5.8",
+    );
+    assert_same(&before, &snapshot(&mach.machine()));
+
+    // A floor of 2025b holds even against --allow-downgrade.
+    let pf = store.join("acme-av/product.toml");
+    let text = fs::read_to_string(&pf).expect("product.toml");
+    fs::write(
+        &pf,
+        format!("{text}\n[components.tzdata]\nfloor = \"2025b\"\n"),
+    )
+    .expect("write");
+    let floored = build_from_store(&w, &store, &key, "floored", &[]);
+    assert_code(&mach.run(&floored, &[]), 0);
+    // The engine may go back to its release candidate; tzdata stays at 2025b.
+    let o = mach.run(&old, &["--allow-downgrade"]);
+    assert!(stdout(&o).contains("below-floor"), "{}", stdout(&o));
+    assert_eq!(mach.component("engine")["version"], "v0.5.8-rc1");
+    assert_eq!(mach.component("tzdata")["version"], "2025b");
+    assert_tree_eq(&mach.machine().join("zoneinfo"), &tz_b);
+    // Then all the package would do is go below the floor: refused, nothing changed.
+    let before = snapshot(&mach.machine());
+    let o = mach.run(&old, &["--allow-downgrade"]);
+    assert_code(&o, 12);
+    assert_same(&before, &snapshot(&mach.machine()));
 }

@@ -15,7 +15,7 @@ pub struct Args {
     product: String,
     /// The component (engine, definitions, ...).
     component: String,
-    /// The release's version (dotted numbers).
+    /// The release's version as the vendor writes it (3.7.71, 2026.11.24.1, 2025a, 0.5.8-rc1).
     version: String,
     /// The release content: a folder, .zip, .tar or .tar.gz.
     content: PathBuf,
@@ -30,8 +30,7 @@ pub struct Args {
 /// The version on the command line, or a usage error saying what a version is.
 pub fn parse_version(text: &str) -> Result<Version, Error> {
     Version::parse(text).map_err(|e| {
-        Error::usage(format!("`{text}` is not a version: {e}"))
-            .hint("versions are 1 to 6 dotted numbers, such as 3.7.71 or 2026.11.24.1")
+        Error::usage(e).hint("give the vendor's version; mark a pre-release with - or ~ (1.2-rc1)")
     })
 }
 
