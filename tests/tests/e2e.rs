@@ -232,6 +232,92 @@ fn revoked_key_exits_20() {
     assert_same(&before, &snapshot(&a.w.machine()));
 }
 
+/// Issue 20, item 10: inventory mistakes are named where they are, never read as something
+/// else: a key id or a secret key in `trusted_keys` (not "the package's key is not trusted"), a
+/// field one edit from a known one (`trusted_key`, `verison`: never read as "not installed" and
+/// given a full install). Each is refused with the machine as it was; other unknown fields
+/// still round-trip.
+#[test]
+fn inventory_mistakes_are_named_and_change_nothing() {
+    let a = Acme::new();
+    let pkg = a.v2_package();
+    let good = a.w.inventory();
+    let key_id = {
+        let o = output(iupack().arg("inspect").arg(&pkg).arg("--json"));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("inspect --json");
+        v["signed_by"].as_str().expect("signed_by").to_string()
+    };
+    let key_id_shown = key_id.clone();
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit, String)> = vec![
+        (
+            "a key id as trusted key",
+            Box::new(move |v| v["products"][0]["trusted_keys"] = serde_json::json!([key_id])),
+            "products[0].trusted_keys: `".to_string()
+                + &key_id_shown
+                + "` is not a minisign public key",
+        ),
+        (
+            "trusted_key",
+            Box::new(|v| {
+                let p = v["products"][0].as_object_mut().expect("product");
+                let keys = p.remove("trusted_keys").expect("keys");
+                p.insert("trusted_key".into(), keys);
+            }),
+            "unknown field `trusted_key`: did you mean `trusted_keys`?".into(),
+        ),
+        (
+            "verison",
+            Box::new(|v| {
+                let c = v["products"][0]["components"]["engine"]
+                    .as_object_mut()
+                    .expect("engine");
+                let ver = c.remove("version").expect("version");
+                c.insert("verison".into(), ver);
+            }),
+            "products[0].components.engine: unknown field `verison`: did you mean `version`?"
+                .into(),
+        ),
+    ];
+    for (what, edit, said) in edits {
+        let mut inv = good.clone();
+        edit(&mut inv);
+        let bytes = serde_json::to_vec_pretty(&inv).expect("json");
+        fs::write(a.w.inventory_path(), &bytes).expect("write");
+        let before = snapshot(&a.w.machine());
+        let o = a.w.run(&pkg, &[]);
+        assert_err(&o, 1, &said);
+        assert!(
+            stderr(&o).contains("is not valid"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("not trust"), "{what}: {}", stderr(&o));
+        assert_same(&before, &snapshot(&a.w.machine()));
+        assert_eq!(
+            fs::read(a.w.inventory_path()).expect("read"),
+            bytes,
+            "{what}"
+        );
+    }
+    // A vendor's own fields (not one edit from a known one) still round-trip through an apply.
+    let mut inv = good.clone();
+    inv["products"][0]["vendor_note"] = serde_json::json!({"ticket": 7});
+    inv["products"][0]["components"]["engine"]["exe"] = serde_json::json!("scan.exe");
+    fs::write(
+        a.w.inventory_path(),
+        serde_json::to_vec(&inv).expect("json"),
+    )
+    .expect("write");
+    assert_code(&a.w.run(&pkg, &[]), 0);
+    let after = a.w.inventory();
+    assert_eq!(after["products"][0]["vendor_note"]["ticket"], 7);
+    assert_eq!(
+        after["products"][0]["components"]["engine"]["exe"],
+        "scan.exe"
+    );
+}
+
 #[test]
 fn wrong_product_platform_language_or_version_exits_10_and_changes_nothing() {
     let a = Acme::new();

@@ -91,6 +91,11 @@ pub fn key_id(b64: &str) -> Option<String> {
     Some(format!("{:016X}", u64::from_le_bytes(id)))
 }
 
+/// Whether `b64` is a minisign public key (the key line of a `.pub` file).
+pub fn is_public_key(b64: &str) -> bool {
+    PublicKey::from_base64(b64).is_ok()
+}
+
 /// The base64 key from the text of a minisign `.pub` file, or a bare base64 key.
 pub fn public_key_from_text(text: &str) -> Result<String> {
     let line = text

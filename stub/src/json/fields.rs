@@ -24,7 +24,7 @@ impl JsonError {
     }
 
     /// The same error, found inside `key` (a field name, or `[3]`).
-    fn inside(mut self, key: &str) -> JsonError {
+    pub fn inside(mut self, key: &str) -> JsonError {
         let sep = if self.path.is_empty() || self.path.starts_with('[') || key.is_empty() {
             ""
         } else {
@@ -131,7 +131,7 @@ macro_rules! object {
         impl $crate::json::FromJson for $t {
             #[inline(never)]
             fn from_json(v: &$crate::json::Value) -> Result<Self, $crate::json::JsonError> {
-                let mut f = $crate::json::Fields::of(v)?;
+                let mut f = $crate::json::Fields::of_known(v, &[$(stringify!($field)),*])?;
                 $( let $field = $crate::json::object!(@read f, $kind, stringify!($field)); )*
                 Ok($t { $($field,)* $extra: f.rest() })
             }
@@ -342,6 +342,27 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// `of` for an object whose unknown fields are kept: first refuses an unknown field one edit
+    /// away from a `known` one that is not there (`verison`, `trusted_key`) as the typo it is,
+    /// never read as absent. Before any field is read (nothing to undo on the way out).
+    #[inline(never)]
+    pub fn of_known(v: &'a Value, known: &[&str]) -> Result<Fields<'a>, JsonError> {
+        let f = Fields::of(v)?;
+        let has = |name: &str| f.map.iter().any(|(k, _)| k == name);
+        for (k, _) in f.map {
+            if let Some(m) = known
+                .iter()
+                .find(|m| one_edit(k.as_bytes(), m.as_bytes()) && !has(m))
+            {
+                return Err(JsonError::new(format!(
+                    "unknown field `{}`: did you mean `{m}`?",
+                    k.escape_debug()
+                )));
+            }
+        }
+        Ok(f)
+    }
+
     #[inline(never)]
     fn take(&mut self, key: &str) -> Option<&'a Value> {
         let i = self.map.iter().position(|(k, _)| k == key)?;
@@ -390,6 +411,22 @@ impl<'a> Fields<'a> {
             .map(|(kv, _)| kv.clone())
             .collect()
     }
+}
+
+/// `a` and `b` differ by one edit: a character changed, added, removed, or two neighbours
+/// swapped. Names under 4 characters are never typos of each other (`exe` may well be a
+/// vendor's own field beside a missing `exec`).
+pub(super) fn one_edit(a: &[u8], b: &[u8]) -> bool {
+    if a.len().min(b.len()) < 4 {
+        return false;
+    }
+    let p = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (x, y) = (&a[p..], &b[p..]);
+    x != y
+        && (x.get(1..) == y.get(1..)
+            || x.get(1..) == Some(y)
+            || y.get(1..) == Some(x)
+            || (x.len() > 1 && y.len() > 1 && x[0] == y[1] && x[1] == y[0] && x[2..] == y[2..]))
 }
 
 /// An object being written, in field order.

@@ -314,6 +314,39 @@ mod tests {
     object!(Outer, keep(extra), { name: req, note: opt, items: req, on: flag });
 
     #[test]
+    fn a_near_miss_is_a_typo_only_of_a_missing_known_field() {
+        // Beside the field it resembles, or far from every field, an unknown field is kept.
+        let v: Outer = from_slice(br#"{"name": "n", "items": [], "note": "a", "nots": 1}"#)
+            .expect("kept beside note");
+        assert_eq!(v.extra.len(), 1);
+        let v: Outer =
+            from_slice(br#"{"name": "n", "items": [], "vendor": 1, "nt": 2}"#).expect("kept");
+        assert_eq!(v.extra.len(), 2);
+        for (a, b, near) in [
+            ("version", "verison", true),
+            ("version", "versio", true),
+            ("version", "versions", true),
+            ("version", "verzion", true),
+            ("trusted_keys", "trusted_key", true),
+            ("version", "vers", false),
+            ("version", "noisrev", false),
+            ("exec", "exe", false),
+            ("path", "path", false),
+        ] {
+            assert_eq!(
+                fields::one_edit(a.as_bytes(), b.as_bytes()),
+                near,
+                "{a} {b}"
+            );
+            assert_eq!(
+                fields::one_edit(b.as_bytes(), a.as_bytes()),
+                near,
+                "{b} {a}"
+            );
+        }
+    }
+
+    #[test]
     fn typed_fields_say_which_field_is_wrong() {
         let v: Outer =
             from_slice(br#"{"name": "n", "items": [{"size": 1}], "z": [1]}"#).expect("ok");
@@ -355,6 +388,20 @@ mod tests {
             (
                 br#"{"name": "n", "items": [], "on": "yes"}"#,
                 "on: expected true or false, found a string",
+            ),
+            // Issue 20: in an object that keeps unknown fields, one edit from a known field that
+            // is not there is a typo; an object that refuses them names the field only.
+            (
+                br#"{"name": "n", "items": [], "nots": "x"}"#,
+                "unknown field `nots`: did you mean `note`?",
+            ),
+            (
+                br#"{"name": "n", "itmes": []}"#,
+                "unknown field `itmes`: did you mean `items`?",
+            ),
+            (
+                br#"{"name": "n", "items": [{"size": 1, "tagss": []}]}"#,
+                "items[0]: unknown field `tagss`",
             ),
             (br#"[]"#, "expected an object, found an array"),
         ] {

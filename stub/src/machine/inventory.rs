@@ -5,6 +5,7 @@
 //! not know are kept as they were, so a newer tool's additions survive an older stub's update.
 
 use crate::error::{Error, ExitCode, Result};
+use crate::format::signature;
 use crate::format::version::Version;
 use crate::json::sorted::SortedMap;
 use crate::json::{self, object, Fields, FromJson, JsonError, Obj, ToJson, Value};
@@ -67,14 +68,43 @@ const DEFAULT_KEEP: u32 = 1;
 
 impl FromJson for Product {
     fn from_json(v: &Value) -> std::result::Result<Self, JsonError> {
-        let mut f = Fields::of(v)?;
+        let mut f = Fields::of_known(
+            v,
+            &[
+                "id",
+                "name",
+                "version",
+                "language",
+                "trusted_keys",
+                "revoked_keys",
+                "components",
+                "hooks",
+                "keep_previous",
+                "interactive",
+            ],
+        )?;
+        // A key id, a file name or a secret key where a public key belongs would only show
+        // later as "not trusted": say what was found instead.
+        let mut keys = |field: &'static str| -> std::result::Result<Vec<String>, JsonError> {
+            let keys: Vec<String> = f.or_default(field)?;
+            match keys.iter().find(|k| !signature::is_public_key(k)) {
+                Some(k) => Err(JsonError::new(format!(
+                    "`{}` is not a minisign public key: give the key line of its .pub file \
+                     (56 characters, RW...)",
+                    k.escape_debug()
+                ))
+                .inside(field)),
+                None => Ok(keys),
+            }
+        };
+        let (trusted_keys, revoked_keys) = (keys("trusted_keys")?, keys("revoked_keys")?);
         Ok(Product {
             id: f.req("id")?,
             name: f.opt("name")?,
             version: f.req("version")?,
             language: f.opt("language")?,
-            trusted_keys: f.or_default("trusted_keys")?,
-            revoked_keys: f.or_default("revoked_keys")?,
+            trusted_keys,
+            revoked_keys,
             components: f.or_default("components")?,
             hooks: f.opt("hooks")?,
             keep_previous: f.opt("keep_previous")?.unwrap_or(DEFAULT_KEEP),
