@@ -97,6 +97,11 @@ const IUPACK: &[(&str, &str)] = &[
 #[rustfmt::skip]
 const STUB: &[(&str, &str)] = &[
     ("help", "iupack-stub --help"),
+    ("help-status", "iupack-stub status --help"),
+    ("help-rollback", "iupack-stub rollback --help"),
+    ("help-rollback-with-arguments", "iupack-stub rollback acme-av engine --help"),
+    ("help-recover", "iupack-stub recover --help"),
+    ("help-apply", "iupack-stub apply --help"),
     ("version", "iupack-stub --version"),
     ("package-help", "packages/pkg.run --help"),
     ("package-version", "packages/pkg.run --version"),
@@ -138,6 +143,7 @@ const STUB: &[(&str, &str)] = &[
     ("status-inventory-missing", "iupack-stub status --inventory machines/none/inventory.json"),
     ("status-inventory-from-env", "iupack-stub status"),
     ("status-with-mode", "iupack-stub status --list --inventory machines/old/inventory.json"),
+    ("status-installed-by-hand", "iupack-stub status --inventory machines/old/inventory.json"),
     ("export-unwritable", "iupack-stub status --export no-folder/export.json --inventory machines/old/inventory.json"),
     ("rollback-without-component", "iupack-stub rollback acme-av"),
     ("rollback-nothing-kept", "iupack-stub rollback acme-av engine --inventory machines/old/inventory.json"),

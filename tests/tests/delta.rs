@@ -205,6 +205,56 @@ fn a_cumulative_package_takes_the_delta_from_each_base_and_full_content_elsewher
     assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
 }
 
+/// Issue 20, item 14: full content over a tree whose files were changed locally installs, says so,
+/// and keeps the changed copy as what it is: `previous-2-changed`, of no known version (never
+/// passed off as release 2); an unchanged tree is kept as `previous-2`.
+#[test]
+fn full_content_over_a_locally_changed_tree_keeps_the_copy_as_changed() {
+    let r = releases();
+    let pkg = r.w.package(&r.spec("full", true, &[]), &r.key, "full");
+    // The digest of release 2 as iupack records it (a hand-installed copy is digested when kept).
+    r.machine_at("2", &r.v2);
+    assert_code(&r.w.run(&pkg, &[]), 0);
+    let tree2 = r.w.component("definitions")["previous"][0]["tree"].clone();
+    assert!(tree2.is_string(), "{tree2}");
+    let side = r.w.machine().join("acme/.defs.iupack");
+    for edit in [false, true] {
+        r.machine_at("2", &r.v2);
+        let mut inv = r.w.inventory();
+        inv["products"][0]["components"]["definitions"]["tree"] = tree2.clone();
+        fs::write(
+            r.w.inventory_path(),
+            serde_json::to_vec(&inv).expect("json"),
+        )
+        .expect("write");
+        if edit {
+            fs::write(r.w.machine().join("acme/defs/same.db"), b"edited by hand").expect("write");
+        }
+        let o = r.w.run(&pkg, &["--json"]);
+        assert_code(&o, 0);
+        let rep: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
+        assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
+        let kept = &r.w.component("definitions")["previous"][0];
+        let warned = rep["warnings"].to_string();
+        if edit {
+            assert_eq!(kept["dir"], "previous-2-changed", "{kept}");
+            assert!(kept["version"].is_null(), "{kept}");
+            assert_ne!(kept["tree"], tree2);
+            assert!(
+                warned.contains("definitions 2 had been changed locally"),
+                "{warned}"
+            );
+            let copy = fs::read(side.join("previous-2-changed/same.db")).expect("kept copy");
+            assert_eq!(copy, b"edited by hand", "the local changes are kept");
+        } else {
+            assert_eq!(kept["dir"], "previous-2", "{kept}");
+            assert_eq!(kept["version"], "2");
+            assert_eq!(kept["tree"], tree2);
+            assert!(!warned.contains("changed locally"), "{warned}");
+        }
+    }
+}
+
 #[test]
 fn a_delta_only_package_on_an_unknown_or_modified_base_exits_11_and_changes_nothing() {
     let r = releases();
@@ -247,6 +297,13 @@ fn a_delta_only_package_on_an_unknown_or_modified_base_exits_11_and_changes_noth
         assert_code(&o, 11);
         assert!(
             stderr(&o).contains("definitions 2 is installed but its files were changed locally"),
+            "{what}: {}",
+            stderr(&o)
+        );
+        // Issue 20: what to do is said too.
+        assert!(
+            stderr(&o)
+                .contains("hint: a package with full content, or a delta from what is installed"),
             "{what}: {}",
             stderr(&o)
         );

@@ -3,7 +3,7 @@
 //! other at every instant; kept copies beyond `keep_previous` are pruned after the commit point.
 //! Never stages or proves content: what it swaps in was proven by `stage`.
 
-use super::plan::{security_floor, Planned};
+use super::plan::{security_floor, Planned, Route};
 use super::stage::stage_path;
 use crate::error::Result;
 use crate::format::keys::KeyChange;
@@ -17,10 +17,16 @@ use crate::machine::transaction::Transaction;
 use crate::platform::{fsutil, safedir, time};
 use std::path::{Path, PathBuf};
 
-/// A name in `side` for the copy of `version` being replaced, unused so far.
-fn previous_name(side: &Path, version: Option<&Version>, dirs: &mut safedir::Dirs) -> String {
+/// A name in `side` for the copy of `version` being replaced (`-changed` when its files were
+/// changed locally), unused so far.
+fn previous_name(
+    side: &Path,
+    version: Option<&Version>,
+    changed: &str,
+    dirs: &mut safedir::Dirs,
+) -> String {
     let base = format!(
-        "previous-{}",
+        "previous-{}{changed}",
         version.map_or_else(|| "unversioned".to_string(), ToString::to_string)
     );
     let mut name = base.clone();
@@ -59,12 +65,28 @@ pub(super) fn commit(
         let mut entry = install.installed.clone();
         let group = Some(c.name.clone());
         if fsutil::exists(dir) {
-            if entry.tree.is_none() {
-                // Installed before iupack recorded digests (a hand-written inventory): record
-                // what is kept, so that a rollback can prove it later.
-                entry.tree = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
+            // What is kept is recorded as it is: installed before iupack recorded digests (a
+            // hand-written inventory), or replaced by full content after local changes (a delta
+            // proved its base already), its digest is taken now so a rollback can prove it; a
+            // changed copy is of no known version and named so, never passed off as the release.
+            let mut changed = "";
+            if entry.tree.is_none() || matches!(install.route, Route::Full) {
+                let live = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
+                if entry.tree.is_some() && live != entry.tree {
+                    changed = "-changed";
+                    let v = entry.version.as_ref().map_or("", Version::as_str);
+                    txn.warnings.push(format!(
+                        "{} {v} had been changed locally: replaced by full content, that copy is \
+                         kept as previous-{v}-changed, of no known version",
+                        c.name
+                    ));
+                }
+                entry.tree = live;
             }
-            let name = previous_name(&side, entry.version.as_ref(), &mut txn.dirs);
+            let name = previous_name(&side, entry.version.as_ref(), changed, &mut txn.dirs);
+            if !changed.is_empty() {
+                entry.version = None;
+            }
             renames.push(Rename {
                 from: dir.clone(),
                 to: side.join(&name),

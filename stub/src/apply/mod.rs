@@ -274,7 +274,9 @@ fn not_installing(
             report.message = verdict.1;
             Ok(ExitCode::Success)
         }
-        Verdict::Needs => Err(Error::new(ExitCode::NeedsOther, verdict.1)),
+        Verdict::Needs => Err(Error::new(ExitCode::NeedsOther, verdict.1).hint(
+            "a package with full content, or a delta from what is installed, brings it; --list shows each route",
+        )),
         Verdict::Refused(code) => Err(Error::new(code, verdict.1)),
     }
 }

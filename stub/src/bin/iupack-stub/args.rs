@@ -38,6 +38,8 @@ pub struct Args {
     pub export: Option<PathBuf>,
     pub downgrades: Downgrades,
     pub help: bool,
+    /// With --help in the client tool: the command it is asked about (`rollback --help`).
+    pub topic: Option<String>,
     pub version: bool,
 }
 
@@ -141,6 +143,12 @@ fn client_command(
     a: &mut Args,
     positional: &mut impl Iterator<Item = String>,
 ) -> Result<(), Error> {
+    if a.help {
+        // `iupack-stub rollback --help` (with or without its arguments): that command's page.
+        a.topic = positional.next();
+        positional.for_each(drop);
+        return Ok(());
+    }
     match positional.next().as_deref() {
         Some("apply") if a.from.is_some() => {
             a.command = Command::ApplyFrom(a.from.take().expect("checked"));

@@ -24,8 +24,8 @@ const CLIENT_USAGE: &str =
 
 #[cfg(not(feature = "client"))]
 const CLIENT_USAGE: &str =
-    "       (this is a package head: the client tool's commands, apply PKG, apply --from,
-       status, rollback and recover, are in the installed iupack-stub)
+    "       (a package head: apply PKG, apply --from, status, rollback, recover
+       and -i are in the installed client tool, iupack-stub)
 ";
 
 /// `-i` in the client tool; a package head has no interactive mode (nor hooks).
@@ -38,10 +38,7 @@ const INTERACTIVE: &str =
 ";
 
 #[cfg(not(feature = "client"))]
-const INTERACTIVE: &str =
-    "  -i, --interactive   in the installed client tool: iupack-stub apply -i PKG (a package
-                      head runs no interactive mode and no hooks)
-";
+const INTERACTIVE: &str = "";
 
 const HELP: &str = "
 Options:
@@ -67,9 +64,67 @@ const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed
   -V, --version       the stub's version
 ";
 
-/// Prints the help of this build, exit codes last.
-pub fn print() {
-    let mut text = format!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}\nExit codes:");
+/// The client tool's commands that are not package runs: their own pages.
+#[cfg(feature = "client")]
+const COMMANDS: [(&str, &str); 3] = [
+    (
+        "status",
+        "Usage: iupack-stub status [--json] [OPTIONS]
+       iupack-stub status --export FILE [OPTIONS]
+
+Shows what is installed: each product and component, its version, the package that installed
+it and when, the kept copies, and an update that was interrupted. Changes nothing.
+With --export, writes this machine's versions and tree digests to FILE for `iupack plan
+--inventory` on the connected side (no keys, paths or personal data).
+",
+    ),
+    (
+        "rollback",
+        "Usage: iupack-stub rollback PRODUCT COMPONENT [OPTIONS]
+
+Puts the newest kept copy of COMPONENT back in place, crash-safe like an update, after checking
+that the copy is unchanged, not below the component's security floor, and that what the other
+components require still holds. The version it replaces is removed (a package brings it
+back).
+",
+    ),
+    (
+        "recover",
+        "Usage: iupack-stub recover [OPTIONS]
+
+Finishes or undoes an update that was interrupted (power loss, a killed run): afterwards each
+component is exactly its old or its new release and the inventory says which. Every package
+run does this first too.
+",
+    ),
+];
+
+#[cfg(feature = "client")]
+const COMMAND_OPTIONS: &str = "
+Options:
+  --inventory PATH    the product inventory (default: $IUPACK_INVENTORY, else
+                      /var/lib/iupack/inventory.json; %ProgramData%\\iupack\\inventory.json on Windows)
+  --wait SECS         wait this long for another update's lock before exit 40 (default 5;
+                      not status)
+  -q, --quiet         print nothing but errors
+  --json              print the result as JSON on stdout
+  --report FILE       write the result as JSON to FILE (not status)
+  --log FILE          append the result as one JSON line to FILE (not status)
+";
+
+/// Prints the help of this build, exit codes last; in the client tool `topic` (the command
+/// before --help) picks a command's own page (`apply` is a package run: the whole page).
+pub fn print(topic: Option<&str>) {
+    #[cfg(feature = "client")]
+    let page = COMMANDS
+        .iter()
+        .find(|(name, _)| Some(*name) == topic)
+        .map(|(_, usage)| format!("{usage}{COMMAND_OPTIONS}"));
+    #[cfg(not(feature = "client"))]
+    let page: Option<String> = topic.and(None);
+    let page =
+        page.unwrap_or_else(|| format!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}"));
+    let mut text = format!("{page}\nExit codes:");
     for (_, code, _, meaning) in EXIT_CODES {
         text += &format!("\n  {code:<5}{meaning}");
     }

@@ -73,7 +73,7 @@ fn real_main() -> i32 {
     };
     let (args, own_pkg) = args;
     if args.help {
-        help::print();
+        help::print(args.topic.as_deref());
         return 0;
     }
     if args.version {

@@ -225,12 +225,18 @@ pub fn status(inventory: &Path, json: bool, given: bool) -> i32 {
         say!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
         for c in p["components"].as_array().into_iter().flatten() {
             let kept: Vec<String> = c["kept"].as_array().into_iter().flatten().map(s).collect();
+            // A component put there by hand (before iupack) has no package and no time.
+            let how = if c["version"].is_null() {
+                "not installed yet".to_string()
+            } else if c["package"].is_null() {
+                "installed before iupack (not by a package)".to_string()
+            } else {
+                format!("installed {} by {}", s(&c["installed"]), s(&c["package"]))
+            };
             say!(
-                "  {:<14} {:<14} installed {} by {}{}{}",
+                "  {:<14} {:<14} {how}{}{}",
                 s(&c["name"]),
                 s(&c["version"]),
-                s(&c["installed"]),
-                s(&c["package"]),
                 if kept.is_empty() {
                     String::new()
                 } else {
