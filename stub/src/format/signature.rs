@@ -206,7 +206,7 @@ pub fn verify_raw(
         Err(Error::signature(format!(
             "the package is signed by key {signer}, which {whose} does not trust"
         ))
-        .hint("check that the package comes from this product's publisher; an administrator adds trusted keys to the inventory's `trusted_keys`"))
+        .hint("check the package comes from this product's publisher: its key goes in the inventory's `trusted_keys` (or --pubkey)"))
     }
 }
 
