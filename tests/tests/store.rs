@@ -1382,3 +1382,122 @@ fn vendor_versions_order_the_store_and_refuse_downgrades() {
     assert_code(&o, 12);
     assert_same(&before, &snapshot(&mach.machine()));
 }
+
+/// Issue 20, item 11: a product.toml section for a component the store does not have, a
+/// `requires` naming no component of the store and a platform that is no platform are refused
+/// at build time, naming the valid names; nothing is written.
+#[test]
+fn product_toml_typos_are_refused_at_build_time_with_the_valid_names() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let store = w.path("store");
+    let e1 = w.release_owned("e1", &engine(1));
+    let d1 = w.release_owned("d1", &defs(1));
+    assert_code(&add(&store, "engine", "3.7.1", &e1), 0);
+    assert_code(&add(&store, "definitions", "2026.1.1", &d1), 0);
+    let pt = store.join("acme-av/product.toml");
+    let out = w.path("packages/typo.run");
+    fs::create_dir_all(w.path("packages")).expect("mkdir");
+    let cases = [
+        (
+            "[targets]\n[components.defintions]\nrequires = { engine = \">=3.7\" }\n",
+            "no releases of a component `defintions` of acme-av (it has definitions, engine)",
+        ),
+        (
+            "[targets]\n[components.definitions]\nrequires = { engin = \">=3.7\" }\n",
+            "definitions requires `engin`, which is neither `product` nor a component in the store (definitions, engine)",
+        ),
+        (
+            "[targets]\nplatforms = [\"linux-x64\"]\n",
+            "`linux-x64` is not a platform name: did you mean `linux-x86_64`?",
+        ),
+    ];
+    for (text, want) in cases {
+        fs::write(&pt, text).expect("write product.toml");
+        let before = snapshot(&w.path(""));
+        let o = output(
+            iupack()
+                .arg("build")
+                .arg("--store")
+                .arg(&store)
+                .args(["--product", "acme-av", "--key"])
+                .arg(&key)
+                .arg("--out")
+                .arg(&out)
+                .arg("--stub")
+                .arg(stub_path()),
+        );
+        assert_err(&o, 2, want);
+        assert!(stderr(&o).contains("hint: "), "{}", stderr(&o));
+        assert_same(&before, &snapshot(&w.path("")));
+    }
+    // Spelled right, the same store builds; a requires on another stored component is fine.
+    fs::write(
+        &pt,
+        "[targets]\nplatforms = [\"linux-x86_64\"]\n[components.definitions]\nrequires = { engine = \">=3.7\" }\n",
+    )
+    .expect("write product.toml");
+    build_from_store(&w, &store, &key, "ok", &[]);
+}
+
+/// Issue 20, item 14: a store build of several components is named after the day it was built,
+/// not after whichever unrelated component has the "highest" version (an engine 12.0 is not
+/// newer than definitions 2026.1.1); one component's build is named after its version. Two
+/// packages built in the same second get different ids.
+#[test]
+fn a_store_build_is_named_after_its_day_and_ids_differ_within_a_second() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let store = w.path("store");
+    assert_code(
+        &add(&store, "engine", "12.0", &w.release_owned("e1", &engine(1))),
+        0,
+    );
+    assert_code(
+        &add(
+            &store,
+            "definitions",
+            "2026.1.1",
+            &w.release_owned("d1", &defs(1)),
+        ),
+        0,
+    );
+    let manifest = |pkg: &Path| -> serde_json::Value {
+        let o = output(iupack().arg("inspect").arg(pkg).arg("--json"));
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+        v["manifest"]["package"].clone()
+    };
+    let when = "1795478400"; // 2026-11-24T00:00:00Z
+    let build = |name: &str, extra: &[&str]| {
+        let out = w.path(&format!("packages/{name}.run"));
+        fs::create_dir_all(w.path("packages")).expect("mkdir");
+        let o = output(
+            iupack()
+                .env("SOURCE_DATE_EPOCH", when)
+                .arg("build")
+                .arg("--store")
+                .arg(&store)
+                .args(["--product", "acme-av", "--key"])
+                .arg(&key)
+                .arg("--out")
+                .arg(&out)
+                .arg("--stub")
+                .arg(stub_path())
+                .args(extra),
+        );
+        assert_code(&o, 0);
+        manifest(&out)
+    };
+    let a = build("a", &[]);
+    assert_eq!(a["version"], "2026.11.24", "{a}");
+    let b = build("b", &["--compression", "xz"]);
+    let (ida, idb) = (a["id"].as_str().expect("id"), b["id"].as_str().expect("id"));
+    assert_ne!(ida, idb, "two builds in the same second");
+    assert!(
+        ida.starts_with(&format!("acme-av-2026.11.24-{when}-")),
+        "{ida}"
+    );
+    // The same inputs at the same time build the same package id (reproducible).
+    assert_eq!(build("a2", &[])["id"], a["id"]);
+}
