@@ -969,3 +969,61 @@ fn spec_typos_are_refused_at_build_time_with_the_valid_names() {
     );
     w.package(&ok, &key, "ok");
 }
+
+/// Issue 20, item 2: after the README's set-up (iupack in `target/release/`, the stub built with
+/// `--profile stub` into `target/stub/`), `iupack build` finds the stub with no `--stub`; with
+/// none built, the hint's command is the one that puts it there, and with `--target` it is
+/// stub/build-targets.sh.
+#[test]
+fn the_stub_the_readme_setup_builds_is_found_and_the_hint_says_how_to_build_it() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    let target = w.path("target");
+    fs::create_dir_all(target.join("release")).expect("mkdir");
+    fs::write(
+        target.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    )
+    .expect("tag");
+    let iupack_copy = target.join("release/iupack");
+    fs::copy(bin_dir().join("iupack"), &iupack_copy).expect("copy iupack");
+    let build = |name: &str, extra: &[&str]| {
+        output(
+            Command::new(&iupack_copy)
+                .arg("build")
+                .arg(&spec)
+                .arg("--key")
+                .arg(&key)
+                .arg("--out")
+                .arg(w.path(&format!("packages/{name}.run")))
+                .args(extra),
+        )
+    };
+    fs::create_dir_all(w.path("packages")).expect("mkdir");
+    let o = build("none", &[]);
+    assert_err(&o, 2, "no stub for");
+    assert!(
+        stderr(&o).contains("cargo build --locked --profile stub -p iupack-stub"),
+        "{}",
+        stderr(&o)
+    );
+    let o = build("win", &["--target", "windows-x86_64"]);
+    assert_err(&o, 2, "no stub for windows-x86_64");
+    assert!(
+        stderr(&o).contains("bash stub/build-targets.sh windows-x86_64"),
+        "{}",
+        stderr(&o)
+    );
+    // What the hint's command makes: target/stub/iupack-stub.
+    fs::create_dir_all(target.join("stub")).expect("mkdir");
+    fs::copy(stub_path(), target.join("stub/iupack-stub")).expect("copy stub");
+    let o = build("found", &[]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("target/stub/iupack-stub"),
+        "{}",
+        stdout(&o)
+    );
+}
