@@ -27,6 +27,10 @@ pub struct Spec {
     /// are installed on the machines): any other name there is refused as a typo.
     #[serde(default)]
     pub other_components: Vec<String>,
+    /// A store build (`Store::spec`, never a spec file): with several components and no
+    /// `version`, the package is named after its build date (see [`Spec::package_version`]).
+    #[serde(skip)]
+    pub from_store: bool,
     pub components: Vec<ComponentSpec>,
 }
 
@@ -213,15 +217,25 @@ impl Spec {
     }
 
     /// The package's release name for a build at `created` (Unix time): the spec's `version`;
-    /// else, for one component, its version; else the build's UTC date `YYYY.MM.DD`. Versions of
-    /// different components are never compared (an engine 12.0 says nothing about definitions
-    /// 2026.11.24.1): a package of several is the state of the releases on that day.
+    /// else, for one component, its version; else, from the store, the build's UTC date
+    /// `YYYY.MM.DD`: the store's components' versions are never compared (an engine 12.0 says
+    /// nothing about definitions 2026.11.24.1), a package of several is the state of the store
+    /// on that day. A spec file without `version` keeps its documented default, the highest
+    /// component version (its author can set `version`; a store's admin can't).
     pub fn package_version(&self, created: u64) -> Version {
         if let Some(v) = &self.version {
             return v.clone();
         }
         if let [only] = &self.components[..] {
             return only.version.clone();
+        }
+        if !self.from_store {
+            return self
+                .components
+                .iter()
+                .map(|c| c.version.clone())
+                .max()
+                .expect("a spec has components");
         }
         let date = &iupack_stub::platform::time::rfc3339(created)[..10];
         Version::parse(&date.replace('-', ".")).expect("a date is a version")

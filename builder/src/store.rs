@@ -408,6 +408,7 @@ impl Store {
             },
             key_transitions: Vec::new(),
             other_components: Vec::new(),
+            from_store: true,
             components,
         };
         spec.check(&self.product_dir(product).join(PRODUCT_FILE))?;

@@ -7,6 +7,14 @@ use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// `iupack` at a fixed time (2026-11-24T00:00:00Z, SOURCE_DATE_EPOCH): a package of several
+/// components is named after the day it is built (`acme-av-2026.11.24-full.run`).
+fn iupack() -> std::process::Command {
+    let mut cmd = iupack_tests::iupack();
+    cmd.env("SOURCE_DATE_EPOCH", "1795478400");
+    cmd
+}
+
 fn engine(n: u8) -> Vec<(String, Vec<u8>, bool)> {
     let mut core = noise(2, 60_000);
     core[usize::from(n) * 100..usize::from(n) * 100 + 50].fill(n);
@@ -565,7 +573,7 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     );
     assert_code(&o, 0);
     let list = stdout(&o);
-    let full_at = list.find("acme-av-2026.11.23-full.run").expect(&list);
+    let full_at = list.find("acme-av-2026.11.24-full.run").expect(&list);
     let delta_at = list
         .find("acme-av-engine-3.7.4-deltas.run: engine (delta from 3.7.3)")
         .expect(&list);
@@ -1001,7 +1009,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
     assert_eq!(
         files(&dry),
         [
-            "acme-av-2026.11.23-full.run",
+            "acme-av-2026.11.24-full.run",
             "acme-av-definitions-2026.11.23-deltas.run",
             "acme-av-engine-3.7.3-deltas.run"
         ]
@@ -1054,7 +1062,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         v["products"],
         serde_json::json!([{"product": "acme-av", "result": "planned"}])
     );
-    assert_eq!(files(&v), ["acme-av-2026.11.23-plan.run"]);
+    assert_eq!(files(&v), ["acme-av-2026.11.24-plan.run"]);
     let o = plan_with(&exports, &store, &out, &key, &["--json"]);
     assert_code(&o, 0);
     assert_eq!(stderr(&o), "");
@@ -1066,7 +1074,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         .map(|r| r["route"].as_str().expect("route"))
         .collect();
     assert_eq!(routes, ["delta from 2026.11.21", "delta from 3.7.1"]);
-    let size = fs::metadata(out.join("acme-av-2026.11.23-plan.run"))
+    let size = fs::metadata(out.join("acme-av-2026.11.24-plan.run"))
         .expect("plan")
         .len();
     assert_eq!(v["packages"][0]["built"]["size"], size);
@@ -1126,7 +1134,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         ],
     );
     assert_code(&o, 0);
-    let full = inspect(&other.join("acme-av-2026.11.23-full.run"));
+    let full = inspect(&other.join("acme-av-2026.11.24-full.run"));
     let config = full["manifest"]["components"]
         .as_array()
         .expect("components")
@@ -1170,7 +1178,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         route(&exports[0], "engine").is_some_and(|r| r.starts_with("none")),
         "{v}"
     );
-    let pkg = inspect(&out.join("acme-av-2026.11.23-plan.run"));
+    let pkg = inspect(&out.join("acme-av-2026.11.24-plan.run"));
     for c in pkg["manifest"]["components"]
         .as_array()
         .expect("components")
