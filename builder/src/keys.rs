@@ -27,6 +27,13 @@ pub fn load_secret(path: &Path) -> Result<(SecretKey, PublicKey), Error> {
         ))
         .hint("make a key pair with `iupack keygen -o PREFIX`")
     })?;
+    if is_public_key(&text) {
+        return Err(Error::usage(format!(
+            "{} is a minisign public key, not the secret key that signs",
+            path.display()
+        ))
+        .hint("pass the secret half, PREFIX.key beside PREFIX.pub (`iupack keygen -o PREFIX` writes both)"));
+    }
     let sk_box = SecretKeyBox::from_string(&text).map_err(|e| not_a_key(path, &e))?;
     let sk = match SecretKey::from_unencrypted_box(sk_box.clone()) {
         Ok(sk) => sk,
@@ -71,6 +78,19 @@ fn zero_checksum_unencrypted(text: &str) -> Option<SecretKey> {
         .flatten()
 }
 
+/// A minisign public key file (`untrusted comment: ...` then 42 bytes in base64: algorithm, key
+/// id, key), or just its base64 line, as `iupack keygen` and `minisign -G` write it.
+fn is_public_key(text: &str) -> bool {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let key_line = match first.strip_prefix("untrusted comment:") {
+        Some(_) => lines.next().unwrap_or_default(),
+        None => first,
+    };
+    iupack_stub::format::signature::base64_decode(key_line)
+        .is_some_and(|raw| raw.len() == 42 && raw.starts_with(b"Ed"))
+}
+
 fn not_a_key(path: &Path, e: &dyn std::fmt::Display) -> Error {
     Error::usage(format!(
         "{} is not a minisign secret key: {e}",
@@ -82,4 +102,18 @@ fn not_a_key(path: &Path, e: &dyn std::fmt::Display) -> Error {
 /// The base64 line of a public key.
 pub fn public_base64(pk: &PublicKey) -> String {
     pk.to_base64()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_public_key_is_told_apart_from_a_secret_one() {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().expect("keypair");
+        let pk = kp.pk.to_box().expect("box").into_string();
+        let sk = kp.sk.to_box(None).expect("box").into_string();
+        assert!(super::is_public_key(&pk));
+        assert!(super::is_public_key(&kp.pk.to_base64()));
+        assert!(!super::is_public_key(&sk));
+        assert!(!super::is_public_key("product = \"acme-av\"\n"));
+    }
 }

@@ -115,10 +115,18 @@ fn main() {
 /// Prints an error once, with what to do next (escaped, the hint on a line of its own); with
 /// `--json` also as JSON on stdout, so a script reading stdout learns why.
 fn report(e: &Error, json: bool) {
-    use iupack_stub::apply::report::shown;
-    err_line(&format!("iupack: error: {}", shown(&e.message)));
-    if let Some(hint) = &e.hint {
-        err_line(&format!("  hint: {}", shown(hint)));
+    let hint = e.hint.as_deref().map(shown_lines).unwrap_or_default();
+    for (i, line) in shown_lines(&e.message).iter().enumerate() {
+        err_line(&format!(
+            "{}{line}",
+            if i == 0 { "iupack: error: " } else { "    " }
+        ));
+    }
+    for (i, line) in hint.iter().enumerate() {
+        err_line(&format!(
+            "{}{line}",
+            if i == 0 { "  hint: " } else { "        " }
+        ));
     }
     if json {
         let v = serde_json::json!({
@@ -128,10 +136,34 @@ fn report(e: &Error, json: bool) {
     }
 }
 
+/// `text` as lines for a terminal: a cause that spans lines (a TOML error's excerpt and caret)
+/// keeps its lines, and each is escaped on its own (`shown`), so a control character or escape
+/// sequence inside one still moves nothing; [`report`] indents every line after the first, so
+/// no text can forge a line of its own (`iupack: error: ...`). Trailing empty lines are dropped.
+fn shown_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .split('\n')
+        .map(iupack_stub::apply::report::shown)
+        .collect();
+    while lines.len() > 1 && lines.last().is_some_and(|l| l.trim().is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::Cli;
     use clap::CommandFactory;
+
+    #[test]
+    fn multi_line_causes_keep_their_lines_and_stay_escaped() {
+        assert_eq!(
+            super::shown_lines("at line 2\n  |\n2 | x\u{1b}[2J\r\n"),
+            ["at line 2", "  |", "2 | x\\u{1b}[2J\\u{d}"]
+        );
+        assert_eq!(super::shown_lines("one"), ["one"]);
+    }
 
     #[test]
     fn cli_is_consistent() {

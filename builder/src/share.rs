@@ -87,7 +87,7 @@ impl ShareBuild<'_> {
         serde_json::json!({
             "file": self.file_name(&p.stem),
             "product": p.spec.product,
-            "version": p.spec.package_version().to_string(),
+            "version": built.and_then(|b| b.manifest.package.version.clone()).unwrap_or_else(|| p.spec.package_version(pipeline::created())).to_string(),
             "components": components,
             "built": built.map(|b| serde_json::to_value(&b.summary).expect("json")),
         })

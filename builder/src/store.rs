@@ -321,6 +321,31 @@ impl Store {
             ))
             .hint("fix product.toml; versions and ranges are like 3.7.70 and \">=3.7, <4\"")
         };
+        // A name that is no component of the store is a typo that machines would only meet
+        // later (a setting ignored, a requires never met): refused, naming what there is.
+        let known = || releases.keys().cloned().collect::<Vec<_>>().join(", ");
+        for (name, settings) in &pf.components {
+            if !releases.contains_key(name) {
+                return Err(bad(format!(
+                    "[components.{name}]: the store has no releases of a component `{name}` of {product} (it has {})",
+                    known()
+                ))
+                .hint(format!(
+                    "fix the section's name to one of those, or remove the section (or `iupack add` a release of {name} first)"
+                )));
+            }
+            if let Some(what) = settings
+                .requires
+                .keys()
+                .find(|w| *w != "product" && !releases.contains_key(*w))
+            {
+                return Err(bad(format!(
+                    "{name} requires `{what}`, which is neither `product` nor a component in the store ({})",
+                    known()
+                ))
+                .hint("fix the name in product.toml: requires names `product` or a component of the store"));
+            }
+        }
         // Content paths are absolute: the build joins a spec's paths onto its folder (the
         // product's), and a relative store root would be joined twice (store/P/store/P/...).
         let release = |name: &str, v: &Version| {
@@ -382,6 +407,8 @@ impl Store {
                 languages: pf.targets.languages,
             },
             key_transitions: Vec::new(),
+            other_components: Vec::new(),
+            from_store: true,
             components,
         };
         spec.check(&self.product_dir(product).join(PRODUCT_FILE))?;

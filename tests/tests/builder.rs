@@ -877,3 +877,153 @@ fn verify_json_and_progress_only_on_a_terminal() {
         assert!(screen.contains("built "), "{screen}");
     }
 }
+
+/// Issue 20, item 14: a `--out` that can't be written is refused before any work: its folder
+/// missing, or a folder given as the package (which `--force` can't replace). The content is
+/// missing too, so a refusal that came after reading it would name the content instead; and
+/// nothing is left anywhere.
+#[test]
+fn an_out_that_cannot_be_written_is_refused_before_any_work() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let spec = simple_spec(&w, "s", "../releases/none", "");
+    fs::create_dir_all(w.path("packages/folder.run")).expect("mkdir");
+    let before = snapshot(&w.path(""));
+    for (out, force, want) in [
+        ("nodir/x.run", false, "the folder "),
+        ("packages/folder.run", false, "is a folder, not a file name"),
+        ("packages/folder.run", true, "is a folder, not a file name"),
+        ("packages/", true, "is a folder, not a file name"),
+    ] {
+        let mut cmd = iupack();
+        cmd.arg("build")
+            .arg(&spec)
+            .arg("--key")
+            .arg(&key)
+            .arg("--out")
+            .arg(w.path(out))
+            .arg("--stub")
+            .arg(stub_path());
+        if force {
+            cmd.arg("--force");
+        }
+        let o = output(&mut cmd);
+        assert_err(&o, 2, want);
+        assert!(!stderr(&o).contains("--force"), "{}", stderr(&o));
+        assert_same(&before, &snapshot(&w.path("")));
+    }
+}
+
+/// Issue 20, item 11: typos in a spec that machines would only meet as exit 10 or 11 are
+/// refused at build time with the valid names: a platform that is no platform, a `requires`
+/// naming no component. A component the package does not carry but machines have is named in
+/// `other_components`; a circle of requires (which every machine would refuse) is refused.
+#[test]
+fn spec_typos_are_refused_at_build_time_with_the_valid_names() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = |name: &str, head: &str, comp: &str| {
+        w.spec(
+            name,
+            &format!(
+                "product = \"acme-av\"\n{head}[targets]\nplatforms = [\"linux-x86_64\"]\n[[components]]\nname = \"definitions\"\nversion = \"1.0\"\ncontent = \"../releases/defs\"\n{comp}"
+            ),
+        )
+    };
+    let refused = [
+        (
+            w.spec(
+                "platform",
+                "product = \"acme-av\"\n[targets]\nplatforms = [\"linux-x64\"]\n[[components]]\nname = \"definitions\"\nversion = \"1.0\"\ncontent = \"../releases/defs\"\n",
+            ),
+            "did you mean `linux-x86_64`?",
+        ),
+        (
+            spec("requires", "", "requires = { engin = \">=3.7\" }\n"),
+            "requires `engin`, which is neither `product` nor a component (definitions)",
+        ),
+        (
+            spec(
+                "other",
+                "other_components = [\"engine\"]\n",
+                "requires = { engin = \">=3.7\" }\n",
+            ),
+            "nor a component (definitions, engine)",
+        ),
+        (
+            spec("self", "", "requires = { definitions = \">=1\" }\n"),
+            "require each other in a circle",
+        ),
+    ];
+    for (spec, want) in refused {
+        let (o, out) = w.build(&spec, &key, "refused");
+        assert_err(&o, 2, want);
+        assert!(stderr(&o).contains("hint: "), "{}", stderr(&o));
+        assert!(!out.exists());
+    }
+    let ok = spec(
+        "ok",
+        "other_components = [\"engine\"]\n",
+        "requires = { engine = \">=3.7\", product = \">=12\" }\n",
+    );
+    w.package(&ok, &key, "ok");
+}
+
+/// Issue 20, item 2: after the README's set-up (iupack in `target/release/`, the stub built with
+/// `--profile stub` into `target/stub/`), `iupack build` finds the stub with no `--stub`; with
+/// none built, the hint's command is the one that puts it there, and with `--target` it is
+/// stub/build-targets.sh.
+#[test]
+fn the_stub_the_readme_setup_builds_is_found_and_the_hint_says_how_to_build_it() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    defs_release(&w);
+    let spec = simple_spec(&w, "s", "../releases/defs", "");
+    let target = w.path("target");
+    fs::create_dir_all(target.join("release")).expect("mkdir");
+    fs::write(
+        target.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n",
+    )
+    .expect("tag");
+    let iupack_copy = target.join("release/iupack");
+    fs::copy(bin_dir().join("iupack"), &iupack_copy).expect("copy iupack");
+    let build = |name: &str, extra: &[&str]| {
+        output(
+            Command::new(&iupack_copy)
+                .arg("build")
+                .arg(&spec)
+                .arg("--key")
+                .arg(&key)
+                .arg("--out")
+                .arg(w.path(&format!("packages/{name}.run")))
+                .args(extra),
+        )
+    };
+    fs::create_dir_all(w.path("packages")).expect("mkdir");
+    let o = build("none", &[]);
+    assert_err(&o, 2, "no stub for");
+    assert!(
+        stderr(&o).contains("cargo build --locked --profile stub -p iupack-stub"),
+        "{}",
+        stderr(&o)
+    );
+    let o = build("win", &["--target", "windows-x86_64"]);
+    assert_err(&o, 2, "no stub for windows-x86_64");
+    assert!(
+        stderr(&o).contains("bash stub/build-targets.sh windows-x86_64"),
+        "{}",
+        stderr(&o)
+    );
+    // What the hint's command makes: target/stub/iupack-stub.
+    fs::create_dir_all(target.join("stub")).expect("mkdir");
+    fs::copy(stub_path(), target.join("stub/iupack-stub")).expect("copy stub");
+    let o = build("found", &[]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("target/stub/iupack-stub"),
+        "{}",
+        stdout(&o)
+    );
+}

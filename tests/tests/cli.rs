@@ -55,7 +55,12 @@ const IUPACK: &[(&str, &str)] = &[
     ("build-secret-key-missing", "iupack build specs/engine.toml --key keys/missing.key --out packages/new.run"),
     ("build-out-exists", "iupack build specs/engine.toml --key keys/vector.key --out packages/pkg.run"),
     ("build-stub-not-a-stub", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --stub specs/engine.toml"),
-    ("build-target-not-in-spec", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --target plan9-mips"),
+    ("build-target-not-a-platform", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --target plan9-mips"),
+    ("build-target-not-in-spec", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --target windows-x86_64"),
+    ("build-spec-platform-typo", "iupack build specs/platform-typo.toml --key keys/vector.key --out packages/new.run"),
+    ("build-spec-requires-typo", "iupack build specs/requires-typo.toml --key keys/vector.key --out packages/new.run"),
+    ("build-out-folder-missing", "iupack build specs/engine.toml --key keys/vector.key --out no-folder/new.run"),
+    ("build-out-is-a-folder", "iupack build specs/engine.toml --key keys/vector.key --out packages --force"),
     ("build-delta-level-out-of-range", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --delta-level 99"),
     ("build-bad-compression", "iupack build specs/engine.toml --key keys/vector.key --out packages/new.run --compression lz4"),
     ("verify-without-pubkey", "iupack verify packages/pkg.run"),
@@ -207,6 +212,17 @@ fn fixture() -> World {
     w.spec("bad-version", &spec("engine-2.0", "2.0 beta"));
     w.spec("no-content", &spec("engine-9.9", "9.9"));
     w.spec("invalid", "product = \"acme-av\"\ncolour = \"blue\"\n");
+    w.spec(
+        "platform-typo",
+        &spec("engine-2.0", "2.0").replace("linux-x86_64", "linux-x64"),
+    );
+    w.spec(
+        "requires-typo",
+        &format!(
+            "{}requires = {{ engin = \">=2.0\" }}\n",
+            spec("engine-2.0", "2.0")
+        ),
+    );
     w.package(&engine, &w.path("keys/vector.key"), "pkg");
 
     let machine = |name: &str, engine_version: Option<&str>, inventory: Option<&Path>| {

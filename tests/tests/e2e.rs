@@ -575,7 +575,7 @@ fn unmet_requires_exits_11_and_changes_nothing() {
     let a = Acme::new();
     let spec = a.w.spec(
         "defs-only",
-        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.1\"\ncontent = \"../releases/defs-2026.11.24.1\"\nrequires = { engine = \">=3.7.71\" }\n",
+        "product = \"acme-av\"\nother_components = [\"engine\"]\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.1\"\ncontent = \"../releases/defs-2026.11.24.1\"\nrequires = { engine = \">=3.7.71\" }\n",
     );
     let pkg = a.w.package(&spec, &a.key, "defs-only");
     let before = snapshot(&a.w.machine());

@@ -7,6 +7,14 @@ use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// `iupack` at a fixed time (2026-11-24T00:00:00Z, SOURCE_DATE_EPOCH): a package of several
+/// components is named after the day it is built (`acme-av-2026.11.24-full.run`).
+fn iupack() -> std::process::Command {
+    let mut cmd = iupack_tests::iupack();
+    cmd.env("SOURCE_DATE_EPOCH", "1795478400");
+    cmd
+}
+
 fn engine(n: u8) -> Vec<(String, Vec<u8>, bool)> {
     let mut core = noise(2, 60_000);
     core[usize::from(n) * 100..usize::from(n) * 100 + 50].fill(n);
@@ -565,7 +573,7 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     );
     assert_code(&o, 0);
     let list = stdout(&o);
-    let full_at = list.find("acme-av-2026.11.23-full.run").expect(&list);
+    let full_at = list.find("acme-av-2026.11.24-full.run").expect(&list);
     let delta_at = list
         .find("acme-av-engine-3.7.4-deltas.run: engine (delta from 3.7.3)")
         .expect(&list);
@@ -1001,7 +1009,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
     assert_eq!(
         files(&dry),
         [
-            "acme-av-2026.11.23-full.run",
+            "acme-av-2026.11.24-full.run",
             "acme-av-definitions-2026.11.23-deltas.run",
             "acme-av-engine-3.7.3-deltas.run"
         ]
@@ -1054,7 +1062,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         v["products"],
         serde_json::json!([{"product": "acme-av", "result": "planned"}])
     );
-    assert_eq!(files(&v), ["acme-av-2026.11.23-plan.run"]);
+    assert_eq!(files(&v), ["acme-av-2026.11.24-plan.run"]);
     let o = plan_with(&exports, &store, &out, &key, &["--json"]);
     assert_code(&o, 0);
     assert_eq!(stderr(&o), "");
@@ -1066,7 +1074,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         .map(|r| r["route"].as_str().expect("route"))
         .collect();
     assert_eq!(routes, ["delta from 2026.11.21", "delta from 3.7.1"]);
-    let size = fs::metadata(out.join("acme-av-2026.11.23-plan.run"))
+    let size = fs::metadata(out.join("acme-av-2026.11.24-plan.run"))
         .expect("plan")
         .len();
     assert_eq!(v["packages"][0]["built"]["size"], size);
@@ -1126,7 +1134,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         ],
     );
     assert_code(&o, 0);
-    let full = inspect(&other.join("acme-av-2026.11.23-full.run"));
+    let full = inspect(&other.join("acme-av-2026.11.24-full.run"));
     let config = full["manifest"]["components"]
         .as_array()
         .expect("components")
@@ -1170,7 +1178,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         route(&exports[0], "engine").is_some_and(|r| r.starts_with("none")),
         "{v}"
     );
-    let pkg = inspect(&out.join("acme-av-2026.11.23-plan.run"));
+    let pkg = inspect(&out.join("acme-av-2026.11.24-plan.run"));
     for c in pkg["manifest"]["components"]
         .as_array()
         .expect("components")
@@ -1381,4 +1389,123 @@ fn vendor_versions_order_the_store_and_refuse_downgrades() {
     let o = mach.run(&old, &["--allow-downgrade"]);
     assert_code(&o, 12);
     assert_same(&before, &snapshot(&mach.machine()));
+}
+
+/// Issue 20, item 11: a product.toml section for a component the store does not have, a
+/// `requires` naming no component of the store and a platform that is no platform are refused
+/// at build time, naming the valid names; nothing is written.
+#[test]
+fn product_toml_typos_are_refused_at_build_time_with_the_valid_names() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let store = w.path("store");
+    let e1 = w.release_owned("e1", &engine(1));
+    let d1 = w.release_owned("d1", &defs(1));
+    assert_code(&add(&store, "engine", "3.7.1", &e1), 0);
+    assert_code(&add(&store, "definitions", "2026.1.1", &d1), 0);
+    let pt = store.join("acme-av/product.toml");
+    let out = w.path("packages/typo.run");
+    fs::create_dir_all(w.path("packages")).expect("mkdir");
+    let cases = [
+        (
+            "[targets]\n[components.defintions]\nrequires = { engine = \">=3.7\" }\n",
+            "no releases of a component `defintions` of acme-av (it has definitions, engine)",
+        ),
+        (
+            "[targets]\n[components.definitions]\nrequires = { engin = \">=3.7\" }\n",
+            "definitions requires `engin`, which is neither `product` nor a component in the store (definitions, engine)",
+        ),
+        (
+            "[targets]\nplatforms = [\"linux-x64\"]\n",
+            "`linux-x64` is not a platform name: did you mean `linux-x86_64`?",
+        ),
+    ];
+    for (text, want) in cases {
+        fs::write(&pt, text).expect("write product.toml");
+        let before = snapshot(&w.path(""));
+        let o = output(
+            iupack()
+                .arg("build")
+                .arg("--store")
+                .arg(&store)
+                .args(["--product", "acme-av", "--key"])
+                .arg(&key)
+                .arg("--out")
+                .arg(&out)
+                .arg("--stub")
+                .arg(stub_path()),
+        );
+        assert_err(&o, 2, want);
+        assert!(stderr(&o).contains("hint: "), "{}", stderr(&o));
+        assert_same(&before, &snapshot(&w.path("")));
+    }
+    // Spelled right, the same store builds; a requires on another stored component is fine.
+    fs::write(
+        &pt,
+        "[targets]\nplatforms = [\"linux-x86_64\"]\n[components.definitions]\nrequires = { engine = \">=3.7\" }\n",
+    )
+    .expect("write product.toml");
+    build_from_store(&w, &store, &key, "ok", &[]);
+}
+
+/// Issue 20, item 14: a store build of several components is named after the day it was built,
+/// not after whichever unrelated component has the "highest" version (an engine 12.0 is not
+/// newer than definitions 2026.1.1); one component's build is named after its version. Two
+/// packages built in the same second get different ids.
+#[test]
+fn a_store_build_is_named_after_its_day_and_ids_differ_within_a_second() {
+    let w = World::new();
+    let (key, _) = w.keygen("k");
+    let store = w.path("store");
+    assert_code(
+        &add(&store, "engine", "12.0", &w.release_owned("e1", &engine(1))),
+        0,
+    );
+    assert_code(
+        &add(
+            &store,
+            "definitions",
+            "2026.1.1",
+            &w.release_owned("d1", &defs(1)),
+        ),
+        0,
+    );
+    let manifest = |pkg: &Path| -> serde_json::Value {
+        let o = output(iupack().arg("inspect").arg(pkg).arg("--json"));
+        assert_code(&o, 0);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
+        v["manifest"]["package"].clone()
+    };
+    let when = "1795478400"; // 2026-11-24T00:00:00Z
+    let build = |name: &str, extra: &[&str]| {
+        let out = w.path(&format!("packages/{name}.run"));
+        fs::create_dir_all(w.path("packages")).expect("mkdir");
+        let o = output(
+            iupack()
+                .env("SOURCE_DATE_EPOCH", when)
+                .arg("build")
+                .arg("--store")
+                .arg(&store)
+                .args(["--product", "acme-av", "--key"])
+                .arg(&key)
+                .arg("--out")
+                .arg(&out)
+                .arg("--stub")
+                .arg(stub_path())
+                .args(extra),
+        );
+        assert_code(&o, 0);
+        manifest(&out)
+    };
+    let a = build("a", &[]);
+    assert_eq!(a["version"], "2026.11.24", "{a}");
+    let b = build("b", &["--compression", "xz"]);
+    let (ida, idb) = (a["id"].as_str().expect("id"), b["id"].as_str().expect("id"));
+    assert_ne!(ida, idb, "two builds in the same second");
+    assert!(
+        ida.starts_with(&format!("acme-av-2026.11.24-{when}-")),
+        "{ida}"
+    );
+    // The same inputs at the same time build the same package id (reproducible).
+    assert_eq!(build("a2", &[])["id"], a["id"]);
 }

@@ -23,7 +23,8 @@ pub struct Args {
     /// With --store: the product.
     #[arg(long, value_name = "P", requires = "store")]
     product: Option<String>,
-    /// The minisign secret key to sign with.
+    /// The minisign secret key to sign with (PREFIX.key from `iupack keygen`). A password-protected key is
+    /// unlocked with the password in IUPACK_PASSWORD, else asked for on the terminal.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// The package file to write.

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Write PREFIX.key and PREFIX.pub.
+    /// Write PREFIX.key and PREFIX.pub. The secret key is encrypted with the password in
+    /// IUPACK_PASSWORD, else one asked for on the terminal (see --no-password).
     #[arg(short = 'o', long = "out", value_name = "PREFIX")]
     prefix: PathBuf,
     /// Leave the secret key unencrypted (for automated build machines with other protection).

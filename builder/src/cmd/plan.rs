@@ -27,7 +27,8 @@ pub struct Args {
     /// The folder to write the packages and the signed index into (an update share).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// The minisign secret key to sign packages and the index with.
+    /// The minisign secret key to sign packages and the index with. A password-protected key is
+    /// unlocked with the password in IUPACK_PASSWORD, else asked for on the terminal.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// The stub to head packages with (default: as `iupack build`).
@@ -284,7 +285,10 @@ fn decide(
         spec.components = keep;
         outcome(&mut d, product, "planned");
         d.planned.push(Planned {
-            stem: format!("{product}-{}-plan", spec.package_version()),
+            stem: format!(
+                "{product}-{}-plan",
+                spec.package_version(crate::pipeline::created())
+            ),
             spec,
             base,
         });

@@ -19,7 +19,8 @@ pub struct Args {
     /// The share folder to write (made if missing; packages it held that the new index does not
     /// list are removed).
     share: PathBuf,
-    /// The minisign secret key to sign packages and the index with.
+    /// The minisign secret key to sign packages and the index with. A password-protected key is
+    /// unlocked with the password in IUPACK_PASSWORD, else asked for on the terminal.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// Only this product (repeatable; default: every product in the store).
@@ -137,7 +138,10 @@ fn packages(store: &Store, product: &str, packing: &Packing) -> Result<Vec<Plann
             c.deltas.clear();
         }
         out.push(Planned {
-            stem: format!("{product}-{}-full", full.package_version()),
+            stem: format!(
+                "{product}-{}-full",
+                full.package_version(crate::pipeline::created())
+            ),
             spec: full,
             base: base.clone(),
         });

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The current (trusted) secret key, which signs the statement.
+    /// The current (trusted) secret key, which signs the statement. A password-protected key is
+    /// unlocked with the password in IUPACK_PASSWORD, else asked for on the terminal.
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
     /// The new public key (`.pub` file) machines are to trust.

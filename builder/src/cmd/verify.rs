@@ -35,7 +35,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     let file_signature = match std::fs::read_to_string(&sig_path) {
         Ok(sig) => {
             let pb = progress.spinner("whole file");
-            verify_file(&a.package, &sig, &key)?;
+            verify_file(&a.package, &sig, &key).map_err(|e| with_key_hint(e, &a))?;
             pb.finish_with_message(format!("{} verified", sig_path.display()));
             Some(sig_path.display().to_string())
         }
@@ -43,7 +43,9 @@ pub fn run(a: Args) -> Result<(), Error> {
     };
     let pb = progress.spinner("content");
     let pkg = Package::open(&a.package, Expect::Package)?.expect("a package or an error");
-    let mut vp = pkg.verify(&[key], &[], "the given public key")?;
+    let mut vp = pkg
+        .verify(&[key], &[], "the given public key")
+        .map_err(|e| with_key_hint(e, &a))?;
     let bytes = vp.verify_content()?;
     pb.finish_with_message(format!(
         "{} match the signed manifest",
@@ -81,4 +83,18 @@ pub fn run(a: Args) -> Result<(), Error> {
         m.components.len()
     );
     Ok(())
+}
+
+/// A signature refusal (exit 20) says what to check: that `--pubkey` is the publisher's key (the
+/// README promises every error a `hint:` line). Other errors keep their own hint.
+fn with_key_hint(e: Error, a: &Args) -> Error {
+    if e.code != iupack_stub::ExitCode::Signature || e.hint.is_some() {
+        return e;
+    }
+    e.hint(format!(
+        "check that {} is the public key of whoever built {} (PREFIX.pub beside the PREFIX.key that signed it); \
+         if it is, the package was not signed by them: do not use it",
+        a.pubkey.display(),
+        a.package.display()
+    ))
 }

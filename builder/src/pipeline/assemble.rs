@@ -13,6 +13,7 @@ use iupack_stub::format::manifest::{
     self, Component, Delta, FullArchive, Manifest, PackageInfo, StubInfo, Targets,
 };
 use iupack_stub::format::signature::TrustedComment;
+use iupack_stub::format::version::Version;
 use iupack_stub::format::write::{self, PackageEntry};
 use iupack_stub::{platform::time, Error};
 use std::fs;
@@ -86,17 +87,13 @@ pub fn package(
     created: u64,
     key: &Signer,
 ) -> Result<Assembled, Error> {
-    let version = spec.package_version();
-    let id = spec
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{version}-{created}", spec.product));
+    let version = spec.package_version(created);
     let components = components(spec, contents, parts.deltas, parts.archives);
     let (stub_path, stub) = heads.pick(manifest::needs_zstd(&components))?;
-    let m = Manifest {
+    let mut m = Manifest {
         format: manifest::FORMAT,
         package: PackageInfo {
-            id: id.clone(),
+            id: spec.id.clone().unwrap_or_default(),
             created: time::rfc3339(created),
             version: Some(version.clone()),
             stub: StubInfo {
@@ -112,6 +109,10 @@ pub fn package(
         },
         components,
     };
+    if spec.id.is_none() {
+        m.package.id = default_id(&m, &version, created);
+    }
+    let id = m.package.id.clone();
     m.validate().map_err(|e| {
         Error::usage(format!("the package would not be valid: {e}"))
             .hint("fix the spec or the release content as the message says, then build again")
@@ -135,6 +136,16 @@ pub fn package(
         stub_path,
         stub,
     })
+}
+
+/// A package's id when the spec names none: `PRODUCT-VERSION-UNIXTIME-DIGEST`, DIGEST the first
+/// 8 hex digits of the SHA-256 of the manifest (with an empty id). Sortable by time within a
+/// release name, readable, and different for any two packages that differ in anything the
+/// manifest says (content, compression, head, targets), even when built in the same second (as
+/// `publish` does); the same build of the same inputs (SOURCE_DATE_EPOCH) gets the same id.
+fn default_id(m: &Manifest, version: &Version, created: u64) -> String {
+    let digest = sha256_hex(&m.to_json());
+    format!("{}-{version}-{created}-{}", m.product, &digest[..8])
 }
 
 /// The manifest's components: the spec's, with their files' tree, full content and deltas.

@@ -14,15 +14,13 @@ pub fn platforms(spec: &[String], target: Option<&str>) -> Result<Vec<String>, E
     let Some(t) = target else {
         return Ok(spec.to_vec());
     };
-    let valid = t.split_once('-').is_some_and(|(os, arch)| {
-        !os.is_empty()
-            && !arch.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    });
-    if !valid {
-        return Err(Error::usage(format!("--target {t} is not a platform name"))
-            .hint("use OS-ARCH, such as linux-x86_64 or windows-x86_64"));
+    if let Err(m) = crate::spec::check_platform(t).and_then(|()| match t {
+        "*" => Err("`*` is no platform: a package's head runs on one".to_string()),
+        _ => Ok(()),
+    }) {
+        return Err(Error::usage(format!("--target {m}")).hint(
+            "give the platform of the machines it is for, such as linux-x86_64 or windows-x86_64",
+        ));
     }
     if !spec.iter().any(|p| p == "*" || p == t) {
         return Err(Error::usage(format!(
@@ -38,7 +36,9 @@ pub fn platforms(spec: &[String], target: Option<&str>) -> Result<Vec<String>, E
 /// `stubs/T/` beside this program or in the cargo target folder above it (where
 /// stub/build-targets.sh puts them: `iupack-head`, without zstd and the client commands, then
 /// `iupack-head-zstd`, then the full `iupack-stub`), else, for this machine's own platform,
-/// `iupack-stub` beside this program.
+/// `iupack-stub` beside this program, and in the cargo target folder's
+/// `stub/` (the size-optimised profile: `cargo build --profile stub -p iupack-stub`, as the
+/// README's set-up and samples/demo.sh build it) and `release/`.
 #[derive(Debug)]
 pub struct Heads {
     target: String,
@@ -46,8 +46,9 @@ pub struct Heads {
     found: Vec<(PathBuf, Vec<u8>)>,
 }
 
-/// Reads the heads a package for `target` may take (`flag`: `--stub`), each checked at once.
-pub fn find(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
+/// Reads the heads a package for `target` may take (`flag`: `--stub`; `explicit`: `--target`
+/// was given), each checked at once.
+pub fn find(flag: Option<&Path>, target: &str, explicit: bool) -> Result<Heads, Error> {
     let read = |p: &Path| -> Result<(PathBuf, Vec<u8>), Error> {
         let stub = read_stub(p)?;
         check_format(&stub, p, target)?;
@@ -60,7 +61,12 @@ pub fn find(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
             found: vec![read(p)?],
         });
     }
-    let candidates = candidates(target)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::other(format!("cannot find this program's folder: {e}"))
+            .hint("pass the stub with --stub PATH")
+    })?;
+    let dir = fsutil::parent_of(&exe);
+    let candidates = candidates(&dir, target);
     let found = candidates
         .iter()
         .filter(|c| c.is_file())
@@ -81,27 +87,51 @@ pub fn find(flag: Option<&Path>, target: &str) -> Result<Heads, Error> {
             .collect::<Vec<_>>()
             .join(", ")
     ))
-    .hint(if target == iupack_stub::this_platform() {
-        "build it (cargo build -p iupack-stub) or pass --stub PATH".to_string()
-    } else {
-        format!("build it with `bash stub/build-targets.sh {target}`, or pass --stub PATH")
-    }))
+    .hint(missing_hint(&dir, target, explicit)))
 }
 
-/// Where a head for `target` may be, in order of preference (see [`Heads`]).
-fn candidates(target: &str) -> Result<Vec<PathBuf>, Error> {
-    let exe = std::env::current_exe().map_err(|e| {
-        Error::other(format!("cannot find this program's folder: {e}"))
-            .hint("pass the stub with --stub PATH")
-    })?;
-    let dir = fsutil::parent_of(&exe);
+/// The platforms stub/build-targets.sh builds heads for.
+const SCRIPT_TARGETS: &[&str] = &["linux-x86_64", "windows-x86_64"];
+
+/// What makes a stub appear where [`candidates`] looks: with `--target`, stub/build-targets.sh
+/// (its `target/stubs/T/`); for this machine, a cargo build into the target folder this program
+/// runs from (only when it runs from one: a cargo target folder has `CACHEDIR.TAG`), else a copy
+/// of `iupack-stub` beside it. `--stub PATH` always works.
+fn missing_hint(dir: &Path, target: &str, explicit: bool) -> String {
+    let in_cargo_target = dir
+        .parent()
+        .is_some_and(|t| t.join("CACHEDIR.TAG").is_file());
+    let script = SCRIPT_TARGETS.contains(&target) && in_cargo_target;
+    if explicit || target != iupack_stub::this_platform() {
+        if script {
+            return format!(
+                "build the heads for {target} with `bash stub/build-targets.sh {target}` in the iupack source folder (they land in target/stubs/{target}/), or pass --stub PATH"
+            );
+        }
+        return format!(
+            "pass a stub built for {target} with --stub PATH, or put it at {}",
+            dir.join("stubs").join(target).join("iupack-stub").display()
+        );
+    }
+    if in_cargo_target {
+        return "build it with `cargo build --locked --profile stub -p iupack-stub` in the iupack source folder (it lands in target/stub/), or pass --stub PATH".to_string();
+    }
+    format!(
+        "put the iupack-stub program beside iupack ({}), or pass --stub PATH",
+        dir.join("iupack-stub").display()
+    )
+}
+
+/// Where a head for `target` may be, in order of preference (see [`Heads`]); `dir` is this
+/// program's folder.
+fn candidates(dir: &Path, target: &str) -> Vec<PathBuf> {
     let ext = if target.starts_with("windows-") {
         ".exe"
     } else {
         ""
     };
     let mut candidates = Vec::new();
-    for stubs in [Some(dir.as_path()), dir.parent()].into_iter().flatten() {
+    for stubs in [Some(dir), dir.parent()].into_iter().flatten() {
         let d = stubs.join("stubs").join(target);
         for name in ["iupack-head", "iupack-head-zstd", "iupack-stub"] {
             candidates.push(d.join(format!("{name}{ext}")));
@@ -111,8 +141,16 @@ fn candidates(target: &str) -> Result<Vec<PathBuf>, Error> {
         let name = format!("iupack-stub{ext}");
         candidates.push(dir.join(&name));
         candidates.push(dir.join("stubs").join(&name));
+        if let Some(cargo_target) = dir.parent() {
+            for profile in ["stub", "release"] {
+                let p = cargo_target.join(profile).join(&name);
+                if !candidates.contains(&p) {
+                    candidates.push(p);
+                }
+            }
+        }
     }
-    Ok(candidates)
+    candidates
 }
 
 impl Heads {

@@ -68,7 +68,7 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     outpath::check_overwrite(&sig_path, o.force)?;
     let target = o.target.clone().unwrap_or_else(iupack_stub::this_platform);
     let platforms = heads::platforms(&spec.targets.platforms, o.target.as_deref())?;
-    let heads = heads::find(o.stub.as_deref(), &target)?;
+    let heads = heads::find(o.stub.as_deref(), &target, o.target.is_some())?;
     let key = Signer::load(&o.key)?;
     let created = created();
     let progress = &o.progress;
@@ -102,7 +102,7 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
 }
 
 /// The package's time: `SOURCE_DATE_EPOCH` (reproducible builds), else now.
-fn created() -> u64 {
+pub fn created() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
