@@ -110,6 +110,44 @@ impl ShareBuild<'_> {
             .collect();
         format!("{}: {}", self.file_name(&p.stem), parts.join("; "))
     }
+
+    /// Builds `planned` into the share folder with its index signed by `key` (`hint` says what
+    /// to check when the folder can't be made), or nothing on a dry run; then what `publish`
+    /// and `plan` print.
+    pub fn write(
+        &self,
+        planned: &[Planned],
+        key: &Path,
+        hint: &str,
+        dry_run: bool,
+    ) -> Result<Written, Error> {
+        let built = if dry_run {
+            None
+        } else {
+            Some(into_folder(self.dir, hint, || {
+                let built = self.build_all(planned)?;
+                write_index(self.dir, &built, key)?;
+                Ok(built)
+            })?)
+        };
+        let total = built
+            .as_ref()
+            .map(|b| b.iter().map(|b| b.size).sum::<u64>());
+        let json = planned
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.describe(p, built.as_ref().map(|b| &b[i])))
+            .collect();
+        Ok(Written { built, total, json })
+    }
+}
+
+/// What `ShareBuild::write` wrote: the packages (none on a dry run), their bytes, and each
+/// planned package described for `--json`.
+pub struct Written {
+    pub built: Option<Vec<Built>>,
+    pub total: Option<u64>,
+    pub json: Vec<serde_json::Value>,
 }
 
 /// Writes `index.json` and its signature into `dir` for `built` (packages already in `dir`),

@@ -113,29 +113,17 @@ pub fn run(a: Args) -> Result<(), Error> {
             progress,
         ),
     };
-    let built = if a.dry_run {
-        None
-    } else {
-        Some(share::into_folder(
-            &a.out,
-            "check the path and write permission",
-            || {
-                let built = out.build_all(&d.planned)?;
-                share::write_index(&a.out, &built, &a.key)?;
-                Ok(built)
-            },
-        )?)
-    };
-    let total = built
-        .as_ref()
-        .map(|b| b.iter().map(|b| b.size).sum::<u64>());
+    let share::Written {
+        total,
+        json: packages,
+        ..
+    } = out.write(
+        &d.planned,
+        &a.key,
+        "check the path and write permission",
+        a.dry_run,
+    )?;
     if a.json {
-        let packages: Vec<_> = d
-            .planned
-            .iter()
-            .enumerate()
-            .map(|(i, p)| out.describe(p, built.as_ref().map(|b| &b[i])))
-            .collect();
         super::print_json(&serde_json::json!({
             "out": a.out.display().to_string(),
             "dry_run": a.dry_run,

@@ -72,28 +72,17 @@ pub fn run(a: Args) -> Result<(), Error> {
             Progress::new(a.json || a.dry_run),
         ),
     };
-    let built = if a.dry_run {
-        None
-    } else {
-        Some(share::into_folder(
-            &a.share,
-            "check the share's path and write permission",
-            || {
-                let built = out.build_all(&planned)?;
-                share::write_index(&a.share, &built, &a.key)?;
-                Ok(built)
-            },
-        )?)
-    };
-    let total = built
-        .as_ref()
-        .map(|b| b.iter().map(|b| b.size).sum::<u64>());
+    let share::Written {
+        built,
+        total,
+        json: packages,
+    } = out.write(
+        &planned,
+        &a.key,
+        "check the share's path and write permission",
+        a.dry_run,
+    )?;
     if a.json {
-        let packages: Vec<_> = planned
-            .iter()
-            .enumerate()
-            .map(|(i, p)| out.describe(p, built.as_ref().map(|b| &b[i])))
-            .collect();
         super::print_json(&serde_json::json!({
             "share": a.share.display().to_string(),
             "dry_run": a.dry_run,
