@@ -206,8 +206,9 @@ fn a_cumulative_package_takes_the_delta_from_each_base_and_full_content_elsewher
 }
 
 /// Issue 20, item 14: full content over a tree whose files were changed locally installs, says so,
-/// and keeps the changed copy as what it is: `previous-2-changed`, of no known version (never
-/// passed off as release 2); an unchanged tree is kept as `previous-2`.
+/// and keeps the changed copy under its own name, `previous-2-changed`, recorded with release 2's
+/// digest so that a rollback refuses it as changed (never put back as release 2); an unchanged
+/// tree is kept as `previous-2`.
 #[test]
 fn full_content_over_a_locally_changed_tree_keeps_the_copy_as_changed() {
     let r = releases();
@@ -232,20 +233,36 @@ fn full_content_over_a_locally_changed_tree_keeps_the_copy_as_changed() {
         }
         let o = r.w.run(&pkg, &["--json"]);
         assert_code(&o, 0);
+        assert!(
+            !r.w.path("machine/inventory.json.journal").exists(),
+            "the update finished: no journal left"
+        );
         let rep: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON report");
         assert_tree_eq(&r.w.machine().join("acme/defs"), &r.v3);
         let kept = &r.w.component("definitions")["previous"][0];
         let warned = rep["warnings"].to_string();
         if edit {
             assert_eq!(kept["dir"], "previous-2-changed", "{kept}");
-            assert!(kept["version"].is_null(), "{kept}");
-            assert_ne!(kept["tree"], tree2);
+            assert_eq!(kept["version"], "2");
+            assert_eq!(
+                kept["tree"], tree2,
+                "the release's digest, not the changed copy's"
+            );
             assert!(
                 warned.contains("definitions 2 had been changed locally"),
                 "{warned}"
             );
             let copy = fs::read(side.join("previous-2-changed/same.db")).expect("kept copy");
             assert_eq!(copy, b"edited by hand", "the local changes are kept");
+            // A rollback refuses the changed copy: it is not release 2.
+            let before = snapshot(&r.w.machine());
+            let o = output(
+                std::process::Command::new(stub_path())
+                    .args(["rollback", "acme-av", "definitions", "--inventory"])
+                    .arg(r.w.inventory_path()),
+            );
+            assert_err(&o, 11, "changed");
+            assert_same(&before, &snapshot(&r.w.machine()));
         } else {
             assert_eq!(kept["dir"], "previous-2", "{kept}");
             assert_eq!(kept["version"], "2");

@@ -304,6 +304,8 @@ fn inventory_mistakes_are_named_and_change_nothing() {
     let mut inv = good.clone();
     inv["products"][0]["vendor_note"] = serde_json::json!({"ticket": 7});
     inv["products"][0]["components"]["engine"]["exe"] = serde_json::json!("scan.exe");
+    // One edit from `installed`, which is missing here, but not a field a run decides by.
+    inv["products"][0]["components"]["engine"]["installer"] = serde_json::json!("setup.exe");
     fs::write(
         a.w.inventory_path(),
         serde_json::to_vec(&inv).expect("json"),
@@ -315,6 +317,10 @@ fn inventory_mistakes_are_named_and_change_nothing() {
     assert_eq!(
         after["products"][0]["components"]["engine"]["exe"],
         "scan.exe"
+    );
+    assert_eq!(
+        after["products"][0]["components"]["engine"]["installer"],
+        "setup.exe"
     );
 }
 
@@ -643,10 +649,12 @@ fn report_and_log_destinations_are_checked_before_the_machine_changes() {
     fs::create_dir(&folder).expect("mkdir");
     let file = a.w.path("a-file");
     fs::write(&file, b"x").expect("write");
+    // A device too: the report is renamed into place at the end, which would replace it.
     let places = [
         a.w.path("no-such-folder/r.json"),
         folder.clone(),
         file.join("r.json"),
+        PathBuf::from("/dev/null"),
     ];
     for flag in ["--report", "--log"] {
         for place in &places {
@@ -660,6 +668,12 @@ fn report_and_log_destinations_are_checked_before_the_machine_changes() {
             assert_same(&before, &snapshot(&a.w.machine()));
             assert!(names_in(&folder).is_empty(), "{:?}", names_in(&folder));
         }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let null = fs::symlink_metadata("/dev/null").expect("stat");
+        assert!(null.file_type().is_char_device(), "/dev/null was replaced");
     }
     // A good place still works, and the probe leaves nothing beside the report.
     let report = folder.join("r.json");

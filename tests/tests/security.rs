@@ -501,3 +501,42 @@ fn human_output_escapes_what_an_inventory_says() {
         "Acme \u{1b}]0;owned\u{7}\u{1b}[2J\u{202e}AV"
     );
 }
+
+/// Issue 20 review: a key transition is recorded as the key line alone. A statement that spells
+/// its new key with spaces or as a whole `.pub` text (which the follow accepts) must not put that
+/// spelling into `trusted_keys`, where the strict inventory check would then refuse the machine's
+/// own inventory and stop every later update of every product.
+#[test]
+fn a_key_transition_is_recorded_as_the_bare_key_line() {
+    use iupack_stub::format::keys::{follow, Transition, KIND};
+    use iupack_stub::format::signature::is_public_key;
+    let old = minisign::KeyPair::generate_unencrypted_keypair().expect("keypair");
+    let new = minisign::KeyPair::generate_unencrypted_keypair().expect("keypair");
+    let line = new.pk.to_base64();
+    for spelling in [
+        format!(" {line}\n"),
+        new.pk.to_box().expect("box").to_string(),
+    ] {
+        let t = Transition {
+            format: 1,
+            kind: KIND.into(),
+            product: "acme-av".into(),
+            new_key: spelling.clone(),
+            revoke_signer: false,
+            created: "2026-11-24T00:00:00Z".into(),
+        };
+        let bytes = t.to_json();
+        let sig = iupack_stub::format::write::sign(
+            &old.sk,
+            Some(&old.pk),
+            &bytes[..],
+            &t.comment(),
+            "test",
+        )
+        .expect("sign");
+        let ch = follow("acme-av", &[(bytes, sig)], &[old.pk.to_base64()], &[])
+            .expect("a transition the old key vouches for");
+        assert_eq!(ch.trusted.last(), Some(&line), "{spelling:?}");
+        assert!(ch.trusted.iter().all(|k| is_public_key(k)), "{spelling:?}");
+    }
+}

@@ -27,6 +27,25 @@ pub struct Args {
     pub json: bool,
 }
 
+/// A version whose place in the order (docs/design.md §4) may not be what the vendor meant:
+/// `2.3.1-2` is a pre-release of 2.3.1 (older), not Debian's later revision, and one that starts
+/// with a letter (`beta1`) sorts after every numeric version. Said at import, where it can still
+/// be fixed (`iupack remove`), never later as a downgrade on a machine.
+fn version_surprise(text: &str) -> Option<String> {
+    let plain = text.trim_start_matches(['v', 'V']);
+    if let Some((base, rev)) = plain.rsplit_once('-') {
+        if !rev.is_empty() && rev.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(format!(
+                "`{text}` sorts as a pre-release of {base}, before it; if it is a later build of \
+                 {base}, add it as {base}+{rev} or {base}.{rev} instead"
+            ));
+        }
+    }
+    plain
+        .starts_with(|c: char| c.is_ascii_alphabetic())
+        .then(|| format!("`{text}` starts with a letter, so it sorts after every version that starts with a digit"))
+}
+
 /// The version on the command line, or a usage error saying what a version is.
 pub fn parse_version(text: &str) -> Result<Version, Error> {
     Version::parse(text).map_err(|e| {
@@ -45,9 +64,8 @@ pub fn run(a: Args) -> Result<(), Error> {
         a.strip_components,
     )?;
     let (p, c, s) = (&a.product, &a.component, a.store.display());
-    let warnings: Vec<String> = added
-        .top_folder
-        .iter()
+    let mut warnings: Vec<String> = version_surprise(&a.version).into_iter().collect();
+    warnings.extend(added.top_folder.iter()
         .map(|top| {
             let again = if a.content.is_dir() {
                 format!(
@@ -61,8 +79,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 "every file of this drop is under one folder, `{top}/`, so the release holds \
                  {s}/{p}/{c}/{version}/{top}/...; if that folder is the vendor's wrapper, run `iupack remove {s} {p} {c} {version}` and add it again {again}"
             )
-        })
-        .collect();
+        }));
     for w in &warnings {
         crate::err_line(&format!(
             "iupack: warning: {}",
@@ -95,4 +112,25 @@ pub fn run(a: Args) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_surprise;
+
+    #[test]
+    fn versions_whose_order_may_surprise_are_named_at_import() {
+        for (v, surprise) in [
+            ("2.3.1-2", true),
+            ("v0.5.8-3", true),
+            ("beta1", true),
+            ("0.5.8-rc1", false),
+            ("v0.5.8", false),
+            ("2025a", false),
+            ("3.7.71", false),
+            ("1.0+build5", false),
+        ] {
+            assert_eq!(version_surprise(v).is_some(), surprise, "{v}");
+        }
+    }
 }

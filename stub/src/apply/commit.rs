@@ -58,6 +58,8 @@ pub(super) fn commit(
     let mut kept_as = SortedMap::new();
     // Each install's inventory entry as the commit starts from it.
     let mut entries = Vec::new();
+    // Said once the update is done (the transaction's own warnings mean "keep the journal").
+    let mut notes = Vec::new();
     for (step, install) in installs {
         let c = &step.component;
         let dir = &install.dir;
@@ -65,28 +67,25 @@ pub(super) fn commit(
         let mut entry = install.installed.clone();
         let group = Some(c.name.clone());
         if fsutil::exists(dir) {
-            // What is kept is recorded as it is: installed before iupack recorded digests (a
-            // hand-written inventory), or replaced by full content after local changes (a delta
-            // proved its base already), its digest is taken now so a rollback can prove it; a
-            // changed copy is of no known version and named so, never passed off as the release.
+            // A copy installed before iupack recorded digests (a hand-written inventory) is
+            // digested now, so that a rollback can prove it later. One replaced by full content
+            // is checked against its recorded digest: if its files were changed locally it is
+            // named so and the run says it; its record keeps the release's digest, so a rollback
+            // refuses it as changed (it is never put back as that release).
             let mut changed = "";
-            if entry.tree.is_none() || matches!(install.route, Route::Full) {
-                let live = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
-                if entry.tree.is_some() && live != entry.tree {
-                    changed = "-changed";
-                    let v = entry.version.as_ref().map_or("", Version::as_str);
-                    txn.warnings.push(format!(
-                        "{} {v} had been changed locally: replaced by full content, that copy is \
-                         kept as previous-{v}-changed, of no known version",
-                        c.name
-                    ));
-                }
-                entry.tree = live;
+            if entry.tree.is_none() {
+                entry.tree = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
+            } else if matches!(install.route, Route::Full)
+                && installed_tree(dir, &entry.exec).is_some_and(|t| Some(tree_of(&t)) != entry.tree)
+            {
+                changed = "-changed";
+                notes.push(format!(
+                    "{} {} had been changed locally and is replaced by full content (a kept copy is previous-VERSION-changed, which rollback refuses)",
+                    c.name,
+                    entry.version.as_ref().map_or("", Version::as_str)
+                ));
             }
             let name = previous_name(&side, entry.version.as_ref(), changed, &mut txn.dirs);
-            if !changed.is_empty() {
-                entry.version = None;
-            }
             renames.push(Rename {
                 from: dir.clone(),
                 to: side.join(&name),
@@ -149,5 +148,7 @@ pub(super) fn commit(
         }
         (next.to_bytes(), remove_after)
     };
-    txn.commit(renames, &plan, sides)
+    let deferred = txn.commit(renames, &plan, sides)?;
+    txn.warnings.append(&mut notes);
+    Ok(deferred)
 }

@@ -138,9 +138,11 @@ pub fn follow(
                     t.product
                 )));
             }
-            let new_id = signature::public_key_from_text(&t.new_key)
+            // The key as the inventory records it: its key line alone, never the statement's
+            // spelling (a `.pub` file's text, spaces), which the inventory would refuse to load.
+            let (new_key, new_id) = signature::public_key_from_text(&t.new_key)
                 .ok()
-                .and_then(|k| key_id(&k))
+                .and_then(|k| key_id(&k).map(|id| (k, id)))
                 .ok_or_else(|| {
                     Error::damaged(format!(
                         "key transition {}: the new key is not valid",
@@ -156,7 +158,7 @@ pub fn follow(
                     .iter()
                     .any(|k| key_id(k).as_deref() == Some(&new_id))
             {
-                ch.trusted.push(t.new_key.clone());
+                ch.trusted.push(new_key);
                 ch.added.push(new_id);
             }
             if t.revoke_signer && !ch.revoked.contains(&signer_key) {

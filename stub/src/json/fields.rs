@@ -344,16 +344,17 @@ impl<'a> Fields<'a> {
 
     /// `of` for an object whose unknown fields are kept: first refuses an unknown field one edit
     /// away from a `known` one that is not there (`verison`, `trusted_key`) as the typo it is,
-    /// never read as absent. Before any field is read (nothing to undo on the way out).
+    /// never read as absent; only for the fields whose absence changes what a run does
+    /// (`TYPO_CHECKED`: a vendor's `installer` beside no `installed` is the vendor's own). Before
+    /// any field is read (nothing to undo on the way out).
     #[inline(never)]
     pub fn of_known(v: &'a Value, known: &[&str]) -> Result<Fields<'a>, JsonError> {
         let f = Fields::of(v)?;
         let has = |name: &str| f.map.iter().any(|(k, _)| k == name);
         for (k, _) in f.map {
-            if let Some(m) = known
-                .iter()
-                .find(|m| one_edit(k.as_bytes(), m.as_bytes()) && !has(m))
-            {
+            if let Some(m) = known.iter().find(|m| {
+                TYPO_CHECKED.contains(m) && one_edit(k.as_bytes(), m.as_bytes()) && !has(m)
+            }) {
                 return Err(JsonError::new(format!(
                     "unknown field `{}`: did you mean `{m}`?",
                     k.escape_debug()
@@ -412,6 +413,18 @@ impl<'a> Fields<'a> {
             .collect()
     }
 }
+
+/// The inventory's fields whose absence would be read as something else: no version is "not
+/// installed" (a full install), no keys "trust nothing", no floor "no floor", no path a missing
+/// component.
+const TYPO_CHECKED: [&str; 6] = [
+    "version",
+    "trusted_keys",
+    "revoked_keys",
+    "floor",
+    "path",
+    "allow_writable_parent",
+];
 
 /// `a` and `b` differ by one edit: a character changed, added, removed, or two neighbours
 /// swapped. Names under 4 characters are never typos of each other (`exe` may well be a

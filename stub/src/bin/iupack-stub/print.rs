@@ -91,6 +91,8 @@ pub fn out(text: &str) {
 /// Whether the report (or, `is_log`, the log) can be written at `p`, checked before anything
 /// changes: a missing folder, a read-only stick, a folder in the file's place, a planted link
 /// (the log is never followed) are a usage error.
+// Out of line: called for the report and the log, it was made twice (measured).
+#[inline(never)]
 pub fn writable(p: &Path, is_log: bool) -> Result<(), Error> {
     let what = if is_log { "the log" } else { "the report" };
     let tried = if is_log {
@@ -102,8 +104,12 @@ pub fn writable(p: &Path, is_log: bool) -> Result<(), Error> {
             .create_new(true)
             .open(&tmp)
             .and_then(|_| std::fs::remove_file(&tmp))
-            .and_then(|()| match std::fs::metadata(p) {
-                Ok(m) if m.is_dir() => Err(std::io::ErrorKind::IsADirectory.into()),
+            // Replaced by a rename at the end: a folder or a device there (`/dev/null`) would be
+            // replaced too. A link is not followed (the rename replaces the link itself).
+            .and_then(|()| match std::fs::symlink_metadata(p) {
+                Ok(m) if !m.is_file() && !m.is_symlink() => {
+                    Err(std::io::Error::other("not a regular file"))
+                }
                 _ => Ok(()),
             })
     };
@@ -121,8 +127,11 @@ pub fn write_outputs(
     if let Some(p) = path {
         let mut text = report.to_json_pretty();
         text.push('\n');
-        fsutil::atomic_write(p, text.as_bytes())
-            .map_err(|e| Error::other(format!("cannot write the report {}: {e}", p.display())))?;
+        fsutil::atomic_write(p, text.as_bytes()).map_err(|e| {
+            // What is there now is not this run's result: never leave it to be read as one.
+            let _ = std::fs::remove_file(p);
+            Error::other(format!("cannot write the report {}: {e}", p.display()))
+        })?;
     }
     if let Some(p) = log {
         fsutil::append_line(p, &report.to_json_line())
