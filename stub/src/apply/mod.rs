@@ -133,8 +133,8 @@ pub fn run(
         };
     }
 
-    // 1. Changing runs hold the lock from before the inventory is read until it is written;
-    // every run first settles an update an earlier run left half done.
+    // 1. Changing runs hold the lock from before the inventory is read until it is written, and
+    // first settle an update an earlier run left half done (reading runs leave it and say so).
     let access = match opts.mode {
         Mode::Apply => Access::Change,
         Mode::DryRun => Access::Stage,

@@ -2,8 +2,9 @@
 //! recovery of an update an earlier run left half done, the installs that waited for a restart
 //! (settled once it has happened), then the inventory as it now is. Every package run (but
 //! `--pubkey`'s, which reads no inventory), `rollback` and `recover` start here, so they all see
-//! the machine the same way; `status` and `--export` read the inventory without the lock. Never
-//! decides what to change: it only opens.
+//! the machine the same way; `--check`, `--list`, `status` and `--export` read the inventory
+//! without the lock and leave an interrupted update for the next changing run. Never decides
+//! what to change: it only opens.
 
 use crate::error::Result;
 use crate::machine::fault;
