@@ -1026,4 +1026,28 @@ fn the_stub_the_readme_setup_builds_is_found_and_the_hint_says_how_to_build_it()
         "{}",
         stdout(&o)
     );
+    // Issue 21, item 4: a development stub found by looking is named on every build, with its
+    // size and how to get the shipped heads; one in stubs/PLATFORM/, or given with --stub, is not.
+    let warning = "warning: the package's head is a development stub";
+    assert!(stderr(&o).contains(warning), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bash stub/build-targets.sh"),
+        "{}",
+        stderr(&o)
+    );
+    let stub = target.join("stub/iupack-stub");
+    let o = build("given", &["--stub", stub.to_str().expect("utf8")]);
+    assert_code(&o, 0);
+    assert!(!stderr(&o).contains(warning), "{}", stderr(&o));
+    let shipped = target.join("stubs").join(this_platform());
+    fs::create_dir_all(&shipped).expect("mkdir");
+    fs::copy(stub_path(), shipped.join("iupack-stub")).expect("copy stub");
+    let o = build("shipped", &[]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains(&format!("stubs/{}/iupack-stub", this_platform())),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stderr(&o).contains(warning), "{}", stderr(&o));
 }

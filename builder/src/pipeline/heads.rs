@@ -122,6 +122,23 @@ fn missing_hint(dir: &Path, target: &str, explicit: bool) -> String {
     )
 }
 
+/// A head found by looking (not given with `--stub`) outside a `stubs/PLATFORM/` folder: a
+/// development build (the tests' glibc stub, a profile-stub build), larger than the shipped
+/// heads and dynamically linked; every package built with it carries it.
+pub fn development_warning(path: &Path, size: usize, given: bool) -> Option<String> {
+    let shipped = path
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "stubs");
+    (!given && !shipped).then(|| {
+        format!(
+            "the package's head is a development stub, {} ({size} bytes): `bash stub/build-targets.sh` builds the shipped heads (449 KB on linux-x86_64, static) into target/stubs/, where iupack finds them",
+            path.display()
+        )
+    })
+}
+
 /// Where a head for `target` may be, in order of preference (see [`Heads`]); `dir` is this
 /// program's folder.
 fn candidates(dir: &Path, target: &str) -> Vec<PathBuf> {

@@ -77,6 +77,9 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     let archived = compress::archives(spec, &contents, o.compression, created, progress);
     let parts = assemble::parts(o, spec, base, &contents, archived, progress)?;
     let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
+    if let Some(w) = heads::development_warning(&pkg.stub_path, pkg.stub.len(), o.stub.is_some()) {
+        crate::err_line(&format!("iupack: warning: {w}"));
+    }
     output::write_verified(&o.out, &pkg, created, &key, progress)?;
     let (size, sha256) = output::sign_file(&o.out, &sig_path, &pkg, &key, progress)?;
 
