@@ -10,7 +10,7 @@ use crate::format::keys::KeyChange;
 use crate::format::package::VerifiedPackage;
 use crate::format::version::Version;
 use crate::json::sorted::SortedMap;
-use crate::machine::installed::{installed_tree, tree_of};
+use crate::machine::installed::installed_digest;
 use crate::machine::inventory::{side_dir, InventoryFile, PendingInstall, Product};
 use crate::machine::journal::Rename;
 use crate::machine::transaction::Transaction;
@@ -74,9 +74,9 @@ pub(super) fn commit(
             // refuses it as changed (it is never put back as that release).
             let mut changed = "";
             if entry.tree.is_none() {
-                entry.tree = installed_tree(dir, &entry.exec).map(|t| tree_of(&t));
+                entry.tree = installed_digest(dir, &entry.exec);
             } else if matches!(install.route, Route::Full)
-                && installed_tree(dir, &entry.exec).is_some_and(|t| Some(tree_of(&t)) != entry.tree)
+                && installed_digest(dir, &entry.exec).is_some_and(|t| Some(t) != entry.tree)
             {
                 changed = "-changed";
                 notes.push(format!(

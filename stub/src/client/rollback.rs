@@ -6,7 +6,7 @@ use crate::apply::report::{ComponentReport, Report};
 use crate::error::{Error, ExitCode, Result};
 use crate::format::version::{Version, VersionReq};
 use crate::machine::hooks::{self, Hooks};
-use crate::machine::installed::{component_dir, installed_tree, tree_of};
+use crate::machine::installed::{component_dir, installed_digest};
 use crate::machine::inventory::{
     side_dir, InstalledComponent, InventoryFile, PreviousCopy, Product,
 };
@@ -126,7 +126,7 @@ fn kept_copy(
         .hint("kept copies are named by iupack (previous-VERSION); fix the inventory's previous entry"));
     }
     let kept = side.join(&prev.dir);
-    let proven = installed_tree(&kept, &prev.exec).is_some_and(|t| Some(tree_of(&t)) == prev.tree);
+    let proven = installed_digest(&kept, &prev.exec).is_some_and(|t| Some(t) == prev.tree);
     if !proven {
         return Err(Error::new(
             ExitCode::NeedsOther,

@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use crate::machine::fault;
-use crate::machine::installed::{installed_tree, tree_of};
+use crate::machine::installed::installed_digest;
 use crate::machine::inventory::{side_dir, InventoryFile};
 use crate::machine::journal;
 use crate::machine::lock::InventoryLock;
@@ -101,10 +101,7 @@ fn settle_pending(inv: &InventoryFile) -> Result<Option<String>> {
             };
             let dir = inv.resolve(&c.path);
             if fsutil::exists(&pending.stage)
-                || installed_tree(&dir, &pending.exec)
-                    .map(|t| tree_of(&t))
-                    .as_deref()
-                    != Some(pending.tree.as_str())
+                || installed_digest(&dir, &pending.exec).as_deref() != Some(pending.tree.as_str())
             {
                 continue;
             }
