@@ -23,12 +23,24 @@ expect() { # expect CODE CMD...: like run, but the demo fails if the exit code d
   [ "$rc" -eq "$want" ] || { echo "demo: unexpected exit code" >&2; exit 1; }
 }
 
-step "Build iupack (release) and the stub (size-optimised)"
+step "Build iupack (release) and the package heads (static, what real packages carry)"
 cargo build --locked --release -q -p iupack
-cargo build --locked --profile stub -q -p iupack-stub
 iupack="$repo/target/release/iupack"
-stub="$repo/target/stub/iupack-stub"
-ls -l "$stub"
+# stub/build-targets.sh builds the shipped heads and the client tool into target/stubs/ (it
+# installs Debian's musl and cross toolchain the first time), where iupack finds them. Elsewhere
+# (not Debian on x86-64) the demo uses a development stub, which every build says it is.
+if [ "$(uname -sm)" = "Linux x86_64" ] && command -v apt-get >/dev/null \
+    && bash stub/build-targets.sh linux-x86_64; then
+  heads=()
+  client="$repo/target/stubs/linux-x86_64/iupack-stub"
+  ls -l "$repo/target/stubs/linux-x86_64/"
+else
+  echo "demo: no static heads here; building the development stub instead" >&2
+  cargo build --locked --profile stub -q -p iupack-stub
+  client="$repo/target/stub/iupack-stub"
+  heads=(--stub "$client")
+  ls -l "$client"
+fi
 
 new_machine() { # new_machine DIR: Acme 12.1 with the first releases installed
   rm -rf "$1" && mkdir -p "$1/acme"
@@ -48,8 +60,13 @@ step "The publisher builds two signed packages (sample key: keys/snakeoil.key); 
 pkgs="$work/packages"; mkdir -p "$pkgs"
 for rel in 2026.11.22.1 2026.11.24.1; do
   "$iupack" build "$here/acme/specs/acme-av-$rel.toml" --key keys/snakeoil.key \
-    --stub "$stub" --out "$pkgs/acme-av-$rel.run" --force
+    "${heads[@]+"${heads[@]}"}" --out "$pkgs/acme-av-$rel.run" --force
 done
+# The daily definitions update once more as a bare package, for machines with the client tool:
+# the same signed content without the head.
+"$iupack" build "$here/acme/specs/acme-av-2026.11.22.1.toml" --key keys/snakeoil.key --bare \
+  --out "$pkgs/acme-av-2026.11.22.1.iup" --force
+ls -l "$pkgs"
 run "$iupack" inspect "$pkgs/acme-av-2026.11.24.1.run"
 expect 0 "$iupack" verify "$pkgs/acme-av-2026.11.24.1.run" --pubkey keys/snakeoil.pub
 if command -v minisign >/dev/null; then
@@ -62,8 +79,8 @@ step "On the machine: what would the package do? (--check is the fleet tools' de
 expect 1 "$pkgs/acme-av-2026.11.24.1.run" --check
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" --list
 
-step "Apply the daily definitions package, then the cumulative release: each component takes the cheapest route"
-expect 0 "$pkgs/acme-av-2026.11.22.1.run"
+step "Apply the daily definitions package (bare, with the client tool), then the cumulative release: each component takes the cheapest route"
+expect 0 "$client" apply "$pkgs/acme-av-2026.11.22.1.iup"
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" --report "$work/report.json" --log "$work/iupack.log"
 "$machine/acme/engine/bin/acme-scan" --version
 ACME_DEFS="$machine/acme/defs" "$machine/acme/engine/bin/acme-scan" --test-defs
@@ -80,7 +97,7 @@ step "What is refused, leaving the machine as it was"
 expect 12 "$pkgs/acme-av-2026.11.22.1.run"
 "$iupack" keygen -o "$work/rogue" --no-password --force >/dev/null
 "$iupack" build "$here/acme/specs/acme-av-2026.11.24.1.toml" --key "$work/rogue.key" \
-  --stub "$stub" --out "$work/rogue.run" --force >/dev/null
+  "${heads[@]+"${heads[@]}"}" --out "$work/rogue.run" --force >/dev/null
 expect 20 "$work/rogue.run"
 size=$(stat -c %s "$pkgs/acme-av-2026.11.24.1.run")
 head -c $((size - 5000)) "$pkgs/acme-av-2026.11.24.1.run" > "$work/truncated.run"; chmod +x "$work/truncated.run"
@@ -91,12 +108,12 @@ IUPACK_INVENTORY="$work/no-such-inventory.json" expect 10 "$pkgs/acme-av-2026.11
 expect 2 "$pkgs/acme-av-2026.11.24.1.run" --inventory "$work/no-such-inventory.json"
 
 step "The installed client tool (the stub with no package attached): status, rollback, apply again"
-expect 0 "$stub" status
-expect 0 "$stub" rollback acme-av definitions
+expect 0 "$client" status
+expect 0 "$client" rollback acme-av definitions
 diff -r "$machine/acme/defs" "$here/acme/releases/definitions/2026.11.22.1" && echo "acme/defs is back to 2026.11.22.1, byte-identical"
-expect 11 "$stub" rollback acme-av definitions
+expect 11 "$client" rollback acme-av definitions
 expect 0 "$pkgs/acme-av-2026.11.24.1.run" -q
-expect 0 "$stub" recover
+expect 0 "$client" recover
 
 step "The release store, an update share and the inventory round trip, on a second machine still at the first release"
 store="$work/store"
@@ -106,16 +123,16 @@ done
 printf '\n[components.definitions]\nrequires = { engine = ">=3.7.71" }\n' >> "$store/acme-av/product.toml"
 machine2="$work/machine2"
 new_machine "$machine2"
-expect 0 "$stub" status --export "$work/machine2.json" --inventory "$machine2/inventory.json"
+expect 0 "$client" status --export "$work/machine2.json" --inventory "$machine2/inventory.json"
 expect 0 "$iupack" plan --inventory "$work/machine2.json" --store "$store" --out "$work/share" \
-  --key keys/snakeoil.key --stub "$stub"
+  --key keys/snakeoil.key "${heads[@]+"${heads[@]}"}"
 ls -l "$work/share"
-expect 0 "$stub" apply --from "$work/share" --list --inventory "$machine2/inventory.json"
-expect 0 "$stub" apply --from "$work/share" --inventory "$machine2/inventory.json"
+expect 0 "$client" apply --from "$work/share" --list --inventory "$machine2/inventory.json"
+expect 0 "$client" apply --from "$work/share" --inventory "$machine2/inventory.json"
 for c in engine:engine/3.7.71 defs:definitions/2026.11.24.1 config:config/1.1; do
   diff -r "$machine2/acme/${c%%:*}" "$here/acme/releases/${c#*:}" && echo "machine2 acme/${c%%:*} is byte-identical to release ${c#*:}"
 done
-expect 0 "$stub" apply --from "$work/share" --inventory "$machine2/inventory.json"
+expect 0 "$client" apply --from "$work/share" --inventory "$machine2/inventory.json"
 
 step "Done"
 echo "report of the full apply: $work/report.json"

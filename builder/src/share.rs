@@ -22,6 +22,30 @@ pub struct Planned {
     pub stem: String,
     pub spec: Spec,
     pub base: PathBuf,
+    /// A bare package (`STEM.iup`), else self-extracting.
+    pub bare: bool,
+}
+
+impl Planned {
+    /// The full content of `spec`'s newest releases alone (no deltas), as `STEM-full` where STEM
+    /// is `product-VERSION`: what a machine with nothing installed, or no client tool, takes.
+    pub fn full(spec: &Spec, base: &Path, bare: bool) -> Planned {
+        let mut full = spec.clone();
+        for c in &mut full.components {
+            c.full = true;
+            c.deltas.clear();
+        }
+        Planned {
+            stem: format!(
+                "{}-{}-full",
+                spec.product,
+                full.package_version(pipeline::created())
+            ),
+            spec: full,
+            base: base.to_path_buf(),
+            bare,
+        }
+    }
 }
 
 /// Where and how `publish` and `plan` build a share's packages: into `dir`, as `options` say
@@ -33,14 +57,19 @@ pub struct ShareBuild<'a> {
 }
 
 impl ShareBuild<'_> {
-    /// `STEM.run`, or `STEM.exe` for Windows.
-    pub fn file_name(&self, stem: &str) -> String {
+    /// `STEM.iup` for a bare package, else `STEM.run`, or `STEM.exe` for Windows.
+    pub fn file_name(&self, p: &Planned) -> String {
         let windows = self
             .options
             .target
             .as_deref()
             .is_some_and(|t| t.starts_with("windows-"));
-        format!("{stem}.{}", if windows { "exe" } else { "run" })
+        let ext = match (p.bare, windows) {
+            (true, _) => "iup",
+            (false, true) => "exe",
+            (false, false) => "run",
+        };
+        format!("{}.{ext}", p.stem)
     }
 
     /// Builds every planned package into the share, in order, with one progress line for the
@@ -49,11 +78,12 @@ impl ShareBuild<'_> {
         let pb = self.options.progress.bar("packages", planned.len() as u64);
         let mut built = Vec::new();
         for p in planned {
-            let file = self.file_name(&p.stem);
+            let file = self.file_name(p);
             pb.set_message(file.clone());
             let opts = pipeline::Options {
                 out: self.dir.join(&file),
                 force: true,
+                bare: p.bare,
                 ..self.options.clone()
             };
             built.push(pipeline::run(&opts, &p.spec, &p.base)?);
@@ -85,7 +115,8 @@ impl ShareBuild<'_> {
             })
             .collect();
         serde_json::json!({
-            "file": self.file_name(&p.stem),
+            "file": self.file_name(p),
+            "bare": p.bare,
             "product": p.spec.product,
             "version": built.and_then(|b| b.manifest.package.version.clone()).unwrap_or_else(|| p.spec.package_version(pipeline::created())).to_string(),
             "components": components,
@@ -108,7 +139,8 @@ impl ShareBuild<'_> {
                 format!("{} {} ({})", c.name, c.version, what.join(", "))
             })
             .collect();
-        format!("{}: {}", self.file_name(&p.stem), parts.join("; "))
+        let form = if p.bare { "" } else { " (self-extracting)" };
+        format!("{}{form}: {}", self.file_name(p), parts.join("; "))
     }
 
     /// Builds `planned` into the share folder with its index signed by `key` (`hint` says what

@@ -28,14 +28,21 @@ pub fn this_platform() -> String {
 /// the builder reads it from a stub file to know what that head can decode (see `stub_features`).
 pub const FEATURES_PREFIX: &[u8] = b"iupack-stub-features:";
 
-/// This build's feature mark, kept in the binary by `main.rs` (`#[used]`).
-pub const FEATURES_MARK: [u8; 40] = features_mark();
+/// This build's feature mark, kept in the binary by `main.rs` (`#[used]`). `format2`: it reads
+/// manifest format 2, which the builder writes (a head without the mark can't head its packages).
+pub const FEATURES_MARK: [u8; 48] = features_mark();
 
-const fn features_mark() -> [u8; 40] {
-    let mut out = [0u8; 40];
+/// Whether this build reads format-1 packages (and their two-entry layout): the client tool
+/// applies any package, old ones too; a package head reads only the package it heads, which the
+/// builder always writes in the current format (it takes only heads marked `format2`).
+pub(crate) const READS_FORMAT_1: bool = cfg!(feature = "client");
+
+const fn features_mark() -> [u8; 48] {
+    let mut out = [0u8; 48];
     let mut n = 0;
-    let parts: [&[u8]; 3] = [
+    let parts: [&[u8]; 4] = [
         FEATURES_PREFIX,
+        b"format2,",
         if cfg!(feature = "zstd") {
             b"zstd,"
         } else {

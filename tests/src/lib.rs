@@ -533,3 +533,38 @@ impl Pty {
         (status.code().unwrap_or(-1), self.screen())
     }
 }
+
+/// Where the data of ZIP entry `name` starts in a package's bytes: after its local header (the
+/// signature `PK\3\4`, the name 30 bytes in, then the extra field).
+pub fn entry_data(zip: &[u8], name: &str) -> usize {
+    let name = name.as_bytes();
+    let at = (0..zip.len().saturating_sub(30 + name.len()))
+        .find(|&i| {
+            zip[i..i + 4] == *b"PK\x03\x04"
+                && zip[i + 26..i + 28] == (name.len() as u16).to_le_bytes()
+                && zip[i + 30..i + 30 + name.len()] == *name
+        })
+        .unwrap_or_else(|| panic!("no local header for {}", String::from_utf8_lossy(name)));
+    let extra = u16::from_le_bytes([zip[at + 28], zip[at + 29]]) as usize;
+    at + 30 + name.len() + extra
+}
+
+/// The ZIP entry of `path`'s patch or added bytes in the first delta of `component` (its
+/// whole-tree patch when `path` is `None`), as the package's own manifest numbers it.
+pub fn delta_entry(pkg: &Path, component: &str, path: Option<&str>) -> String {
+    use iupack_stub::format::manifest::Manifest;
+    use iupack_stub::format::package::{Expect, Package};
+    let p = Package::open(pkg, Expect::Package)
+        .expect("open")
+        .expect("package");
+    let m = Manifest::parse(p.manifest_bytes()).expect("manifest");
+    let c = m.component(component).expect("component");
+    let d = &c.deltas[0];
+    match path {
+        None => c.tree_delta_entry_name(d),
+        Some(path) => {
+            let f = d.files.iter().find(|f| f.path.as_str() == path);
+            c.delta_entry_name(d, f.expect("file in the delta"))
+        }
+    }
+}

@@ -445,15 +445,8 @@ fn a_100_mb_file_round_trips_through_a_delta() {
 /// Flips one byte of the ZIP entry `name` in a copy of `pkg` (found by its local header).
 fn flip_in_entry(w: &World, pkg: &Path, name: &str, out: &str) -> PathBuf {
     let mut bytes = fs::read(pkg).expect("package");
-    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
-    let needle = name.as_bytes();
-    let at = stub_len
-        + bytes[stub_len..]
-            .windows(needle.len())
-            .position(|x| x == needle)
-            .expect("entry name in a local header");
-    // The data starts right after the name (no extra field is written); flip a byte inside it.
-    bytes[at + needle.len() + 5] ^= 0x20;
+    let at = entry_data(&bytes, name);
+    bytes[at + 5] ^= 0x20;
     let p = w.path(&format!("packages/{out}.run"));
     fs::write(&p, &bytes).expect("write");
     set_mode(&p, 0o755);
@@ -463,13 +456,11 @@ fn flip_in_entry(w: &World, pkg: &Path, name: &str, out: &str) -> PathBuf {
 #[test]
 fn a_tampered_patch_is_refused_with_21_and_changes_nothing() {
     let r = releases();
-    for (codec, entry) in [
-        ("tree", "delta/definitions/2.tree.zst"),
-        ("file", "delta/definitions/2/main.db"),
-    ] {
+    for (codec, path) in [("tree", None), ("file", Some("main.db"))] {
         let spec = r.spec(&format!("t-{codec}"), false, &[2]);
         let pkg = package_with(&r, &spec, &format!("t-{codec}"), codec);
-        let bad = flip_in_entry(&r.w, &pkg, entry, &format!("bad-{codec}"));
+        let entry = delta_entry(&pkg, "definitions", path);
+        let bad = flip_in_entry(&r.w, &pkg, &entry, &format!("bad-{codec}"));
         r.machine_at("2", &r.v2);
         let before = snapshot(&r.w.machine());
         let o = r.w.run(&bad, &[]);
@@ -511,7 +502,7 @@ fn a_signed_tree_patch_that_rebuilds_another_tree_is_refused() {
     let sig = sign(&sk, None, &manifest[..], &comment, "evil").expect("sign");
     let evil = r.w.path("packages/evil.run");
     let entries = vec![PackageEntry {
-        name: "delta/definitions/2.tree.zst".into(),
+        name: m.components[0].tree_delta_entry_name(&m.components[0].deltas[0]),
         size: patch.len() as u64,
         payload: Payload::Bytes(patch),
         mode: 0o644,

@@ -546,22 +546,10 @@ fn altered_content_exits_21_and_altered_manifest_exits_20() {
     assert_same(&before, &snapshot(&a.w.machine()));
     assert_code(&a.w.run(&p, &["--verify"]), 21);
 
-    // A byte of the manifest signature (a stored entry after the stub).
-    let needle = b"untrusted comment: iupack package manifest signature";
-    let stub_len = fs::metadata(stub_path()).expect("stub").len() as usize;
-    let sig_at = stub_len
-        + bytes[stub_len..]
-            .windows(needle.len())
-            .position(|w| w == needle)
-            .expect("signature entry");
-    let line2 = sig_at
-        + bytes[sig_at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .expect("newline")
-        + 1;
+    // A byte of the manifest's entry (the manifest and its signature, deflated together).
+    let at = entry_data(&bytes, "iupack/manifest.json") + 20;
     let mut evil = bytes.clone();
-    evil[line2 + 20] = if evil[line2 + 20] == b'A' { b'B' } else { b'A' };
+    evil[at] ^= 0x01;
     let p = a.w.path("packages/evil-sig.run");
     fs::write(&p, &evil).expect("write");
     set_mode(&p, 0o755);

@@ -73,7 +73,8 @@ fn publish(store: &Path, share: &Path, key: &Path) {
             .arg(key)
             .arg("--stub")
             .arg(stub_path())
-            .args(["--deltas", "0"]),
+            // One bare full package: what `apply --from` reads.
+            .args(["--deltas", "0", "--no-self-extracting"]),
     );
     assert_code(&o, 0);
 }
@@ -174,7 +175,7 @@ fn refused_at_once(make: impl Fn(&Path, &Path), says: &str) {
         started.elapsed()
     );
     let err = stderr(&o);
-    assert!(err.contains(".run"), "the error names no file: {err}");
+    assert!(err.contains(".iup"), "the error names no file: {err}");
     assert!(
         !err.contains(&secret_sha) && !err.contains(&secret_len) && !err.contains("SHA-256"),
         "the error tells what the file holds: {err}"
@@ -285,7 +286,7 @@ fn a_package_swapped_for_another_signed_one_during_the_run_is_never_installed() 
     let files = listed(&share);
     assert_eq!(files.len(), 1, "{files:?}");
     let target = share.join(&files[0]);
-    let a = w.path("listed.run");
+    let a = w.path("listed.iup");
     let b = newer.join(&listed(&newer)[0]);
     fs::copy(&target, &a).expect("copy");
 

@@ -338,7 +338,9 @@ fn exported_inventories_plan_a_share_that_brings_three_machines_current() {
         .arg("--key")
         .arg(&key)
         .arg("--stub")
-        .arg(stub_path());
+        .arg(stub_path())
+        // The share for exactly these machines (they have the client tool): bare only.
+        .arg("--no-self-extracting");
     let o = output(&mut plan);
     assert_code(&o, 0);
     let said = stdout(&o);
@@ -390,6 +392,7 @@ fn exported_inventories_plan_a_share_that_brings_three_machines_current() {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".run"))
         .count() as u64;
+    assert_eq!(packages, 0, "a bare share");
     let (share_payload, full_payload) = (share_bytes - packages * stub_len, full_size - stub_len);
     eprintln!(
         "plan: share {share_bytes} bytes in {packages} package(s) + signatures + index for 3 machines \
@@ -430,13 +433,25 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         .iter()
         .map(|p| p["file"].as_str().expect("file"))
         .collect();
+    // Bare packages for the client tool, and the full content once more self-extracting (last:
+    // the client takes the bare one, which reads the same bytes).
     assert_eq!(
         files,
         [
-            "acme-av-2026.11.24-full.run",
-            "acme-av-definitions-2026.11.24-deltas.run",
-            "acme-av-engine-3.7.4-deltas.run"
+            "acme-av-2026.11.24-full.iup",
+            "acme-av-definitions-2026.11.24-deltas.iup",
+            "acme-av-engine-3.7.4-deltas.iup",
+            "acme-av-2026.11.24-full.run"
         ]
+    );
+    for f in &files[..3] {
+        let b = fs::read(share.join(f)).expect("package");
+        assert!(b.starts_with(b"PK\x03\x04"), "{f} is bare");
+    }
+    let run = fs::read(share.join(files[3])).expect("package");
+    assert!(
+        run.starts_with(&fs::read(stub_path()).expect("stub")),
+        "self-extracting"
     );
 
     // A machine at 3 takes both deltas; one at 1 (older than the deltas reach) takes full.
@@ -473,7 +488,7 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
     );
     assert_same(&before, &snapshot(&m.machine()));
     fs::write(evil.join("index.json"), text).expect("write");
-    let deltas = evil.join("acme-av-engine-3.7.4-deltas.run");
+    let deltas = evil.join("acme-av-engine-3.7.4-deltas.iup");
     let mut bytes = fs::read(&deltas).expect("read");
     let at = bytes.len() / 2;
     bytes[at] ^= 1;
@@ -504,6 +519,8 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         names,
         [
             "SHA256SUMS",
+            "acme-av-2026.11.24-full.iup",
+            "acme-av-2026.11.24-full.iup.minisig",
             "acme-av-2026.11.24-full.run",
             "acme-av-2026.11.24-full.run.minisig",
             "index.json",
@@ -511,8 +528,9 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
         ]
     );
     let sums = fs::read_to_string(share.join("SHA256SUMS")).expect("sums");
-    assert_eq!(sums.lines().count(), 1, "{sums}");
-    assert!(sums.ends_with("  acme-av-2026.11.24-full.run\n"), "{sums}");
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+    assert!(sums.contains("  acme-av-2026.11.24-full.iup\n"), "{sums}");
+    assert!(sums.contains("  acme-av-2026.11.24-full.run\n"), "{sums}");
 }
 
 fn publish(store: &Path, share: &Path, key: &Path, deltas: &str) {
@@ -554,7 +572,7 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
         serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index")).expect("JSON")
     };
     let mut packages = Vec::new();
-    for (dir, keep) in [(&monthly, "-full.run"), (&daily, "-deltas.run")] {
+    for (dir, keep) in [(&monthly, "-full.iup"), (&daily, "-deltas.iup")] {
         for p in read_index(dir)["packages"].as_array().expect("packages") {
             let file = p["file"].as_str().expect("file");
             if file.ends_with(keep) {
@@ -573,9 +591,9 @@ fn a_monthly_full_and_a_daily_delta_bring_a_machine_current_in_two_steps() {
     );
     assert_code(&o, 0);
     let list = stdout(&o);
-    let full_at = list.find("acme-av-2026.11.24-full.run").expect(&list);
+    let full_at = list.find("acme-av-2026.11.24-full.iup").expect(&list);
     let delta_at = list
-        .find("acme-av-engine-3.7.4-deltas.run: engine (delta from 3.7.3)")
+        .find("acme-av-engine-3.7.4-deltas.iup: engine (delta from 3.7.3)")
         .expect(&list);
     assert!(full_at < delta_at, "{list}");
     let r = apply_from(&m, &share);
@@ -987,7 +1005,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
     let o = publish_with(&store, &share, &key, &["--dry-run"]);
     assert_code(&o, 0);
     assert!(
-        stdout(&o).contains("would write acme-av-engine-3.7.3-deltas.run: engine 3.7.3 (delta from 3.7.2, delta from 3.7.1)"),
+        stdout(&o).contains("would write acme-av-engine-3.7.3-deltas.iup: engine 3.7.3 (delta from 3.7.2, delta from 3.7.1)"),
         "{}",
         stdout(&o)
     );
@@ -1009,11 +1027,32 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
     assert_eq!(
         files(&dry),
         [
+            "acme-av-2026.11.24-full.iup",
+            "acme-av-definitions-2026.11.23-deltas.iup",
+            "acme-av-engine-3.7.3-deltas.iup",
+            "acme-av-2026.11.24-full.run"
+        ]
+    );
+    assert_eq!(dry["packages"][0]["bare"], true);
+    assert_eq!(dry["packages"][3]["bare"], false);
+    // Either form off: every package self-extracting, or bare alone.
+    let o = publish_with(&store, &share, &key, &["--dry-run", "--json", "--no-bare"]);
+    assert_eq!(
+        files(&json_of(&o)),
+        [
             "acme-av-2026.11.24-full.run",
             "acme-av-definitions-2026.11.23-deltas.run",
             "acme-av-engine-3.7.3-deltas.run"
         ]
     );
+    let o = publish_with(
+        &store,
+        &share,
+        &key,
+        &["--dry-run", "--json", "--no-self-extracting"],
+    );
+    assert_eq!(files(&json_of(&o)).len(), 3);
+    assert!(files(&json_of(&o)).iter().all(|f| f.ends_with(".iup")));
     assert_eq!(
         dry["packages"][2]["components"][0]["deltas"],
         serde_json::json!(["3.7.2", "3.7.1"])
@@ -1062,7 +1101,10 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         v["products"],
         serde_json::json!([{"product": "acme-av", "result": "planned"}])
     );
-    assert_eq!(files(&v), ["acme-av-2026.11.24-plan.run"]);
+    assert_eq!(
+        files(&v),
+        ["acme-av-2026.11.24-plan.iup", "acme-av-2026.11.24-full.run"]
+    );
     let o = plan_with(&exports, &store, &out, &key, &["--json"]);
     assert_code(&o, 0);
     assert_eq!(stderr(&o), "");
@@ -1074,7 +1116,7 @@ fn publish_and_plan_dry_runs_write_nothing_and_json_lists_the_packages() {
         .map(|r| r["route"].as_str().expect("route"))
         .collect();
     assert_eq!(routes, ["delta from 2026.11.21", "delta from 3.7.1"]);
-    let size = fs::metadata(out.join("acme-av-2026.11.24-plan.run"))
+    let size = fs::metadata(out.join("acme-av-2026.11.24-plan.iup"))
         .expect("plan")
         .len();
     assert_eq!(v["packages"][0]["built"]["size"], size);
@@ -1093,15 +1135,15 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
     let share = w.path("share");
     let o = publish_with(&store, &share, &key, &["--no-full", "--deltas", "1"]);
     assert_code(&o, 0);
-    let runs: Vec<String> = names_in(&share)
+    let packages: Vec<String> = names_in(&share)
         .into_iter()
-        .filter(|n| n.ends_with(".run"))
+        .filter(|n| n.ends_with(".run") || n.ends_with(".iup"))
         .collect();
     assert_eq!(
-        runs,
+        packages,
         [
-            "acme-av-definitions-2026.11.23-deltas.run",
-            "acme-av-engine-3.7.3-deltas.run"
+            "acme-av-definitions-2026.11.23-deltas.iup",
+            "acme-av-engine-3.7.3-deltas.iup"
         ]
     );
     let r = apply_from(&machine_at(&w, &pubkey, 2), &share);
@@ -1143,7 +1185,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         .expect("config")
         .clone();
     assert_eq!(config["full_archive"]["codec"], "tar.xz", "{config}");
-    let deltas = inspect(&other.join("acme-av-engine-3.7.3-deltas.run"));
+    let deltas = inspect(&other.join("acme-av-engine-3.7.3-deltas.iup"));
     assert_eq!(
         deltas["manifest"]["components"][0]["deltas"][0]["codec"],
         "zstd-tree"
@@ -1178,7 +1220,7 @@ fn publish_and_plan_take_no_full_deltas_and_compression_as_build_does() {
         route(&exports[0], "engine").is_some_and(|r| r.starts_with("none")),
         "{v}"
     );
-    let pkg = inspect(&out.join("acme-av-2026.11.24-plan.run"));
+    let pkg = inspect(&out.join("acme-av-2026.11.24-plan.iup"));
     for c in pkg["manifest"]["components"]
         .as_array()
         .expect("components")
@@ -1242,7 +1284,7 @@ fn publish_and_plan_show_progress_on_a_terminal() {
     assert_eq!(code, 0, "{screen}");
     for phase in [
         "✓ packages",
-        "3/3",
+        "4/4",
         "✓ hashing",
         "✓ diffing",
         "✓ verifying",

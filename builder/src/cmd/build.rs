@@ -34,6 +34,11 @@ pub struct Args {
     /// `iupack`).
     #[arg(long, value_name = "PATH")]
     stub: Option<PathBuf>,
+    /// A bare package (name it PKG.iup): the same signed package without a head, kilobytes
+    /// where a head is 450 KB or more; machines apply it with the installed client tool
+    /// (`iupack-stub apply PKG.iup`, or from a share).
+    #[arg(long, conflicts_with = "stub")]
+    bare: bool,
     /// The platform the package is for (`linux-x86_64`, `windows-x86_64`, …; default: this
     /// machine's). Picks the stub built for it (`stubs/T/` beside `iupack` or in `target/stubs/T/`,
     /// see stub/build-targets.sh) and makes it the manifest's only platform.
@@ -70,6 +75,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             stub: a.stub.as_deref(),
             target: a.target.as_deref(),
             force: a.force,
+            bare: a.bare,
         },
         Progress::new(a.json),
     );

@@ -67,6 +67,12 @@ pub fn run(a: Args) -> Result<(), Error> {
         say!("  version   {v}");
     }
     say!("  created   {}", m.package.created);
+    match &m.package.stub {
+        Some(stub) => say!("  form      self-extracting (head of {} bytes)", stub.size),
+        None => {
+            say!("  form      bare (no head): apply with `iupack-stub apply PKG` or from a share")
+        }
+    }
     say!("  signed by key {signer}");
     for t in &transitions {
         say!(

@@ -34,6 +34,33 @@ pub struct Packing {
     compression: Compression,
 }
 
+/// The forms of package a share holds (`publish` and `plan` only): bare packages for machines
+/// with the client tool, and one self-extracting full package per product for machines without
+/// it.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Forms {
+    /// Every package self-extracting (`.run`/`.exe`), none bare: for machines that have no
+    /// client tool. Bare packages are the default: kilobytes where a head is 450 KB or more.
+    #[arg(long, conflicts_with = "no_self_extracting")]
+    no_bare: bool,
+    /// No self-extracting full package per product: only bare packages (every machine has the
+    /// installed client tool).
+    #[arg(long)]
+    no_self_extracting: bool,
+}
+
+impl Forms {
+    /// Whether the share's packages are bare (the default).
+    pub fn bare(&self) -> bool {
+        !self.no_bare
+    }
+
+    /// Whether a self-extracting full package is added beside the bare ones (the default).
+    pub fn self_extracting_full(&self) -> bool {
+        !self.no_bare && !self.no_self_extracting
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Compression {
     Zstd,
@@ -76,6 +103,8 @@ pub struct Target<'a> {
     pub stub: Option<&'a Path>,
     pub target: Option<&'a str>,
     pub force: bool,
+    /// No head: a bare package.
+    pub bare: bool,
 }
 
 impl Packing {
@@ -101,6 +130,7 @@ impl Packing {
             delta_level: self.delta_level,
             delta_codec: self.delta_codec.into(),
             compression: self.compression.into(),
+            bare: t.bare,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! limits the deltas to the N newest earlier releases (machines further back take full content),
 //! `--no-full` leaves full content out (those machines are then left as they are, and said so).
 
-use super::packing::{Packing, Target};
+use super::packing::{Forms, Packing, Target};
 use crate::progress::Progress;
 use crate::share::{self, Planned};
 use crate::store::Store;
@@ -46,6 +46,8 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     packing: Packing,
+    #[command(flatten)]
+    forms: Forms,
 }
 
 /// One machine's component, as exported.
@@ -109,6 +111,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 stub: a.stub.as_deref(),
                 target: a.target.as_deref(),
                 force: true,
+                bare: false,
             },
             progress,
         ),
@@ -205,6 +208,7 @@ fn decide(
             continue;
         }
         let (mut spec, base) = store.spec(product, a.packing.deltas(usize::MAX), true)?;
+        let newest = spec.clone();
         let mut keep = Vec::new();
         let mut left_behind = false;
         for mut c in std::mem::take(&mut spec.components) {
@@ -278,8 +282,14 @@ fn decide(
                 spec.package_version(crate::pipeline::created())
             ),
             spec,
-            base,
+            base: base.clone(),
+            bare: a.forms.bare(),
         });
+        if a.packing.full() && a.forms.self_extracting_full() {
+            // For a machine with no client tool yet (no inventory to plan from): listed after
+            // the plan's package, which a client takes when both read the same bytes.
+            d.planned.push(Planned::full(&newest, &base, false));
+        }
     }
     pb.finish_with_message(format!(
         "{} stored release(s) compared, {} package(s) to build",

@@ -1,10 +1,12 @@
 //! `iupack publish STORE SHARE`: an update share from the release store. Per product: one
 //! package with the full content of the newest releases (not with `--no-full`), and per
-//! component one package of deltas from its earlier releases; then the signed index. Clients
-//! read only what they apply (`iupack-stub apply --from SHARE`). Parses, decides the packages and
-//! prints only; the share and the pipeline build.
+//! component one package of deltas from its earlier releases, all bare (`.iup`, not with
+//! `--no-bare`); the full content once more self-extracting for machines without the client tool
+//! (not with `--no-self-extracting`); then the signed index. Clients read only what they apply
+//! (`iupack-stub apply --from SHARE`). Parses, decides the packages and prints only; the share
+//! and the pipeline build.
 
-use super::packing::{Packing, Target};
+use super::packing::{Forms, Packing, Target};
 use crate::progress::Progress;
 use crate::share::{self, Planned};
 use crate::spec::{ComponentSpec, Spec};
@@ -40,6 +42,8 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     packing: Packing,
+    #[command(flatten)]
+    forms: Forms,
 }
 
 pub fn run(a: Args) -> Result<(), Error> {
@@ -57,7 +61,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     }
     let mut planned = Vec::new();
     for p in &products {
-        planned.extend(packages(&store, p, &a.packing)?);
+        planned.extend(packages(&store, p, &a.packing, a.forms)?);
     }
     let out = share::ShareBuild {
         dir: &a.share,
@@ -68,6 +72,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 stub: a.stub.as_deref(),
                 target: a.target.as_deref(),
                 force: true,
+                bare: false,
             },
             Progress::new(a.json || a.dry_run),
         ),
@@ -117,23 +122,19 @@ pub fn run(a: Args) -> Result<(), Error> {
 }
 
 /// The packages of `product`: its newest releases' full content (unless `--no-full`), and per
-/// component with earlier releases one package of its deltas alone.
-fn packages(store: &Store, product: &str, packing: &Packing) -> Result<Vec<Planned>, Error> {
+/// component with earlier releases one package of its deltas alone; bare unless `--no-bare`,
+/// and then the full content once more self-extracting (unless `--no-self-extracting`), last:
+/// a client choosing between the two full packages, which read the same bytes, takes the first.
+fn packages(
+    store: &Store,
+    product: &str,
+    packing: &Packing,
+    forms: Forms,
+) -> Result<Vec<Planned>, Error> {
     let (all, base) = store.spec(product, packing.deltas(3), true)?;
     let mut out = Vec::new();
     if packing.full() {
-        let mut full = all.clone();
-        for c in &mut full.components {
-            c.deltas.clear();
-        }
-        out.push(Planned {
-            stem: format!(
-                "{product}-{}-full",
-                full.package_version(crate::pipeline::created())
-            ),
-            spec: full,
-            base: base.clone(),
-        });
+        out.push(Planned::full(&all, &base, forms.bare()));
     }
     for c in all.components.iter().filter(|c| !c.deltas.is_empty()) {
         out.push(Planned {
@@ -146,7 +147,11 @@ fn packages(store: &Store, product: &str, packing: &Packing) -> Result<Vec<Plann
                 ..all.clone()
             },
             base: base.clone(),
+            bare: forms.bare(),
         });
+    }
+    if packing.full() && forms.self_extracting_full() {
+        out.push(Planned::full(&all, &base, false));
     }
     if out.is_empty() {
         return Err(Error::usage(format!(

@@ -34,7 +34,8 @@ pub struct Assembled {
     pub manifest_bytes: Vec<u8>,
     pub signature: String,
     pub entries: Vec<PackageEntry>,
-    pub stub_path: PathBuf,
+    /// The head's path; `None` for a bare package (then `stub` is empty).
+    pub stub_path: Option<PathBuf>,
     pub stub: Vec<u8>,
 }
 
@@ -77,29 +78,36 @@ pub fn parts(
 }
 
 /// The manifest of `spec`'s package (made at `created`, for `platforms`), headed by the first
-/// of `heads` that can decode it, validated and signed with `key`.
+/// of `heads` that can decode it (bare without heads), validated and signed with `key`.
 pub fn package(
     spec: &Spec,
     contents: &[Content],
     parts: Parts,
-    heads: Heads,
+    heads: Option<Heads>,
     platforms: Vec<String>,
     created: u64,
     key: &Signer,
 ) -> Result<Assembled, Error> {
     let version = spec.package_version(created);
     let components = components(spec, contents, parts.deltas, parts.archives);
-    let (stub_path, stub) = heads.pick(manifest::needs_zstd(&components))?;
+    let (stub_path, stub) = match heads {
+        Some(heads) => {
+            let (path, stub) = heads.pick(manifest::needs_zstd(&components))?;
+            (Some(path), stub)
+        }
+        None => (None, Vec::new()),
+    };
     let mut m = Manifest {
         format: manifest::FORMAT,
         package: PackageInfo {
             id: spec.id.clone().unwrap_or_default(),
             created: time::rfc3339(created),
             version: Some(version.clone()),
-            stub: StubInfo {
+            stub: stub_path.as_ref().map(|_| StubInfo {
                 size: stub.len() as u64,
                 sha256: sha256_hex(&stub),
-            },
+            }),
+            bare: stub_path.is_none(),
         },
         product: spec.product.clone(),
         targets: Targets {
@@ -112,6 +120,8 @@ pub fn package(
     if spec.id.is_none() {
         m.package.id = default_id(&m, &version, created);
     }
+    let mut entries = parts.entries;
+    rename_delta_entries(&mut m, &mut entries);
     let id = m.package.id.clone();
     m.validate().map_err(|e| {
         Error::usage(format!("the package would not be valid: {e}"))
@@ -123,19 +133,29 @@ pub fn package(
         id,
         version: version.to_string(),
     };
-    let signature = key.sign(
-        &manifest_bytes[..],
-        &comment.render(),
-        "iupack package manifest signature",
-    )?;
+    let signature = key.sign(&manifest_bytes[..], &comment.render(), "iupack")?;
     Ok(Assembled {
         manifest: m,
         manifest_bytes,
         signature,
-        entries: parts.entries,
+        entries,
         stub_path,
         stub,
     })
+}
+
+/// Format 2: the delta entries, made under their format-1 names (`delta/C/FROM/PATH`), take
+/// their numbered names (`d/N`, in manifest order).
+fn rename_delta_entries(m: &mut Manifest, entries: &mut [PackageEntry]) {
+    let before = m.delta_entry_names();
+    m.number_entries();
+    let renames: std::collections::HashMap<String, String> =
+        before.into_iter().zip(m.delta_entry_names()).collect();
+    for e in entries {
+        if let Some(name) = renames.get(&e.name) {
+            e.name = name.clone();
+        }
+    }
 }
 
 /// A package's id when the spec names none: `PRODUCT-VERSION-UNIXTIME-DIGEST`, DIGEST the first

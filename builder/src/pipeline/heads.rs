@@ -172,17 +172,27 @@ fn candidates(dir: &Path, target: &str) -> Vec<PathBuf> {
 
 impl Heads {
     /// The first head that can decode what the package holds: one built without zstd only when
-    /// no content is zstd data. A stub with no feature mark predates head variants and reads
-    /// everything.
+    /// no content is zstd data. A head must be marked `format2` (it reads the manifests this
+    /// builder writes); one without that mark is older and is never taken.
     pub fn pick(self, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
         let shown: Vec<String> = self
             .found
             .iter()
             .map(|(p, _)| p.display().to_string())
             .collect();
+        let mut older = None;
         for (path, stub) in self.found {
-            let reads_zstd =
-                iupack_stub::stub_features(&stub).is_none_or(|f| f.iter().any(|f| f == "zstd"));
+            let features = iupack_stub::stub_features(&stub).unwrap_or_default();
+            if !features.iter().any(|f| f == "format2") {
+                // Built before manifest format 2 (or not iupack's): it can't read this
+                // builder's packages.
+                if self.given {
+                    return Err(older_head(&path));
+                }
+                older.get_or_insert(path);
+                continue;
+            }
+            let reads_zstd = features.iter().any(|f| f == "zstd");
             if reads_zstd || !needs_zstd {
                 return Ok((path, stub));
             }
@@ -194,6 +204,9 @@ impl Heads {
                 .hint("pass a head built with zstd (stubs/T/iupack-head-zstd or iupack-stub), or build with --compression xz or deflate and no deltas"));
             }
         }
+        if let Some(path) = older {
+            return Err(older_head(&path));
+        }
         let target = &self.target;
         Err(Error::usage(format!(
             "none of the stubs found for {target} reads zstd, and this package holds zstd data ({})",
@@ -203,6 +216,15 @@ impl Heads {
             "build them all with `bash stub/build-targets.sh {target}`, or pass --stub PATH"
         )))
     }
+}
+
+/// A head from before manifest format 2: the packages this builder writes would not open.
+fn older_head(path: &Path) -> Error {
+    Error::usage(format!(
+        "{} is an older iupack-stub: it reads only format-1 packages, and this iupack writes format 2",
+        path.display()
+    ))
+    .hint("build the heads of this iupack version (`bash stub/build-targets.sh`, or `cargo build --locked --profile stub -p iupack-stub`), or pass one with --stub")
 }
 
 /// A stub for Windows must be a PE executable, one for anything else an ELF one: a package with

@@ -49,6 +49,9 @@ pub struct Options {
     pub delta_level: i32,
     pub delta_codec: CodecChoice,
     pub compression: FullCodec,
+    /// A bare package: no head (`stub` and the heads beside this program are not read); the
+    /// installed client tool applies it.
+    pub bare: bool,
 }
 
 /// A package just built and verified.
@@ -68,7 +71,10 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     outpath::check_overwrite(&sig_path, o.force)?;
     let target = o.target.clone().unwrap_or_else(iupack_stub::this_platform);
     let platforms = heads::platforms(&spec.targets.platforms, o.target.as_deref())?;
-    let heads = heads::find(o.stub.as_deref(), &target, o.target.is_some())?;
+    let heads = match o.bare {
+        true => None,
+        false => Some(heads::find(o.stub.as_deref(), &target, o.target.is_some())?),
+    };
     let key = Signer::load(&o.key)?;
     let created = created();
     let progress = &o.progress;
@@ -77,7 +83,11 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     let archived = compress::archives(spec, &contents, o.compression, created, progress);
     let parts = assemble::parts(o, spec, base, &contents, archived, progress)?;
     let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
-    if let Some(w) = heads::development_warning(&pkg.stub_path, pkg.stub.len(), o.stub.is_some()) {
+    if let Some(w) = pkg
+        .stub_path
+        .as_deref()
+        .and_then(|p| heads::development_warning(p, pkg.stub.len(), o.stub.is_some()))
+    {
         crate::err_line(&format!("iupack: warning: {w}"));
     }
     output::write_verified(&o.out, &pkg, created, &key, progress)?;
@@ -90,7 +100,7 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
             signature: &sig_path,
             size,
             sha256: &sha256,
-            stub: &pkg.stub_path,
+            stub: pkg.stub_path.as_deref(),
             stub_size: pkg.stub.len(),
             signed_by: key_id(&key.public),
         },

@@ -37,7 +37,10 @@ pub fn write_verified(
             created,
         )
         .map_err(|e| write_err(&tmp, &e))?;
-        set_executable(&file).map_err(|e| write_err(&tmp, &e))?;
+        if pkg.stub_path.is_some() {
+            // A bare package is data (0644 from the umask): nothing runs it.
+            set_executable(&file).map_err(|e| write_err(&tmp, &e))?;
+        }
         file.sync_all().map_err(|e| write_err(&tmp, &e))?;
         drop(file);
         pb.finish_with_message(format!("{} entries", pkg.entries.len()));

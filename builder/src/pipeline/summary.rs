@@ -16,8 +16,10 @@ pub struct Summary {
     version: String,
     size: u64,
     sha256: String,
-    stub: String,
+    /// The head's path; `None` for a bare package (then `stub_size` is 0).
+    stub: Option<String>,
     stub_size: usize,
+    bare: bool,
     signed_by: Option<String>,
     components: Vec<ComponentSummary>,
 }
@@ -56,7 +58,8 @@ pub struct Written<'a> {
     pub signature: &'a Path,
     pub size: u64,
     pub sha256: &'a str,
-    pub stub: &'a Path,
+    /// The head; `None` for a bare package.
+    pub stub: Option<&'a Path>,
     pub stub_size: usize,
     pub signed_by: Option<String>,
 }
@@ -105,8 +108,9 @@ impl Summary {
                 .unwrap_or_default(),
             size: w.size,
             sha256: w.sha256.to_string(),
-            stub: w.stub.display().to_string(),
+            stub: w.stub.map(|p| p.display().to_string()),
             stub_size: w.stub_size,
+            bare: m.package.bare,
             signed_by: w.signed_by,
             components,
         }
@@ -148,7 +152,10 @@ impl Summary {
                 ));
             }
         }
-        lines.push(format!("  stub {} ({} bytes)", self.stub, self.stub_size));
+        lines.push(match &self.stub {
+            Some(stub) => format!("  stub {stub} ({} bytes)", self.stub_size),
+            None => "  bare: no head; machines apply it with the client tool (`iupack-stub apply PKG`, or from a share)".to_string(),
+        });
         lines.push(format!("wrote {} and SHA256SUMS", self.signature));
         lines
     }

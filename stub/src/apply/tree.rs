@@ -46,7 +46,7 @@ pub(super) fn write_delta(
             None => files.push((b.entry(), Source::Kept(b))),
             Some(f) if f.op == DeltaOp::Patch => {
                 let e = f.new_entry().expect("validated");
-                let name = c.delta_entry_name(&d.from, &f.path);
+                let name = c.delta_entry_name(d, f);
                 let patch_size = f.patch_size.expect("validated");
                 files.push((
                     e,
@@ -62,7 +62,7 @@ pub(super) fn write_delta(
         }
     }
     for f in d.files.iter().filter(|f| f.op == DeltaOp::Add) {
-        let name = c.delta_entry_name(&d.from, &f.path);
+        let name = c.delta_entry_name(d, f);
         files.push((f.new_entry().expect("validated"), Source::Entry(name)));
     }
     write_files(vp, root, files)
@@ -83,7 +83,7 @@ pub(super) fn write_tree_delta(
     else {
         return Err(Error::damaged("a zstd-tree delta lacks its patch fields"));
     };
-    let name = c.tree_delta_entry_name(&d.from);
+    let name = c.tree_delta_entry_name(d);
     let patch = vp.read_entry_checked(&name, patch_size, treestream::MAX_TREE_BYTES, patch_sha)?;
     let old = treestream::serialise(base)
         .map_err(|e| Error::apply_io("cannot read the installed files", &e))?;

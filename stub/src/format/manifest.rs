@@ -11,8 +11,11 @@ use crate::format::version::{Version, VersionReq};
 use crate::json::sorted::SortedMap;
 use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 
-/// The one manifest format this stub understands.
-pub const FORMAT: u32 = 1;
+/// The manifest format the builder writes. Format 2 (issue 21) names delta entries by their
+/// place in the manifest (`d/N`, see [`Manifest::number_entries`]) instead of by component,
+/// base version and path (format 1, still read by the client tool), and puts the manifest and
+/// its signature in one entry: 300-400 bytes less around a daily delta's patch.
+pub const FORMAT: u32 = 2;
 /// The largest manifest accepted, checked before it is read.
 pub const MAX_MANIFEST_BYTES: u64 = 32 << 20;
 /// The largest file a per-file patch may rebuild, and the largest patch (2 GiB, zstd's widest
@@ -43,7 +46,12 @@ pub struct PackageInfo {
     pub version: Option<Version>,
     /// The executable head the package was built with: the bytes before the ZIP. Binding it
     /// into the signed manifest lets `iupack verify` prove the code that runs, not only the data.
-    pub stub: StubInfo,
+    /// `None` exactly when the package is `bare`.
+    pub stub: Option<StubInfo>,
+    /// A bare package (`PKG.iup`): no head, the ZIP starts at the file's first byte, and only
+    /// the installed client tool applies it. Signed, so no head can be put in front of it (nor
+    /// a self-extracting package's head taken off) without signing again.
+    pub bare: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +123,8 @@ pub struct Delta {
     pub patch_size: Option<u64>,
     pub patch_sha256: Option<String>,
     pub stream_size: Option<u64>,
+    /// Format 2: the number of the whole-tree patch's entry (`d/N`); not in the JSON.
+    pub entry: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +151,8 @@ pub struct DeltaFile {
     pub sha256: Option<String>,
     pub size: Option<u64>,
     pub mode: Option<u32>,
+    /// Format 2: the number of this file's entry (`d/N`); not in the JSON.
+    pub entry: Option<u32>,
 }
 
 impl DeltaFile {
@@ -260,7 +272,7 @@ pub struct FileEntry {
 }
 
 object!(Manifest, deny, { format: req, package: req, product: req, targets: req, components: req });
-object!(PackageInfo, deny, { id: req, created: req, version: opt, stub: req });
+object!(PackageInfo, deny, { id: req, created: req, version: opt, stub: opt, bare: flag });
 object!(StubInfo, deny, { size: req, sha256: req });
 object!(Targets, deny, { product_versions: req, platforms: req, languages: req });
 object!(Component, deny, {
@@ -270,11 +282,11 @@ object!(Component, deny, {
 object!(FullArchive, deny, { codec: req, size: req, sha256: req });
 object!(Delta, deny, {
     from: req, from_tree: req, codec: req, files: list, patch_size: opt, patch_sha256: opt,
-    stream_size: opt,
+    stream_size: opt, entry: skip,
 });
 object!(DeltaFile, deny, {
     path: req, op: req, from_sha256: opt, patch_size: opt, codec: opt, sha256: opt, size: opt,
-    mode: opt,
+    mode: opt, entry: skip,
 });
 object!(FileEntry, deny, { path: req, size: req, sha256: req, mode: req });
 
@@ -311,20 +323,33 @@ impl FileEntry {
     }
 }
 
+/// A format-2 delta entry's name.
+fn numbered(n: u32) -> String {
+    format!("d/{n}")
+}
+
 impl Component {
     /// The ZIP entry holding one file's full content.
     pub fn full_entry_name(&self, path: &RelPath) -> String {
         format!("full/{}/{}", self.name, path)
     }
 
-    /// The ZIP entry holding the whole-tree patch (`zstd-tree`) from `from`.
-    pub fn tree_delta_entry_name(&self, from: &Version) -> String {
-        format!("delta/{}/{}.tree.zst", self.name, from)
+    /// The ZIP entry holding the whole-tree patch (`zstd-tree`) of delta `d`.
+    pub fn tree_delta_entry_name(&self, d: &Delta) -> String {
+        match d.entry {
+            Some(n) => numbered(n),
+            None if crate::READS_FORMAT_1 => format!("delta/{}/{}.tree.zst", self.name, d.from),
+            None => String::new(), // format 1, never parsed by a head
+        }
     }
 
-    /// The ZIP entry holding one file's patch or added bytes in the delta from `from`.
-    pub fn delta_entry_name(&self, from: &Version, path: &RelPath) -> String {
-        format!("delta/{}/{}/{}", self.name, from, path)
+    /// The ZIP entry holding one file's patch or added bytes in delta `d`.
+    pub fn delta_entry_name(&self, d: &Delta, f: &DeltaFile) -> String {
+        match f.entry {
+            Some(n) => numbered(n),
+            None if crate::READS_FORMAT_1 => format!("delta/{}/{}/{}", self.name, d.from, f.path),
+            None => String::new(), // format 1, never parsed by a head
+        }
     }
 
     /// The ZIP entry holding the solid full content, when the package has one.
@@ -385,21 +410,67 @@ impl Manifest {
     pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
         let v = json::parse(bytes).map_err(|e| format!("not JSON: {e}"))?;
         let format = v.at("format");
-        if format.as_u64() != Some(FORMAT.into()) {
+        let oldest = if crate::READS_FORMAT_1 { 1 } else { FORMAT };
+        if !format
+            .as_u64()
+            .is_some_and(|f| (oldest.into()..=FORMAT.into()).contains(&f))
+        {
             return Err(format!(
-                "manifest format {} is not supported by this iupack-stub (it reads format {FORMAT})",
+                "manifest format {} is not supported by this iupack-stub (it reads formats 1 and {FORMAT}): apply it with a newer iupack-stub",
                 format.to_compact()
             ));
         }
-        let m = Manifest::from_json(&v).map_err(|e| e.to_string())?;
+        let mut m = Manifest::from_json(&v).map_err(|e| e.to_string())?;
         m.validate()?;
+        m.number_entries();
         Ok(m)
     }
 
+    /// The names of the deltas' ZIP entries, in the order [`Manifest::number_entries`] numbers
+    /// them: the builder makes the entries under their format-1 names, then renames them.
+    pub fn delta_entry_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for c in &self.components {
+            for d in &c.deltas {
+                if d.patch_size.is_some() {
+                    names.push(c.tree_delta_entry_name(d));
+                }
+                for f in d.files.iter().filter(|f| f.op != DeltaOp::Remove) {
+                    names.push(c.delta_entry_name(d, f));
+                }
+            }
+        }
+        names
+    }
+
+    /// Format 2: numbers the ZIP entries of the deltas in manifest order (per component, per
+    /// delta, its whole-tree patch or each added or patched file), from 0; their entries are
+    /// `d/N`. Format 1 names them by path (see [`Component::delta_entry_name`]).
+    pub fn number_entries(&mut self) {
+        if self.format < 2 {
+            return;
+        }
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            Some(n - 1)
+        };
+        for c in &mut self.components {
+            for d in &mut c.deltas {
+                if d.patch_size.is_some() {
+                    d.entry = next();
+                }
+                for f in d.files.iter_mut().filter(|f| f.op != DeltaOp::Remove) {
+                    f.entry = next();
+                }
+            }
+        }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = ToJson::to_json(self).to_pretty().into_bytes();
-        v.push(b'\n');
-        v
+        // Compact: a daily delta's whole manifest is a few hundred bytes, and indentation is
+        // ~60 of them even deflated (`iupack inspect --json` shows it laid out).
+        ToJson::to_json(self).to_compact().into_bytes()
     }
 
     pub fn component(&self, name: &str) -> Option<&Component> {
@@ -421,8 +492,10 @@ impl Manifest {
         {
             return Err("package id must be 1 to 128 printable characters without spaces".into());
         }
-        if !is_sha256_hex(&self.package.stub.sha256) {
-            return Err("package.stub.sha256 is not a SHA-256".into());
+        // A self-extracting package names its head (size and SHA-256); a bare one none.
+        let named = self.package.stub.as_ref().map(|s| is_sha256_hex(&s.sha256));
+        if named != (!self.package.bare).then_some(true) {
+            return Err("package.stub must give the head's SHA-256, and only a package that is not bare has one".into());
         }
         if self.components.is_empty() {
             return Err("the package has no components".into());
@@ -601,10 +674,11 @@ mod tests {
                 id: "acme-av-1".into(),
                 created: "2026-11-24T00:00:00Z".into(),
                 version: None,
-                stub: StubInfo {
+                stub: Some(StubInfo {
                     size: 0,
                     sha256: sha256_hex(b""),
-                },
+                }),
+                bare: false,
             },
             product: "acme-av".into(),
             targets: Targets {
@@ -641,12 +715,28 @@ mod tests {
             .contains("tree"));
 
         let text = String::from_utf8(sample().to_json()).expect("utf8");
-        let extra = text.replacen("\"format\": 1,", "\"format\": 1, \"surprise\": 1,", 1);
+        assert!(text.starts_with("{\"format\":2,"), "{text}");
+        let extra = text.replacen("\"format\":2,", "\"format\":2,\"surprise\":1,", 1);
         assert!(Manifest::parse(extra.as_bytes()).is_err());
-        let v2 = text.replacen("\"format\": 1,", "\"format\": 2,", 1);
-        assert!(Manifest::parse(v2.as_bytes())
-            .expect_err("v2")
-            .contains("format 2"));
+        for (format, readable) in [(0, false), (1, true), (2, true), (3, false)] {
+            let other = text.replacen("\"format\":2,", &format!("\"format\":{format},"), 1);
+            let got = Manifest::parse(other.as_bytes());
+            assert_eq!(got.is_ok(), readable, "format {format}");
+            if let Err(e) = got {
+                assert!(
+                    e.contains(&format!("format {format} is not supported")),
+                    "{e}"
+                );
+                assert!(e.contains("newer iupack-stub"), "{e}");
+            }
+        }
+        let bare_and_stub = text.replacen("\"stub\":", "\"bare\":true,\"stub\":", 1);
+        assert!(Manifest::parse(bare_and_stub.as_bytes()).is_err());
+        let mut neither = sample();
+        neither.package.stub = None;
+        assert!(Manifest::parse(&neither.to_json()).is_err());
+        neither.package.bare = true;
+        assert!(Manifest::parse(&neither.to_json()).is_ok());
         let traversal = text.replacen("bin/scan", "../scan", 1);
         assert!(Manifest::parse(traversal.as_bytes())
             .expect_err("..")
@@ -672,6 +762,7 @@ mod tests {
             sha256: new.map(sha256_hex),
             size: new.map(|b| b.len() as u64),
             mode: new.map(|_| MODE_FILE),
+            entry: None,
         }
     }
 
@@ -684,7 +775,44 @@ mod tests {
             patch_size: None,
             patch_sha256: None,
             stream_size: None,
+            entry: None,
         }
+    }
+
+    /// Format 2 numbers every delta entry in manifest order across components (a tree patch,
+    /// then each added or patched file; removals have none); format 1 names them by path.
+    #[test]
+    fn format_2_numbers_delta_entries_in_manifest_order() {
+        let mut m = sample();
+        let mut files = delta(vec![
+            op("a", DeltaOp::Patch, Some(b"1"), Some(b"2")),
+            op("b", DeltaOp::Remove, None, None),
+            op("c", DeltaOp::Add, None, Some(b"3")),
+        ]);
+        let mut tree = delta(Vec::new());
+        tree.from = Version::parse("0.9").expect("valid");
+        tree.patch_size = Some(5);
+        m.components[0].deltas = vec![files.clone(), tree];
+        let mut second = m.components[0].clone();
+        second.name = "defs".into();
+        files.files.truncate(1);
+        second.deltas = vec![files];
+        m.components.push(second);
+        let names = |m: &Manifest| -> Vec<String> { m.delta_entry_names() };
+        m.format = 1;
+        m.number_entries();
+        assert_eq!(
+            names(&m),
+            [
+                "delta/engine/1/a",
+                "delta/engine/1/c",
+                "delta/engine/0.9.tree.zst",
+                "delta/defs/1/a"
+            ]
+        );
+        m.format = 2;
+        m.number_entries();
+        assert_eq!(names(&m), ["d/0", "d/1", "d/2", "d/3"]);
     }
 
     /// Kept, patched, replaced, added and removed files make the new tree in path order,

@@ -110,8 +110,21 @@ impl Package {
             sig_text: String::new(),
         };
         check_ends_at_eocd(pkg.archive.file(), path)?;
-        pkg.manifest_bytes = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES)?;
-        let sig = pkg.read_small(SIGNATURE_ENTRY, MAX_SIGNATURE_BYTES)?;
+        let sig = if crate::READS_FORMAT_1 && pkg.archive.index_for_name(SIGNATURE_ENTRY).is_some()
+        {
+            pkg.manifest_bytes = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES)?;
+            pkg.read_small(SIGNATURE_ENTRY, MAX_SIGNATURE_BYTES)?
+        } else {
+            // One entry (what the builder writes since format 2): the manifest's one line of
+            // JSON, then its signature; one deflate stream, one ZIP record less.
+            let mut both =
+                pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES)?;
+            let line = both.iter().position(|&b| b == b'\n').unwrap_or(both.len());
+            let sig = both.split_off((line + 1).min(both.len()));
+            both.truncate(line);
+            pkg.manifest_bytes = both;
+            sig
+        };
         pkg.sig_text = String::from_utf8(sig)
             .map_err(|_| Error::damaged("the manifest signature is not text"))?;
         Ok(Some(pkg))
@@ -376,14 +389,23 @@ impl VerifiedPackage {
         Ok(bytes)
     }
 
-    /// Checks that the bytes before the ZIP are the stub the manifest names.
+    /// Checks that the bytes before the ZIP are the stub the manifest names (none for a bare
+    /// package).
     pub fn verify_stub(&mut self) -> Result<()> {
         let start = self
             .archive
             .index_for_name(MANIFEST_ENTRY)
             .map(|i| self.archive.entries()[i].header_start)
             .ok_or_else(|| Error::damaged("cannot locate the manifest"))?;
-        let want = &self.manifest.package.stub;
+        let Some(want) = &self.manifest.package.stub else {
+            // Bare: signed to have no head, so nothing may stand before the ZIP.
+            if start == 0 {
+                return Ok(());
+            }
+            return Err(Error::damaged(
+                "the package was signed as a bare package, and a head was put in front of it",
+            ));
+        };
         let file = self.archive.file();
         let (size, sha) = file
             .seek(SeekFrom::Start(0))
@@ -419,12 +441,12 @@ impl VerifiedPackage {
             }
             for d in &c.deltas {
                 if let (Some(size), Some(sha)) = (d.patch_size, &d.patch_sha256) {
-                    let name = c.tree_delta_entry_name(&d.from);
+                    let name = c.tree_delta_entry_name(d);
                     self.copy_entry(&name, &blob(size, sha), &mut io::sink())?;
                     total += size;
                 }
                 for f in &d.files {
-                    let name = c.delta_entry_name(&d.from, &f.path);
+                    let name = c.delta_entry_name(d, f);
                     match (f.op, f.new_entry()) {
                         (DeltaOp::Add, Some(e)) => {
                             self.copy_entry(&name, &e, &mut io::sink())?;

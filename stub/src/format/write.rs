@@ -257,6 +257,7 @@ pub fn make_delta(
                 sha256: Some(f.sha256.clone()),
                 size: Some(f.size),
                 mode: Some(f.mode),
+                entry: None,
             });
             entries.push(PackageEntry {
                 name: name.clone(),
@@ -285,6 +286,7 @@ pub fn make_delta(
                         sha256: Some(f.sha256.clone()),
                         size: Some(f.size),
                         mode: Some(f.mode),
+                        entry: None,
                     });
                     entries.push(PackageEntry {
                         name,
@@ -311,6 +313,7 @@ pub fn make_delta(
             sha256: None,
             size: None,
             mode: None,
+            entry: None,
         });
     }
     let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
@@ -323,6 +326,7 @@ pub fn make_delta(
             patch_size: None,
             patch_sha256: None,
             stream_size: None,
+            entry: None,
         },
         entries,
     })
@@ -356,6 +360,7 @@ pub fn make_tree_delta(
             patch_size: Some(patch.len() as u64),
             patch_sha256: Some(sha256_hex(&patch)),
             stream_size: Some(stream.len() as u64),
+            entry: None,
         },
         entries: vec![PackageEntry {
             name: format!("delta/{component}/{from}.tree.zst"),
@@ -445,8 +450,11 @@ fn worth_deflating(path: &Path, size: u64) -> io::Result<bool> {
     Ok((packed as f64) < sample.len() as f64 * 0.97)
 }
 
-/// Writes `[stub][ZIP]` to `out` (empty): the stub's bytes, the manifest and its signature,
-/// then `entries` in order. Returns `out`.
+/// The largest manifest deflated with zopfli (larger ones with zlib at level 9).
+const ZOPFLI_MAX_BYTES: usize = 64 << 10;
+
+/// Writes `[stub][ZIP]` to `out` (empty): the stub's bytes, the manifest with its signature
+/// (one entry), then `entries` in order. Returns `out`.
 pub fn write_package<W: Write + Seek>(
     out: W,
     stub: &[u8],
@@ -465,9 +473,24 @@ pub fn write_package<W: Write + Seek>(
     let deflated = base
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(9));
-    zip.start_file(MANIFEST_ENTRY, deflated.unix_permissions(0o644))?;
+    // The manifest and its signature are most of what a small delta package adds around its
+    // patches: zopfli (deflate's densest encoder, 255 iterations) where that takes moments.
+    let densest = if manifest.len() <= ZOPFLI_MAX_BYTES {
+        base.compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(264))
+    } else {
+        deflated
+    };
+    // One entry: the manifest's line of JSON, then its signature (docs/format.md). One ZIP
+    // record less, and one deflate stream, where the signature's comment repeats the id. A
+    // manifest of several lines (format 1, as the test vectors are) gets format 1's two entries.
+    zip.start_file(MANIFEST_ENTRY, densest.unix_permissions(0o644))?;
     zip.write_all(manifest)?;
-    zip.start_file(SIGNATURE_ENTRY, base.unix_permissions(0o644))?;
+    if manifest.contains(&b'\n') {
+        zip.start_file(SIGNATURE_ENTRY, densest.unix_permissions(0o644))?;
+    } else {
+        zip.write_all(b"\n")?;
+    }
     zip.write_all(signature.as_bytes())?;
     for e in entries {
         let deflate = match (&e.store, &e.payload) {

@@ -110,7 +110,8 @@ pub(crate) use as_text;
 /// - `null`: an `Option`, may be missing or null; always written (`null` for `None`);
 /// - `list`: a `Vec` or map, may be missing; written only when not empty;
 /// - `dflt`: may be missing (then `Default`); always written;
-/// - `flag`: a `bool`, may be missing (false); written only when true.
+/// - `flag`: a `bool`, may be missing (false); written only when true;
+/// - `skip`: not in the JSON at all (`Default` when read; refused if it is there, under `deny`).
 ///
 /// Then what happens to fields the struct does not name: `deny` refuses them, `ignore` drops
 /// them, `keep(field)` keeps them in `field: Map` and writes them back after the named ones.
@@ -121,12 +122,14 @@ macro_rules! object {
     (@read $f:ident, list, $k:expr) => { $f.or_default($k)? };
     (@read $f:ident, dflt, $k:expr) => { $f.or_default($k)? };
     (@read $f:ident, flag, $k:expr) => { $f.or_default($k)? };
+    (@read $f:ident, skip, $k:expr) => { Default::default() };
     (@write $o:ident, req, $k:expr, $v:expr) => { $o.put($k, &$v) };
     (@write $o:ident, opt, $k:expr, $v:expr) => { $o.put_opt($k, &$v) };
     (@write $o:ident, null, $k:expr, $v:expr) => { $o.put($k, &$v) };
     (@write $o:ident, list, $k:expr, $v:expr) => { $o.put_if(!$v.is_empty(), $k, &$v) };
     (@write $o:ident, dflt, $k:expr, $v:expr) => { $o.put($k, &$v) };
     (@write $o:ident, flag, $k:expr, $v:expr) => { $o.put_if($v, $k, $v) };
+    (@write $o:ident, skip, $k:expr, $v:expr) => { $o };
     ($t:ident, keep($extra:ident), { $($field:ident : $kind:ident),* $(,)? }) => {
         impl $crate::json::FromJson for $t {
             #[inline(never)]

@@ -551,7 +551,7 @@ fn main() {
         &mut out,
         "unknown-format",
         good_files(),
-        &|m| m["format"] = json!(2),
+        &|m| m["format"] = json!(99),
         21,
         "the signed manifest is not valid",
     );

@@ -1,0 +1,234 @@
+//! Bare packages (issue 21): the same signed package without a head, applied by the installed
+//! client tool. It installs byte for byte what a self-extracting one does, and it is refused for
+//! every reason a self-extracting one is (signature, key, target, damage), with the same exit
+//! code and the machine unchanged; no head can be put in front of it, or taken off a
+//! self-extracting one, without signing again.
+
+use iupack_tests::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Three releases of `definitions`: a big file that changes a little, a small one, a program.
+fn release(w: &World, name: &str, edit: u8) -> PathBuf {
+    let mut big = noise(7, 300_000);
+    big[1000] ^= edit;
+    big.extend_from_slice(&[edit; 50]);
+    w.release(
+        name,
+        &[
+            ("main.avdb", &big, false),
+            ("sub/daily.avdb", &[b'd', edit], false),
+            ("tool.sh", b"#!/bin/sh\n", true),
+        ],
+    )
+}
+
+fn spec(w: &World, name: &str, content: &str, extra: &str) -> PathBuf {
+    w.spec(
+        name,
+        &format!(
+            "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n{extra}\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.2\"\ncontent = \"{content}\"\n[[components.deltas]]\nversion = \"2026.11.24.1\"\ncontent = \"../releases/defs-1\"\n"
+        ),
+    )
+}
+
+/// `iupack build SPEC --bare --out packages/NAME.iup`.
+fn build_bare(w: &World, spec: &Path, key: &Path, name: &str) -> PathBuf {
+    let out = w.path(&format!("packages/{name}.iup"));
+    fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
+    let o = output(
+        iupack()
+            .arg("build")
+            .arg(spec)
+            .args(["--bare", "--key"])
+            .arg(key)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("bare: no head"), "{}", stdout(&o));
+    out
+}
+
+/// `iupack-stub apply PKG` with the installed client tool and the machine's inventory.
+fn client_apply(w: &World, pkg: &Path) -> std::process::Output {
+    output(
+        Command::new(stub_path())
+            .arg("apply")
+            .arg(pkg)
+            .arg("--inventory")
+            .arg(w.inventory_path()),
+    )
+}
+
+/// A machine with definitions 2026.11.24.1 installed, trusting `pubkey`.
+fn machine_at_1(w: &World, pubkey: &str, v1: &Path) {
+    w.install_inventory(
+        &[pubkey],
+        &[("definitions", Some("2026.11.24.1"), "acme/defs")],
+    );
+    w.install_tree(v1, "acme/defs");
+}
+
+#[test]
+fn a_bare_package_is_headless_data_and_applies_like_a_self_extracting_one() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let v1 = release(&w, "defs-1", 1);
+    let v2 = release(&w, "defs-2", 2);
+    let s = spec(&w, "s", "../releases/defs-2", "");
+    let bare = build_bare(&w, &s, &key, "bare");
+    let sfx = w.package(&s, &key, "sfx");
+
+    let bytes = fs::read(&bare).expect("read");
+    assert!(
+        bytes.starts_with(b"PK\x03\x04"),
+        "a bare package is a ZIP from byte 0"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&bare).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o111, 0, "a bare package is not executable");
+    }
+    let o = output(iupack().arg("inspect").arg(&bare));
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("form      bare"), "{}", stdout(&o));
+    let o = output(iupack().arg("inspect").arg(&sfx));
+    assert!(
+        stdout(&o).contains("form      self-extracting"),
+        "{}",
+        stdout(&o)
+    );
+    let o = output(
+        iupack()
+            .arg("verify")
+            .arg(&bare)
+            .arg("--pubkey")
+            .arg(w.path("keys/k.pub")),
+    );
+    assert_code(&o, 0);
+    // The same manifest content: only the head and its binding differ.
+    let sfx_size = fs::metadata(&sfx).expect("meta").len();
+    let head = fs::metadata(stub_path()).expect("meta").len();
+    assert!(
+        (bytes.len() as u64) < sfx_size - head + 200,
+        "bare {} vs self-extracting {sfx_size} with a {head}-byte head",
+        bytes.len()
+    );
+
+    // Applied by the client tool: byte-identical tree, inventory updated; then current.
+    machine_at_1(&w, &pubkey, &v1);
+    let o = client_apply(&w, &bare);
+    assert_code(&o, 0);
+    assert_tree_eq(&w.machine().join("acme/defs"), &v2);
+    assert_eq!(w.component("definitions")["version"], "2026.11.24.2");
+    let before = snapshot(&w.machine());
+    let o = client_apply(&w, &bare);
+    assert_code(&o, 0);
+    assert_same(&before, &snapshot(&w.machine()));
+
+    // A full bare package installs on an empty machine too.
+    let full = w.spec(
+        "full",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\nversion = \"2026.11.24.2\"\ncontent = \"../releases/defs-2\"\n",
+    );
+    let full = build_bare(&w, &full, &key, "full");
+    fs::remove_dir_all(w.machine()).expect("rm");
+    w.install_inventory(&[&pubkey], &[("definitions", None, "acme/defs")]);
+    let o = client_apply(&w, &full);
+    assert_code(&o, 0);
+    assert_tree_eq(&w.machine().join("acme/defs"), &v2);
+}
+
+/// Flips one byte of `pkg` at `at` into a copy named `name`.
+fn flipped(w: &World, pkg: &Path, at: usize, name: &str) -> PathBuf {
+    let mut b = fs::read(pkg).expect("read");
+    b[at] ^= 0x20;
+    let out = w.path(&format!("packages/{name}"));
+    fs::write(&out, b).expect("write");
+    out
+}
+
+#[test]
+fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let (other_key, _) = w.keygen("other");
+    let v1 = release(&w, "defs-1", 1);
+    release(&w, "defs-2", 2);
+    let s = spec(&w, "s", "../releases/defs-2", "");
+    let bare = build_bare(&w, &s, &key, "bare");
+    let sfx = w.package(&s, &key, "sfx");
+    let by_other = build_bare(&w, &s, &other_key, "by-other");
+    let sfx_by_other = w.package(&s, &other_key, "sfx-by-other");
+    let narrow = spec(
+        &w,
+        "narrow",
+        "../releases/defs-2",
+        "product_versions = \">=13\"",
+    );
+    let bare_narrow = build_bare(&w, &narrow, &key, "narrow");
+    let sfx_narrow = w.package(&narrow, &key, "sfx-narrow");
+
+    let bare_bytes = fs::read(&bare).expect("read");
+    let sfx_bytes = fs::read(&sfx).expect("read");
+    // Damage: a byte of the patch flipped (the first delta entry's data), a byte of the
+    // manifest's entry flipped (its CRC, then its signature), the file cut short.
+    let patch_at = |b: &[u8]| entry_data(b, "d/0") + 10;
+    let manifest_at = |b: &[u8]| entry_data(b, "iupack/manifest.json") + 10;
+    let cut = |w: &World, pkg: &Path, name: &str| {
+        let b = fs::read(pkg).expect("read");
+        let out = w.path(&format!("packages/{name}"));
+        fs::write(&out, &b[..b.len() - 30]).expect("write");
+        out
+    };
+    let head = fs::read(stub_path()).expect("stub");
+    // No head in front of a bare package, and none taken off a self-extracting one.
+    let headed = w.path("packages/headed.run");
+    fs::write(&headed, [&head[..], &bare_bytes[..]].concat()).expect("write");
+    let beheaded = w.path("packages/beheaded.iup");
+    fs::write(&beheaded, &sfx_bytes[head.len()..]).expect("write");
+
+    let cases: Vec<(&str, PathBuf, PathBuf, i32)> = vec![
+        (
+            "signed by a key the machine does not trust",
+            by_other,
+            sfx_by_other,
+            20,
+        ),
+        ("for another product version", bare_narrow, sfx_narrow, 10),
+        (
+            "a patch byte flipped",
+            flipped(&w, &bare, patch_at(&bare_bytes), "patch.iup"),
+            flipped(&w, &sfx, patch_at(&sfx_bytes), "patch.run"),
+            21,
+        ),
+        (
+            "a manifest byte flipped",
+            flipped(&w, &bare, manifest_at(&bare_bytes), "manifest.iup"),
+            flipped(&w, &sfx, manifest_at(&sfx_bytes), "manifest.run"),
+            21,
+        ),
+        (
+            "cut short",
+            cut(&w, &bare, "cut.iup"),
+            cut(&w, &sfx, "cut.run"),
+            21,
+        ),
+        ("a head put in front / taken off", headed, beheaded, 21),
+    ];
+    machine_at_1(&w, &pubkey, &v1);
+    let before = snapshot(&w.machine());
+    for (why, bare_case, sfx_case, want) in cases {
+        let o = client_apply(&w, &bare_case);
+        assert_eq!(code(&o), want, "bare, {why}: {}", stderr(&o));
+        assert_same(&before, &snapshot(&w.machine()));
+        let o = client_apply(&w, &sfx_case);
+        assert_eq!(code(&o), want, "self-extracting, {why}: {}", stderr(&o));
+        assert_same(&before, &snapshot(&w.machine()));
+    }
+    // And the untouched ones still apply.
+    assert_code(&client_apply(&w, &bare), 0);
+}
