@@ -87,6 +87,13 @@ build() {
   done
 }
 
+# One build at a time per cache folder: every variant is built into the same cargo folder and
+# then copied out, so two runs at once (two checkouts on one machine) would copy each other's
+# binaries. The lock is held until this script ends.
+mkdir -p "$cache"
+exec 9>"$cache/.build-targets.lock"
+flock 9
+
 for t in "${targets[@]}"; do
   case "$t" in
     windows-x86_64) build windows-x86_64 x86_64-pc-windows-gnu iupack-stub.exe ;;
