@@ -70,6 +70,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             stub: a.stub.as_deref(),
             target: a.target.as_deref(),
             force: a.force,
+            store: a.store.as_deref(),
         },
         Progress::new(a.json),
     );

@@ -68,6 +68,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 stub: a.stub.as_deref(),
                 target: a.target.as_deref(),
                 force: true,
+                store: Some(&a.store),
             },
             Progress::new(a.json || a.dry_run),
         ),

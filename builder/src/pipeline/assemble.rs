@@ -4,7 +4,7 @@
 //! writes a file.
 
 use super::heads::Heads;
-use super::{compress, deltas, Options, Signer};
+use super::{compress, deltas, Signer};
 use crate::content::Content;
 use crate::progress::{self, Progress};
 use crate::spec::Spec;
@@ -41,7 +41,7 @@ pub struct Assembled {
 /// The key transitions' entries, then per component its full content (settling each archive
 /// [`compress::archives`] made) and its deltas ("diffing").
 pub fn parts(
-    o: &Options,
+    how: &write::DeltaOptions<'_>,
     spec: &Spec,
     base: &Path,
     contents: &[Content],
@@ -59,7 +59,7 @@ pub fn parts(
     for ((c, content), archived) in spec.components.iter().zip(contents).zip(archived) {
         archives.push(compress::settle(c, content, archived, &mut entries)?);
         all_deltas.push(deltas::component(
-            o,
+            how,
             c,
             content,
             base,

@@ -1,8 +1,8 @@
 //! The deltas of one component: for each earlier release the spec lists, its content read and
-//! the patch from it to the new content made with the codec and zstd level asked for. Owns the
+//! the patch from it to the new content made with the codec and zstd level asked for (or taken,
+//! proven, from the delta cache). Owns the
 //! delta part of the package; never decides about full content and never writes the package.
 
-use super::Options;
 use crate::content::{self, Content};
 use crate::spec::ComponentSpec;
 use indicatif::ProgressBar;
@@ -11,10 +11,10 @@ use iupack_stub::format::write::{self, PackageEntry};
 use iupack_stub::Error;
 use std::path::Path;
 
-/// The deltas of `c` (new content `content`, earlier releases' content relative to `base`), their
-/// entries appended to `entries`; `payload` grows by the bytes they carry.
+/// The deltas of `c` (new content `content`, earlier releases' content relative to `base`) made
+/// as `how` says, their entries appended to `entries`; `payload` grows by the bytes they carry.
 pub fn component(
-    o: &Options,
+    how: &write::DeltaOptions<'_>,
     c: &ComponentSpec,
     content: &Content,
     base: &Path,
@@ -31,8 +31,7 @@ pub fn component(
             &d.version,
             &old.files,
             &content.files,
-            o.delta_level,
-            o.delta_codec,
+            how,
         )
         .map_err(|e| {
             Error::other(format!(
