@@ -15,7 +15,8 @@
 //! against the old bytes before it is used, and rejects it here when it does not prove itself.
 //!
 //! A build also keeps what it made or read in memory ([`BuildCache`]), with or without a folder,
-//! so an encoding one build needs twice is made (and counted) once.
+//! so an encoding one build needs twice is made (and counted) once: the two delta variants of a
+//! package (issue 21, item 3) share their `bsdiff-lzma` patches.
 
 use iupack_stub::format::digest::{is_sha256_hex, sha256_hex};
 use iupack_stub::format::patch_cache::PatchCache;

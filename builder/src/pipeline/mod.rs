@@ -86,7 +86,7 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
         codecs: write::PatchCodecs::All,
         cache: &cache,
     };
-    let parts = assemble::parts(&how, spec, base, &contents, archived, progress)?;
+    let parts = assemble::parts(&how, &heads, spec, base, &contents, archived, progress)?;
     let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
     if let Some(w) = heads::development_warning(&pkg.stub_path, pkg.stub.len(), o.stub.is_some()) {
         crate::err_line(&format!("iupack: warning: {w}"));
