@@ -37,6 +37,7 @@ pub fn err_line(text: &str) {
 
 mod cmd;
 mod content;
+mod deltacache;
 mod keys;
 mod outpath;
 mod pipeline;

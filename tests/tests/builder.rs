@@ -710,6 +710,126 @@ fn each_package_gets_the_smallest_head_that_reads_it() {
     assert!(!w.path("refused.run").exists() && !w.path("refused2.run").exists());
 }
 
+/// Issue 21, item 3: a delta-only package whose patches the small head can read gets it. With
+/// both heads installed, the deltas are made both ways (every patch `bsdiff-lzma`; or any codec)
+/// and the package that is smaller with its head is kept: with heads sized as shipped (the zstd
+/// head ~197 KB larger) that is the small head's; with heads of the same size, the zstd one's
+/// (its patches are smaller). A head given with --stub decides alone.
+#[test]
+fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    defs_release(&w);
+    let mut main: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    main[1000..1004].copy_from_slice(b"NEW!");
+    w.release(
+        "defs2",
+        &[
+            ("main.avdb", &main, false),
+            ("sub/dir/daily.avdb", b"daily 2\n", false),
+            ("tool.sh", b"#!/bin/sh\n", true),
+        ],
+    );
+    let spec = simple_spec(
+        &w,
+        "delta-only",
+        "../releases/defs2",
+        "full = false\n[[components.deltas]]\nversion = \"1.0\"\ncontent = \"../releases/defs\"\n",
+    );
+    // An iupack installed with its heads; the zstd head `pad` bytes larger than the small one.
+    let install = |name: &str, pad: usize| -> PathBuf {
+        let bin = w.path(name);
+        let stubs = bin.join("stubs").join(this_platform());
+        fs::create_dir_all(&stubs).expect("mkdir");
+        fs::copy(bin_dir().join("iupack"), bin.join("iupack")).expect("copy iupack");
+        set_mode(&bin.join("iupack"), 0o755);
+        stub_marked_without("zstd", &stubs.join("iupack-head"));
+        stub_marked_without("client", &stubs.join("iupack-head-zstd"));
+        let zstd_head = stubs.join("iupack-head-zstd");
+        let mut bytes = fs::read(&zstd_head).expect("read");
+        bytes.resize(bytes.len() + pad, 0);
+        fs::write(&zstd_head, bytes).expect("pad");
+        bin
+    };
+    let build =
+        |bin: &Path, out: &str, extra: &[&str]| -> (std::process::Output, serde_json::Value) {
+            let o = Command::new(bin.join("iupack"))
+                .arg("build")
+                .arg(&spec)
+                .arg("--key")
+                .arg(&key)
+                .arg("--out")
+                .arg(w.path(out))
+                .arg("--json")
+                .args(extra)
+                .output()
+                .expect("run iupack");
+            let v = serde_json::from_slice(&o.stdout).unwrap_or_default();
+            (o, v)
+        };
+    let head = |v: &serde_json::Value| {
+        v["stub"]
+            .as_str()
+            .and_then(|s| s.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let codecs = |pkg: &str| -> Vec<Option<String>> {
+        let p = Package::open(&w.path(pkg), Expect::Package)
+            .expect("open")
+            .expect("package");
+        let m: serde_json::Value = serde_json::from_slice(p.manifest_bytes()).expect("json");
+        let d = &m["components"][0]["deltas"][0];
+        assert_eq!(d["codec"], "zstd-prefix", "{d}");
+        d["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .filter(|f| f["op"] == "patch")
+            .map(|f| f["codec"].as_str().map(str::to_string))
+            .collect()
+    };
+    let shipped = install("shipped", 196_720);
+    let (o, small) = build(&shipped, "small.run", &[]);
+    assert_code(&o, 0);
+    assert_eq!(head(&small), "iupack-head", "{small}");
+    assert_eq!(codecs("small.run"), [Some("bsdiff-lzma".to_string())]);
+    // The same heads' sizes: the zstd variant's patches are smaller, so it ships.
+    let same = install("same-size", 0);
+    let (o, zstd) = build(&same, "zstd.run", &[]);
+    assert_code(&o, 0);
+    assert_eq!(head(&zstd), "iupack-head-zstd", "{zstd}");
+    let payload = |v: &serde_json::Value| v["components"][0]["deltas"][0]["payload_bytes"].as_u64();
+    assert!(payload(&zstd) < payload(&small), "{zstd} {small}");
+    // Given with --stub, the small head takes patches it reads; a whole-tree patch it can't.
+    let given = shipped
+        .join("stubs")
+        .join(this_platform())
+        .join("iupack-head");
+    let given = given.to_str().expect("utf8");
+    let (o, v) = build(&shipped, "given.run", &["--stub", given]);
+    assert_code(&o, 0);
+    assert_eq!(head(&v), "iupack-head");
+    let (o, _) = build(
+        &shipped,
+        "tree.run",
+        &["--stub", given, "--delta-codec", "tree"],
+    );
+    assert_err(&o, 2, "built without the zstd decoder");
+    assert!(!w.path("tree.run").exists());
+    // The small head's package applies: byte-identical, inventory updated.
+    for pkg in ["small.run", "given.run"] {
+        let m = World::new();
+        m.install_inventory(&[&pubkey], &[("definitions", Some("1.0"), "acme/defs")]);
+        m.install_tree(&w.path("releases/defs"), "acme/defs");
+        assert_code(&m.run(&w.path(pkg), &[]), 0);
+        assert_tree_eq(&m.machine().join("acme/defs"), &w.path("releases/defs2"));
+        assert_eq!(m.component("definitions")["version"], "2026.11.24.1");
+    }
+}
+
 #[test]
 fn build_target_picks_the_platform_and_refuses_a_stub_of_another_format() {
     let w = World::new();

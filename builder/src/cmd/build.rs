@@ -76,6 +76,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             target: a.target.as_deref(),
             force: a.force,
             bare: a.bare,
+            store: a.store.as_deref(),
         },
         Progress::new(a.json),
     );

@@ -1,12 +1,13 @@
 //! The flags `build`, `publish` and `plan` share, parsed once here (`#[command(flatten)]` in each):
 //! how packages are compressed (`--compression`, `--delta-codec`, `--delta-level`) and what
-//! packages built from the release store carry (`--deltas`, `--no-full`, `--full`). Turns them
-//! into [`pipeline::Options`]; never builds.
+//! packages built from the release store carry (`--deltas`, `--no-full`, `--full`), and where
+//! patches are kept between builds (`--delta-cache`, `--no-delta-cache`). Turns them into
+//! [`pipeline::Options`]; never builds.
 
 use crate::pipeline;
 use crate::progress::Progress;
 use iupack_stub::format::write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
 pub struct Packing {
@@ -32,6 +33,14 @@ pub struct Packing {
     /// build and apply) or `deflate` (one ZIP entry per file: any unzip tool extracts it).
     #[arg(long, value_name = "METHOD", default_value = "zstd")]
     compression: Compression,
+    /// Keep the patches and full archives made in DIR and reuse those kept by earlier builds,
+    /// each checked before use (default for builds from a store: STORE/.delta-cache; entries
+    /// unused for 30 days are removed).
+    #[arg(long, value_name = "DIR")]
+    delta_cache: Option<PathBuf>,
+    /// Make every patch and archive anew and keep none.
+    #[arg(long, conflicts_with = "delta_cache")]
+    no_delta_cache: bool,
 }
 
 /// The forms of package a share holds (`publish` and `plan` only): bare packages for machines
@@ -105,6 +114,8 @@ pub struct Target<'a> {
     pub force: bool,
     /// No head: a bare package.
     pub bare: bool,
+    /// The release store the packages are built from, if any (its delta cache is the default).
+    pub store: Option<&'a Path>,
 }
 
 impl Packing {
@@ -131,6 +142,12 @@ impl Packing {
             delta_codec: self.delta_codec.into(),
             compression: self.compression.into(),
             bare: t.bare,
+            delta_cache: match (&self.delta_cache, t.store) {
+                _ if self.no_delta_cache => None,
+                (Some(dir), _) => Some(dir.clone()),
+                (None, Some(store)) => Some(store.join(crate::deltacache::STORE_FOLDER)),
+                (None, None) => None,
+            },
         }
     }
 }

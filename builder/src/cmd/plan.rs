@@ -112,6 +112,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 target: a.target.as_deref(),
                 force: true,
                 bare: false,
+                store: Some(&a.store),
             },
             progress,
         ),

@@ -73,6 +73,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 target: a.target.as_deref(),
                 force: true,
                 bare: false,
+                store: Some(&a.store),
             },
             Progress::new(a.json || a.dry_run),
         ),

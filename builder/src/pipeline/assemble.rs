@@ -1,10 +1,11 @@
 //! Puts the package together: its entries in package order (key transitions, then per component
-//! its full content and its deltas), the manifest's components, the head that can decode them,
+//! its full content and its deltas, made the way that lets the smallest head carry them when
+//! that makes the package smaller), the manifest's components, the head that can decode them,
 //! the manifest (validated) and its signature. Owns the package order and the manifest; never
 //! writes a file.
 
 use super::heads::Heads;
-use super::{compress, deltas, Options, Signer};
+use super::{compress, deltas, Signer};
 use crate::content::Content;
 use crate::progress::{self, Progress};
 use crate::spec::Spec;
@@ -40,9 +41,12 @@ pub struct Assembled {
 }
 
 /// The key transitions' entries, then per component its full content (settling each archive
-/// [`compress::archives`] made) and its deltas ("diffing").
+/// [`compress::archives`] made) and its deltas ("diffing"), made each way the heads allow (for a
+/// package with no full content: see [`Heads::delta_variants`]; a bare package, `heads` `None`,
+/// any codec) and kept the way that makes the package smallest, head included.
 pub fn parts(
-    o: &Options,
+    how: &write::DeltaOptions<'_>,
+    heads: Option<&Heads>,
     spec: &Spec,
     base: &Path,
     contents: &[Content],
@@ -50,24 +54,41 @@ pub fn parts(
     progress: &Progress,
 ) -> Result<Parts, Error> {
     let mut entries = transition_entries(spec, base)?;
+    let mut fulls = Vec::new();
     let mut archives = Vec::new();
-    let mut all_deltas = Vec::new();
-    let mut delta_bytes = 0;
+    for ((c, content), archived) in spec.components.iter().zip(contents).zip(archived) {
+        let mut full = Vec::new();
+        archives.push(compress::settle(c, content, archived, &mut full)?);
+        fulls.push(full);
+    }
+    // A bare package has no head to choose: any codec, as small as it gets.
+    let ways = heads.map_or_else(
+        || vec![(write::PatchCodecs::All, 0)],
+        |h| h.delta_variants(spec.components.iter().any(|c| c.full), how.choice),
+    );
     let pb = progress.bar(
         "diffing",
-        spec.components.iter().map(|c| c.deltas.len() as u64).sum(),
+        spec.components
+            .iter()
+            .map(|c| (c.deltas.len() * ways.len()) as u64)
+            .sum(),
     );
-    for ((c, content), archived) in spec.components.iter().zip(contents).zip(archived) {
-        archives.push(compress::settle(c, content, archived, &mut entries)?);
-        all_deltas.push(deltas::component(
-            o,
-            c,
-            content,
-            base,
-            &mut entries,
-            &mut delta_bytes,
-            &pb,
-        )?);
+    let mut built = Vec::new();
+    for (c, content) in spec.components.iter().zip(contents) {
+        built.push(deltas::component(how, &ways, c, content, base, &pb)?);
+    }
+    let way = deltas::cheapest(&ways, &built);
+    let mut all_deltas = Vec::new();
+    let mut delta_bytes = 0;
+    for (full, mut per_way) in fulls.into_iter().zip(built) {
+        entries.extend(full);
+        let mut component_deltas = Vec::new();
+        for bd in per_way.swap_remove(way) {
+            delta_bytes += bd.delta.payload_size();
+            entries.extend(bd.entries);
+            component_deltas.push(bd.delta);
+        }
+        all_deltas.push(component_deltas);
     }
     pb.finish_with_message(format!("{} of patches", progress::bytes(delta_bytes)));
     Ok(Parts {

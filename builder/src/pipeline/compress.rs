@@ -1,14 +1,15 @@
 //! The full content of each component: compressed into one archive (tar.zst or tar.xz) on as
 //! many threads as there are cores, or carried as one ZIP entry per file (deflate, a file past
 //! tar's size limit, or a component too small to gain from an archive). Owns the choice between
-//! the two; never reads content other than the component's own files and never writes the
-//! package.
+//! the two; an archive made before is taken from the delta cache once it proves itself. Never
+//! reads content other than the component's own files and never writes the package.
 
 use crate::content::Content;
 use crate::progress::Progress;
 use crate::spec::{ComponentSpec, Spec};
-use iupack_stub::format::manifest::FullArchive;
-use iupack_stub::format::write::{self, FullCodec, PackageEntry};
+use iupack_stub::format::manifest::{FullArchive, ARCHIVE_TAR_XZ, ARCHIVE_TAR_ZST};
+use iupack_stub::format::patch_cache::{self, PatchCache};
+use iupack_stub::format::write::{self, FullCodec, PackageEntry, Payload, SourceFile};
 use iupack_stub::Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -25,6 +26,7 @@ pub fn archives(
     contents: &[Content],
     codec: FullCodec,
     created: u64,
+    cache: &dyn PatchCache,
     progress: &Progress,
 ) -> Vec<Option<Archived>> {
     // (A file past tar's 8 GiB header limit keeps its component in per-file entries.)
@@ -57,7 +59,7 @@ pub fn archives(
                 };
                 if wanted[i] {
                     pb.set_message(c.name.clone());
-                    let r = write::full_archive(&c.name, &contents[i].files, codec, created);
+                    let r = archive(cache, &c.name, &contents[i].files, codec, created);
                     *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
                     pb.inc(1);
                 }
@@ -69,6 +71,36 @@ pub fn archives(
         .into_iter()
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .collect()
+}
+
+/// The archive of one component's `files`: taken from the delta cache when one made before
+/// proves itself (it decodes to exactly these files), else made and kept there. A build with
+/// `SOURCE_DATE_EPOCH` takes only an archive made at its own time (its bytes are reproducible);
+/// any other takes one made at any time (the tar headers' times are not compared by the stub).
+fn archive(
+    cache: &dyn PatchCache,
+    component: &str,
+    files: &[SourceFile],
+    codec: FullCodec,
+    created: u64,
+) -> Archived {
+    let name = match codec {
+        FullCodec::Zstd => ARCHIVE_TAR_ZST,
+        FullCodec::Xz => ARCHIVE_TAR_XZ,
+        FullCodec::Deflate => return write::full_archive(component, files, codec, created),
+    };
+    let entries: Vec<_> = files.iter().map(SourceFile::entry).collect();
+    let mtime = super::source_date_epoch().map(|_| created);
+    let bytes = patch_cache::archive(cache, name, &entries, mtime, || match write::full_archive(
+        component, files, codec, created,
+    )?
+    .1
+    .payload
+    {
+        Payload::Bytes(b) => Ok(b),
+        Payload::File(_) => Err(std::io::Error::other("an archive is made in memory")),
+    })?;
+    Ok(write::archive_parts(component, name, bytes))
 }
 
 /// How component `c` carries its full content: the archive (its entry appended to `entries`),

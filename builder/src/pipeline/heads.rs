@@ -2,9 +2,11 @@
 //! platforms), which stub executables may head it (`--stub`, or those found beside this program),
 //! and, once the content is known, the first of them that can decode it. Every candidate is read
 //! and its executable format checked at once, so a wrong `--stub` fails before any content is
-//! compressed. Owns no package bytes and never writes anything.
+//! compressed; before the deltas are made, which codecs they may use so that the smallest head
+//! reads them ([`Heads::delta_variants`]). Owns no package bytes and never writes anything.
 
 use iupack_stub::format::package::{Expect, Package};
+use iupack_stub::format::write::{CodecChoice, PatchCodecs};
 use iupack_stub::{platform::fsutil, Error};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -170,7 +172,52 @@ fn candidates(dir: &Path, target: &str) -> Vec<PathBuf> {
     candidates
 }
 
+/// Whether a stub's feature mark has `feature`.
+fn marked(stub: &[u8], feature: &str) -> bool {
+    iupack_stub::stub_features(stub).is_some_and(|f| f.iter().any(|f| f == feature))
+}
+
+/// Whether a stub reads the manifests this builder writes (format 2): older ones can't head them.
+fn current(stub: &[u8]) -> bool {
+    marked(stub, "format2")
+}
+
+/// Whether a stub reads zstd data.
+fn reads_zstd(stub: &[u8]) -> bool {
+    marked(stub, "zstd")
+}
+
 impl Heads {
+    /// The ways to make the package's deltas, each with the size of the head that would carry
+    /// it (issue 21, item 3). For a package with no full content (`has_full` false) and no
+    /// `--delta-codec tree`: with both a head without zstd and one with it found (not given with
+    /// `--stub`), two (patches the small head reads, first, then any), and the package is built
+    /// the way that makes it smaller, head included; with only a head without zstd (found, or
+    /// given), what it reads. Otherwise any codec, as before: a package with full content keeps
+    /// the head its full content and patches need (a full apply by the zstd head is pipelined,
+    /// by the small one it is not, and full applies must not get slower).
+    pub fn delta_variants(&self, has_full: bool, choice: CodecChoice) -> Vec<(PatchCodecs, u64)> {
+        let zstd_only = has_full || choice == CodecChoice::Tree;
+        let size = |s: &Vec<u8>| s.len() as u64;
+        let small = self
+            .found
+            .iter()
+            .find(|(_, s)| current(s) && !reads_zstd(s))
+            .map(|(_, s)| size(s));
+        let big = self
+            .found
+            .iter()
+            .find(|(_, s)| current(s) && reads_zstd(s))
+            .map(|(_, s)| size(s));
+        match (small, big) {
+            (Some(small), None) if !zstd_only => vec![(PatchCodecs::NoZstd, small)],
+            (Some(small), Some(big)) if !zstd_only && !self.given => {
+                vec![(PatchCodecs::NoZstd, small), (PatchCodecs::All, big)]
+            }
+            _ => vec![(PatchCodecs::All, big.or(small).unwrap_or(0))],
+        }
+    }
+
     /// The first head that can decode what the package holds: one built without zstd only when
     /// no content is zstd data. A head must be marked `format2` (it reads the manifests this
     /// builder writes); one without that mark is older and is never taken.
@@ -182,8 +229,7 @@ impl Heads {
             .collect();
         let mut older = None;
         for (path, stub) in self.found {
-            let features = iupack_stub::stub_features(&stub).unwrap_or_default();
-            if !features.iter().any(|f| f == "format2") {
+            if !current(&stub) {
                 // Built before manifest format 2 (or not iupack's): it can't read this
                 // builder's packages.
                 if self.given {
@@ -192,8 +238,7 @@ impl Heads {
                 older.get_or_insert(path);
                 continue;
             }
-            let reads_zstd = features.iter().any(|f| f == "zstd");
-            if reads_zstd || !needs_zstd {
+            if reads_zstd(&stub) || !needs_zstd {
                 return Ok((path, stub));
             }
             if self.given {

@@ -4,6 +4,7 @@
 //! and the key (so bad flags fail before any work); hash the content; compress full content
 //! ([`compress`]); make the deltas and put the package together ([`assemble`], [`deltas`]); write
 //! and verify it, sign the file and update `SHA256SUMS` ([`output`]); report ([`summary`]).
+//! Patches are taken from and kept in the delta cache the options name (`crate::deltacache`).
 //! Every command that builds (`build`, `publish`, `plan`) comes through here with `Options`,
 //! never with clap arguments; this module never parses arguments and never prints (progress
 //! bars on a terminal aside).
@@ -19,6 +20,7 @@ pub use output::edit_sums;
 pub use summary::Summary;
 
 use crate::content::{self, Content};
+use crate::deltacache::BuildCache;
 use crate::outpath;
 use crate::progress::{self, Progress};
 use crate::{keys, spec::Spec};
@@ -52,6 +54,8 @@ pub struct Options {
     /// A bare package: no head (`stub` and the heads beside this program are not read); the
     /// installed client tool applies it.
     pub bare: bool,
+    /// The folder patches are kept in between builds (`crate::deltacache`), or none.
+    pub delta_cache: Option<PathBuf>,
 }
 
 /// A package just built and verified.
@@ -76,12 +80,27 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
         false => Some(heads::find(o.stub.as_deref(), &target, o.target.is_some())?),
     };
     let key = Signer::load(&o.key)?;
+    let cache = BuildCache::open(o.delta_cache.as_deref())?;
     let created = created();
     let progress = &o.progress;
 
     let contents = hash(spec, base, progress)?;
-    let archived = compress::archives(spec, &contents, o.compression, created, progress);
-    let parts = assemble::parts(o, spec, base, &contents, archived, progress)?;
+    let archived = compress::archives(spec, &contents, o.compression, created, &cache, progress);
+    let how = write::DeltaOptions {
+        level: o.delta_level,
+        choice: o.delta_codec,
+        codecs: write::PatchCodecs::All,
+        cache: &cache,
+    };
+    let parts = assemble::parts(
+        &how,
+        heads.as_ref(),
+        spec,
+        base,
+        &contents,
+        archived,
+        progress,
+    )?;
     let pkg = assemble::package(spec, &contents, parts, heads, platforms, created, &key)?;
     if let Some(w) = pkg
         .stub_path
@@ -92,6 +111,9 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     }
     output::write_verified(&o.out, &pkg, created, &key, progress)?;
     let (size, sha256) = output::sign_file(&o.out, &sig_path, &pkg, &key, progress)?;
+    for w in cache_warnings(&cache) {
+        crate::err_line(&format!("iupack: warning: {w}"));
+    }
 
     let summary = Summary::new(
         &pkg.manifest,
@@ -103,6 +125,7 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
             stub: pkg.stub_path.as_deref(),
             stub_size: pkg.stub.len(),
             signed_by: key_id(&key.public),
+            delta_cache: cache.dir().map(|d| (d, cache.counts())),
         },
     );
     Ok(Built {
@@ -114,12 +137,45 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     })
 }
 
+/// What a build says of its delta cache on stderr: damaged entries it made again, a patch it
+/// could not keep. Entries unused for 30 days are removed here, at the end of the build.
+fn cache_warnings(cache: &BuildCache) -> Vec<String> {
+    let Some(dir) = cache.dir() else {
+        return Vec::new();
+    };
+    cache.sweep();
+    let mut out = Vec::new();
+    let damaged = cache.counts().damaged;
+    if damaged > 0 {
+        out.push(format!(
+            "{damaged} damaged entr{} in the delta cache {} removed; {} made again and checked",
+            if damaged == 1 { "y" } else { "ies" },
+            dir.display(),
+            if damaged == 1 {
+                "its patch"
+            } else {
+                "their patches"
+            }
+        ));
+    }
+    if let Some(e) = cache.write_error() {
+        out.push(format!(
+            "the delta cache could not keep every patch ({e}); later builds make those again (check the folder's space and permissions, or pass --no-delta-cache)"
+        ));
+    }
+    out
+}
+
 /// The package's time: `SOURCE_DATE_EPOCH` (reproducible builds), else now.
 pub fn created() -> u64 {
+    source_date_epoch().unwrap_or_else(time::unix_now)
+}
+
+/// `SOURCE_DATE_EPOCH`, when set to a time: the build must be reproducible.
+fn source_date_epoch() -> Option<u64> {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_else(time::unix_now)
 }
 
 /// Reads and hashes every component's content ("hashing").

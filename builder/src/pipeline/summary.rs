@@ -2,6 +2,7 @@
 //! always were) and the text output renders as lines. Owns the wording and the fields of both;
 //! never prints (the command does) and never touches a file.
 
+use crate::deltacache::Counts;
 use iupack_stub::format::manifest::Manifest;
 use serde::Serialize;
 use std::path::Path;
@@ -22,6 +23,18 @@ pub struct Summary {
     bare: bool,
     signed_by: Option<String>,
     components: Vec<ComponentSummary>,
+    /// The delta cache the build used (null: none).
+    delta_cache: Option<CacheSummary>,
+}
+
+/// What the delta cache gave: patches and full archives reused (each proven before use), made,
+/// and damaged entries found (removed, made again).
+#[derive(Debug, Serialize)]
+struct CacheSummary {
+    dir: String,
+    reused: usize,
+    made: usize,
+    damaged: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +75,7 @@ pub struct Written<'a> {
     pub stub: Option<&'a Path>,
     pub stub_size: usize,
     pub signed_by: Option<String>,
+    pub delta_cache: Option<(&'a Path, Counts)>,
 }
 
 impl Summary {
@@ -113,6 +127,12 @@ impl Summary {
             bare: m.package.bare,
             signed_by: w.signed_by,
             components,
+            delta_cache: w.delta_cache.map(|(dir, c)| CacheSummary {
+                dir: dir.display().to_string(),
+                reused: c.reused,
+                made: c.made,
+                damaged: c.damaged,
+            }),
         }
     }
 
@@ -151,6 +171,16 @@ impl Summary {
                     c.name, c.version, d.from, d.text
                 ));
             }
+        }
+        if let Some(c) = &self.delta_cache {
+            let mut line = format!(
+                "  delta cache {}: {} reused, {} made (patches and full archives)",
+                c.dir, c.reused, c.made
+            );
+            if c.damaged > 0 {
+                line.push_str(&format!(", {} damaged entries made again", c.damaged));
+            }
+            lines.push(line);
         }
         lines.push(match &self.stub {
             Some(stub) => format!("  stub {stub} ({} bytes)", self.stub_size),

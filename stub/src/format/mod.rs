@@ -9,6 +9,8 @@ pub mod digest;
 pub mod keys;
 pub mod manifest;
 pub mod package;
+#[cfg(feature = "write")]
+pub mod patch_cache;
 pub mod relpath;
 pub mod scan;
 pub mod share_index;

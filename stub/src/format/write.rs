@@ -8,6 +8,7 @@ use crate::format::manifest::{
     files_tree, Delta, DeltaFile, DeltaOp, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE, MANIFEST_ENTRY,
     SIGNATURE_ENTRY,
 };
+use crate::format::patch_cache::{self, Encoding, PatchCache};
 pub use crate::format::scan::{package_mode, scan_dir, SourceFile};
 use crate::format::version::Version;
 use std::collections::HashMap;
@@ -166,6 +167,16 @@ pub fn full_archive(
         }
         FullCodec::Deflate => return Err(io::Error::other("deflate makes no archive")),
     };
+    Ok(archive_parts(component, codec_name, bytes))
+}
+
+/// The manifest's `full_archive` and the package entry of a component's archive `bytes`, coded
+/// with `codec_name` (`tar.zst`, `tar.xz`).
+pub fn archive_parts(
+    component: &str,
+    codec_name: &str,
+    bytes: Vec<u8>,
+) -> (crate::format::manifest::FullArchive, PackageEntry) {
     let archive = crate::format::manifest::FullArchive {
         codec: codec_name.to_string(),
         size: bytes.len() as u64,
@@ -178,7 +189,7 @@ pub fn full_archive(
         mode: 0o644,
         store: Store::Stored,
     };
-    Ok((archive, entry))
+    (archive, entry)
 }
 
 /// Makes a `zstd-prefix` patch: a zstd frame of `new` compressed with `old` as a raw prefix,
@@ -200,15 +211,79 @@ pub fn encode_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<Vec<u8>> {
 /// Files at least this large also get a `bsdiff-lzma` patch, and the smaller patch is kept.
 const BSDIFF_MIN_BYTES: usize = 16 << 10;
 
-/// The smaller of the zstd patch and (for files of 16 KiB or more) the `bsdiff-lzma` patch, made
-/// side by side on two threads; the codec is `None` for zstd (the delta's default).
-fn smallest_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<(Vec<u8>, Option<String>)> {
+/// Which patch codecs a delta may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PatchCodecs {
+    /// Any: per file the smaller of `zstd-prefix` and (16 KiB and up) `bsdiff-lzma`, and the
+    /// whole-tree `zstd-tree` patch as [`CodecChoice`] says.
+    #[default]
+    All,
+    /// Only what a head built without the zstd decoder reads (`iupack-head`): every patch
+    /// `bsdiff-lzma`, whatever the file's size, and no whole-tree patch.
+    NoZstd,
+}
+
+/// How the deltas of a build are made: zstd level, codec choice, the codecs allowed, and where
+/// patch encodings made by earlier builds may be found ([`NoCache`](crate::format::patch_cache::NoCache): none).
+#[derive(Clone, Copy)]
+pub struct DeltaOptions<'a> {
+    pub level: i32,
+    pub choice: CodecChoice,
+    pub codecs: PatchCodecs,
+    pub cache: &'a dyn PatchCache,
+}
+
+impl std::fmt::Debug for DeltaOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaOptions")
+            .field("level", &self.level)
+            .field("choice", &self.choice)
+            .field("codecs", &self.codecs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The patch of a changed file (SHA-256s `sha`: old, new), or `None` where no codec allowed
+/// makes one: with [`PatchCodecs::All`] the smaller of the zstd patch and (for files of 16 KiB
+/// or more) the `bsdiff-lzma` patch, made side by side on two threads; with
+/// [`PatchCodecs::NoZstd`] the `bsdiff-lzma` patch. The codec is `None` for zstd (the delta's
+/// default). Each encoding is taken from the cache when a proven one is there.
+fn smallest_patch(
+    old: &[u8],
+    new: &[u8],
+    sha: (&str, &str),
+    how: &DeltaOptions<'_>,
+) -> io::Result<Option<(Vec<u8>, Option<String>)>> {
+    let (old_sha, new_sha) = sha;
+    let bsdiff = || {
+        let enc = Encoding::BsdiffLzma {
+            old: old_sha,
+            new: new_sha,
+        };
+        patch_cache::patch(how.cache, enc, old, new, || {
+            crate::format::codecs::bsdx::encode(old, new)
+        })
+    };
+    let zstd = || {
+        let enc = Encoding::ZstdPrefix {
+            old: old_sha,
+            new: new_sha,
+            level: how.level,
+        };
+        patch_cache::patch(how.cache, enc, old, new, || {
+            encode_patch(old, new, how.level)
+        })
+    };
+    let bsdiff_codec = || Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string());
+    if how.codecs == PatchCodecs::NoZstd {
+        return Ok(bsdiff().ok().map(|b| (b, bsdiff_codec())));
+    }
     if new.len() < BSDIFF_MIN_BYTES {
-        return Ok((encode_patch(old, new, level)?, None));
+        return Ok(Some((zstd()?, None)));
     }
     let (zstd, bsdx) = std::thread::scope(|s| {
-        let b = s.spawn(|| crate::format::codecs::bsdx::encode(old, new));
-        let z = encode_patch(old, new, level);
+        let b = s.spawn(bsdiff);
+        let z = zstd();
         (
             z,
             b.join()
@@ -217,11 +292,8 @@ fn smallest_patch(old: &[u8], new: &[u8], level: i32) -> io::Result<(Vec<u8>, Op
     });
     let zstd = zstd?;
     match bsdx {
-        Ok(b) if b.len() < zstd.len() => Ok((
-            b,
-            Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string()),
-        )),
-        _ => Ok((zstd, None)),
+        Ok(b) if b.len() < zstd.len() => Ok(Some((b, bsdiff_codec()))),
+        _ => Ok(Some((zstd, None))),
     }
 }
 
@@ -240,7 +312,7 @@ pub fn make_delta(
     from: &Version,
     base: &[SourceFile],
     new: &[SourceFile],
-    level: i32,
+    how: &DeltaOptions<'_>,
 ) -> io::Result<BuiltDelta> {
     let old: HashMap<&str, &SourceFile> = base.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut files = Vec::new();
@@ -274,29 +346,29 @@ pub fn make_delta(
                 add(&mut files, &mut entries)
             }
             Some(o) => {
-                let (patch, codec) =
-                    smallest_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, level)?;
-                if (patch.len() as u64) < f.size {
-                    files.push(DeltaFile {
-                        path: f.path.clone(),
-                        op: DeltaOp::Patch,
-                        from_sha256: Some(o.sha256.clone()),
-                        patch_size: Some(patch.len() as u64),
-                        codec,
-                        sha256: Some(f.sha256.clone()),
-                        size: Some(f.size),
-                        mode: Some(f.mode),
-                        entry: None,
-                    });
-                    entries.push(PackageEntry {
-                        name,
-                        size: patch.len() as u64,
-                        payload: Payload::Bytes(patch),
-                        mode: f.mode,
-                        store: Store::Stored,
-                    });
-                } else {
-                    add(&mut files, &mut entries);
+                let sha = (o.sha256.as_str(), f.sha256.as_str());
+                match smallest_patch(&fs::read(&o.disk)?, &fs::read(&f.disk)?, sha, how)? {
+                    Some((patch, codec)) if (patch.len() as u64) < f.size => {
+                        files.push(DeltaFile {
+                            path: f.path.clone(),
+                            op: DeltaOp::Patch,
+                            from_sha256: Some(o.sha256.clone()),
+                            patch_size: Some(patch.len() as u64),
+                            codec,
+                            sha256: Some(f.sha256.clone()),
+                            size: Some(f.size),
+                            mode: Some(f.mode),
+                            entry: None,
+                        });
+                        entries.push(PackageEntry {
+                            name,
+                            size: patch.len() as u64,
+                            payload: Payload::Bytes(patch),
+                            mode: f.mode,
+                            store: Store::Stored,
+                        });
+                    }
+                    _ => add(&mut files, &mut entries),
                 }
             }
             None => add(&mut files, &mut entries),
@@ -339,18 +411,26 @@ pub fn make_tree_delta(
     from: &Version,
     base: &[SourceFile],
     new: &[SourceFile],
-    level: i32,
+    how: &DeltaOptions<'_>,
 ) -> io::Result<Option<BuiltDelta>> {
     if treestream::stream_size(base) + treestream::stream_size(new) > treestream::MAX_TREE_BYTES {
         return Ok(None);
     }
     let old = treestream::serialise(base)?;
     let stream = treestream::serialise(new)?;
-    let patch = encode_patch(&old, &stream, level)?;
+    let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
+    let new_tree = files_tree(&new.iter().map(SourceFile::entry).collect::<Vec<_>>());
+    let enc = Encoding::ZstdTree {
+        old: &from_tree,
+        new: &new_tree,
+        level: how.level,
+    };
+    let patch = patch_cache::patch(how.cache, enc, &old, &stream, || {
+        encode_patch(&old, &stream, how.level)
+    })?;
     if patch.len() as u64 > treestream::MAX_TREE_BYTES {
         return Ok(None);
     }
-    let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
     Ok(Some(BuiltDelta {
         delta: Delta {
             from: from.clone(),
@@ -374,7 +454,7 @@ pub fn make_tree_delta(
 
 /// What a delta costs in the package: its entries (stored size, or the file size for files that
 /// may be deflated), its ZIP headers, and its manifest text (hashes do not compress much).
-fn delta_cost(bd: &BuiltDelta) -> u64 {
+pub fn delta_cost(bd: &BuiltDelta) -> u64 {
     let entries: u64 = bd
         .entries
         .iter()
@@ -398,25 +478,26 @@ pub enum CodecChoice {
 
 /// The delta from `base` to `new` with the codec chosen: with `Auto`, the smaller of the
 /// per-file delta and, where more than one file changed, the whole-tree delta, measured: each is
-/// built and the one that costs fewer package bytes is kept.
+/// built and the one that costs fewer package bytes is kept. With [`PatchCodecs::NoZstd`] only
+/// the per-file delta is made, its patches all `bsdiff-lzma`.
 pub fn best_delta(
     component: &str,
     from: &Version,
     base: &[SourceFile],
     new: &[SourceFile],
-    level: i32,
-    choice: CodecChoice,
+    how: &DeltaOptions<'_>,
 ) -> io::Result<BuiltDelta> {
-    if choice == CodecChoice::Tree {
-        if let Some(tree) = make_tree_delta(component, from, base, new, level)? {
+    let tree_allowed = how.codecs == PatchCodecs::All;
+    if how.choice == CodecChoice::Tree && tree_allowed {
+        if let Some(tree) = make_tree_delta(component, from, base, new, how)? {
             return Ok(tree);
         }
     }
-    let per_file = make_delta(component, from, base, new, level)?;
-    if choice != CodecChoice::Auto || per_file.delta.files.len() <= 1 {
+    let per_file = make_delta(component, from, base, new, how)?;
+    if how.choice != CodecChoice::Auto || !tree_allowed || per_file.delta.files.len() <= 1 {
         return Ok(per_file);
     }
-    match make_tree_delta(component, from, base, new, level)? {
+    match make_tree_delta(component, from, base, new, how)? {
         Some(tree) if delta_cost(&tree) < delta_cost(&per_file) => Ok(tree),
         _ => Ok(per_file),
     }
