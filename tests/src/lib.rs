@@ -568,3 +568,71 @@ pub fn delta_entry(pkg: &Path, component: &str, path: Option<&str>) -> String {
         }
     }
 }
+
+/// The parts of a package file: the bytes before its ZIP, the manifest entry's line and the rest
+/// of that entry (the signature section), and every other entry with its bytes, in ZIP order.
+pub struct Parts {
+    pub head: Vec<u8>,
+    pub manifest: Vec<u8>,
+    pub signature: String,
+    pub entries: Vec<iupack_stub::format::write::PackageEntry>,
+}
+
+/// Takes a package apart (`Parts`), to put it together again another way with [`repack`].
+pub fn unpack(pkg: &Path) -> Parts {
+    use iupack_stub::format::manifest::MANIFEST_ENTRY;
+    use iupack_stub::format::write::{PackageEntry, Payload, Store};
+    use std::io::Read;
+    let mut zip = iupack_stub::format::zipread::Archive::new(fs::File::open(pkg).expect("open"))
+        .expect("zip");
+    let names: Vec<String> = zip
+        .entries()
+        .iter()
+        .map(|e| String::from_utf8(e.name.clone()).expect("name"))
+        .collect();
+    let mut read = |name: &str| {
+        let (_, mut r) = zip.by_name(name).expect("entry");
+        let mut b = Vec::new();
+        r.read_to_end(&mut b).expect("read entry");
+        b
+    };
+    let both = read(MANIFEST_ENTRY);
+    let line = both.iter().position(|&b| b == b'\n').expect("one line");
+    let entries = names
+        .iter()
+        .filter(|n| *n != MANIFEST_ENTRY)
+        .map(|n| {
+            let b = read(n);
+            PackageEntry {
+                name: n.clone(),
+                size: b.len() as u64,
+                payload: Payload::Bytes(b),
+                mode: 0o644,
+                store: Store::Stored,
+            }
+        })
+        .collect();
+    let start = zip.entries()[0].header_start as usize;
+    Parts {
+        head: fs::read(pkg).expect("read")[..start].to_vec(),
+        manifest: both[..line].to_vec(),
+        signature: String::from_utf8(both[line + 1..].to_vec()).expect("text"),
+        entries,
+    }
+}
+
+/// Writes `parts` as a package at `out` (mode 0755, as a self-extracting package is): the head,
+/// then the manifest entry (`manifest`, `\n`, `signature`), then the entries.
+pub fn repack(parts: &Parts, out: &Path) -> PathBuf {
+    iupack_stub::format::write::write_package(
+        fs::File::create(out).expect("create"),
+        &parts.head,
+        &parts.manifest,
+        &parts.signature,
+        &parts.entries,
+        0,
+    )
+    .expect("write");
+    set_mode(out, 0o755);
+    out.to_path_buf()
+}

@@ -232,3 +232,74 @@ fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
     // And the untouched ones still apply.
     assert_code(&client_apply(&w, &bare), 0);
 }
+
+/// `iupack-stub apply PKG --verify` with the client tool: reads and checks, changes nothing.
+fn client_verify(w: &World, pkg: &Path) -> std::process::Output {
+    output(
+        Command::new(stub_path())
+            .arg("apply")
+            .arg(pkg)
+            .arg("--verify")
+            .arg("--inventory")
+            .arg(w.inventory_path()),
+    )
+}
+
+/// Format 2's manifest entry holds the manifest's line, then its signature: no more of it than
+/// the signature limit (4096 bytes, docs/design.md §12) is read as the signature, by the client
+/// tool and a head alike, so an unsigned package can't make them copy and decode a 32 MiB
+/// "signature" before anything is verified (it could: a 1 MB package took a head to 90 MB of
+/// memory, and the client tool held to 64 MiB, the stub's budget, aborted). Lines after a
+/// minisign signature's four were never read, and are still not.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_signature_section_of_the_manifest_entry_is_read_up_to_the_signature_limit() {
+    use iupack_stub::format::manifest::MAX_MANIFEST_BYTES;
+    use iupack_stub::format::signature::MAX_SIGNATURE_BYTES;
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let v1 = release(&w, "defs-1", 1);
+    release(&w, "defs-2", 2);
+    let s = spec(&w, "s", "../releases/defs-2", "");
+    let bare = build_bare(&w, &s, &key, "bare");
+    let sfx = w.package(&s, &key, "sfx");
+    machine_at_1(&w, &pubkey, &v1);
+    let before = snapshot(&w.machine());
+    // The client tool with at most 64 MiB of address space.
+    let held = |pkg: &Path| {
+        output(
+            Command::new("sh")
+                .arg("-c")
+                .arg("ulimit -v 65536 && exec \"$0\" apply \"$1\" --verify --inventory \"$2\"")
+                .arg(stub_path())
+                .arg(pkg)
+                .arg(w.inventory_path()),
+        )
+    };
+    assert_code(&held(&bare), 0);
+
+    // The entry at its largest, nearly all of it one base64 "signature" line.
+    let mut parts = unpack(&bare);
+    let cap = (MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES) as usize;
+    parts.manifest = vec![b'x'; 65 << 10]; // over 64 KiB: deflated by zlib, not zopfli
+    let comment = "untrusted comment: x\n";
+    let line = "R".repeat(cap - parts.manifest.len() - 1 - comment.len() - 1);
+    parts.signature = format!("{comment}{line}\n");
+    let huge = repack(&parts, &w.path("packages/huge-signature.iup"));
+    let o = held(&huge);
+    assert_err(&o, 21, "signature is malformed");
+    assert_same(&before, &snapshot(&w.machine()));
+
+    // A real signature, then junk past the limit: the junk is not read.
+    for (form, pkg) in [("bare", &bare), ("self-extracting", &sfx)] {
+        let mut parts = unpack(pkg);
+        parts
+            .signature
+            .push_str(&"\n".repeat(2 * MAX_SIGNATURE_BYTES as usize));
+        let junk = repack(&parts, &w.path(&format!("packages/junk-{form}")));
+        assert_code(&held(&junk), 0);
+        if form == "self-extracting" {
+            assert_code(&w.run(&junk, &["--verify"]), 0);
+        }
+    }
+}

@@ -120,6 +120,8 @@ impl Package {
             let mut both =
                 pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES)?;
             let line = both.iter().position(|&b| b == b'\n').unwrap_or(both.len());
+            // The signature has format 1's limit: no more of the entry is read as signature.
+            both.truncate(line + 1 + MAX_SIGNATURE_BYTES as usize);
             let sig = both.split_off((line + 1).min(both.len()));
             both.truncate(line);
             pkg.manifest_bytes = both;
