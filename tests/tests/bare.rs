@@ -303,3 +303,60 @@ fn the_signature_section_of_the_manifest_entry_is_read_up_to_the_signature_limit
         }
     }
 }
+
+/// How the manifest entry is read is decided by that entry alone: format 1's two-entry layout
+/// is a pretty-printed manifest (`{` alone on its first line, as every format-1 manifest was
+/// written) with its signature in `iupack/manifest.json.minisig`. An entry the manifest does not
+/// name is ignored, so a `.minisig` entry added beside a format-2 manifest entry changes nothing:
+/// the client tool, `iupack verify` and a head all read the package as they did without it. (It
+/// made the client tool and `iupack verify` read the whole entry as the manifest and refuse the
+/// package, exit 20, while its head applied it.)
+#[test]
+fn an_unnamed_signature_entry_does_not_change_how_the_manifest_is_read() {
+    use iupack_stub::format::manifest::SIGNATURE_ENTRY;
+    use iupack_stub::format::write::{PackageEntry, Payload, Store};
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let v1 = release(&w, "defs-1", 1);
+    release(&w, "defs-2", 2);
+    let s = spec(&w, "s", "../releases/defs-2", "");
+    let bare = build_bare(&w, &s, &key, "bare");
+    let sfx = w.package(&s, &key, "sfx");
+    machine_at_1(&w, &pubkey, &v1);
+    let entry = |name: &str, bytes: &[u8]| PackageEntry {
+        name: name.into(),
+        size: bytes.len() as u64,
+        payload: Payload::Bytes(bytes.to_vec()),
+        mode: 0o644,
+        store: Store::Stored,
+    };
+    let verify = |pkg: &Path| {
+        output(
+            iupack()
+                .arg("verify")
+                .arg(pkg)
+                .arg("--pubkey")
+                .arg(w.path("keys/k.pub")),
+        )
+    };
+    for (form, pkg) in [("bare", &bare), ("self-extracting", &sfx)] {
+        let sig = unpack(pkg).signature;
+        for (n, what, beside) in [
+            (1, "its own signature", sig.as_bytes()),
+            (2, "junk", b"junk"),
+        ] {
+            let mut p = unpack(pkg);
+            p.entries.push(entry(SIGNATURE_ENTRY, beside));
+            let out = repack(&p, &w.path(&format!("packages/beside-{form}-{n}")));
+            for (who, o) in [
+                ("client tool", client_verify(&w, &out)),
+                ("iupack verify", verify(&out)),
+            ] {
+                assert_eq!(code(&o), 0, "{form}, {what} beside, {who}: {}", stderr(&o));
+            }
+            if form == "self-extracting" {
+                assert_code(&w.run(&out, &["--verify"]), 0);
+            }
+        }
+    }
+}

@@ -110,15 +110,23 @@ impl Package {
             sig_text: String::new(),
         };
         check_ends_at_eocd(pkg.archive.file(), path)?;
-        let sig = if crate::READS_FORMAT_1 && pkg.archive.index_for_name(SIGNATURE_ENTRY).is_some()
-        {
-            pkg.manifest_bytes = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES)?;
+        // One entry (what the builder writes since format 2): the manifest's one line of JSON,
+        // then its signature; one deflate stream, one ZIP record less.
+        let mut both = pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES)?;
+        let sig = if crate::READS_FORMAT_1 && both.starts_with(b"{\n") {
+            // Format 1: the manifest pretty-printed alone (every format-1 manifest starts with
+            // `{` on a line of its own; no combined entry does), its signature in an entry of its
+            // own. Told by the manifest entry, not by whether a signature entry is there: an
+            // entry the manifest does not name can't change how the signed one is read.
+            if both.len() as u64 > MAX_MANIFEST_BYTES {
+                return Err(Error::damaged(format!(
+                    "{MANIFEST_ENTRY} holds {} bytes, more than the {MAX_MANIFEST_BYTES} allowed",
+                    both.len()
+                )));
+            }
+            pkg.manifest_bytes = both;
             pkg.read_small(SIGNATURE_ENTRY, MAX_SIGNATURE_BYTES)?
         } else {
-            // One entry (what the builder writes since format 2): the manifest's one line of
-            // JSON, then its signature; one deflate stream, one ZIP record less.
-            let mut both =
-                pkg.read_small(MANIFEST_ENTRY, MAX_MANIFEST_BYTES + MAX_SIGNATURE_BYTES)?;
             let line = both.iter().position(|&b| b == b'\n').unwrap_or(both.len());
             // The signature has format 1's limit: no more of the entry is read as signature.
             both.truncate(line + 1 + MAX_SIGNATURE_BYTES as usize);
