@@ -571,6 +571,7 @@ pub fn delta_entry(pkg: &Path, component: &str, path: Option<&str>) -> String {
 
 /// The parts of a package file: the bytes before its ZIP, the manifest entry's line and the rest
 /// of that entry (the signature section), and every other entry with its bytes, in ZIP order.
+#[derive(Debug)]
 pub struct Parts {
     pub head: Vec<u8>,
     pub manifest: Vec<u8>,
