@@ -637,3 +637,35 @@ pub fn repack(parts: &Parts, out: &Path) -> PathBuf {
     set_mode(out, 0o755);
     out.to_path_buf()
 }
+
+/// `iupack` at a fixed time (2026-11-24T00:00:00Z, SOURCE_DATE_EPOCH): two builds of the same
+/// releases are the same package, and a package of several components is named after that day.
+pub fn iupack_at_fixed_time() -> Command {
+    let mut cmd = iupack();
+    cmd.env("SOURCE_DATE_EPOCH", "1795478400");
+    cmd
+}
+
+/// Release N of the store tests' engine (3.7.N): a script and a table that changes a little.
+pub fn store_engine(n: u8) -> Vec<(String, Vec<u8>, bool)> {
+    let mut core = noise(2, 60_000);
+    core[usize::from(n) * 100..usize::from(n) * 100 + 50].fill(n);
+    vec![
+        (
+            "bin/scan".into(),
+            format!("#!/bin/sh\necho 3.7.{n}\n").into_bytes(),
+            true,
+        ),
+        ("lib/core.tbl".into(), core, false),
+    ]
+}
+
+/// Release N of the store tests' definitions: a big file that changes a little, a daily file.
+pub fn store_defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
+    let mut main = noise(1, 300_000);
+    main[usize::from(n) * 1000..usize::from(n) * 1000 + 500].fill(n);
+    vec![
+        ("main.avdb".into(), main, false),
+        (format!("daily/{n}.avdb"), vec![n; 100], false),
+    ]
+}

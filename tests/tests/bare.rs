@@ -71,6 +71,19 @@ fn machine_at_1(w: &World, pubkey: &str, v1: &Path) {
     w.install_tree(v1, "acme/defs");
 }
 
+/// The delta 1 -> 2 as a bare and as a self-extracting package, and the machine at release 1
+/// trusting their key.
+fn both_forms_on_a_machine_at_1(w: &World) -> (PathBuf, PathBuf) {
+    let (key, pubkey) = w.keygen("k");
+    let v1 = release(w, "defs-1", 1);
+    release(w, "defs-2", 2);
+    let s = spec(w, "s", "../releases/defs-2", "");
+    let bare = build_bare(w, &s, &key, "bare");
+    let sfx = w.package(&s, &key, "sfx");
+    machine_at_1(w, &pubkey, &v1);
+    (bare, sfx)
+}
+
 #[test]
 fn a_bare_package_is_headless_data_and_applies_like_a_self_extracting_one() {
     let w = World::new();
@@ -257,13 +270,7 @@ fn the_signature_section_of_the_manifest_entry_is_read_up_to_the_signature_limit
     use iupack_stub::format::manifest::MAX_MANIFEST_BYTES;
     use iupack_stub::format::signature::MAX_SIGNATURE_BYTES;
     let w = World::new();
-    let (key, pubkey) = w.keygen("k");
-    let v1 = release(&w, "defs-1", 1);
-    release(&w, "defs-2", 2);
-    let s = spec(&w, "s", "../releases/defs-2", "");
-    let bare = build_bare(&w, &s, &key, "bare");
-    let sfx = w.package(&s, &key, "sfx");
-    machine_at_1(&w, &pubkey, &v1);
+    let (bare, sfx) = both_forms_on_a_machine_at_1(&w);
     let before = snapshot(&w.machine());
     // The client tool with at most 64 MiB of address space.
     let held = |pkg: &Path| {
@@ -316,13 +323,7 @@ fn an_unnamed_signature_entry_does_not_change_how_the_manifest_is_read() {
     use iupack_stub::format::manifest::SIGNATURE_ENTRY;
     use iupack_stub::format::write::{PackageEntry, Payload, Store};
     let w = World::new();
-    let (key, pubkey) = w.keygen("k");
-    let v1 = release(&w, "defs-1", 1);
-    release(&w, "defs-2", 2);
-    let s = spec(&w, "s", "../releases/defs-2", "");
-    let bare = build_bare(&w, &s, &key, "bare");
-    let sfx = w.package(&s, &key, "sfx");
-    machine_at_1(&w, &pubkey, &v1);
+    let (bare, sfx) = both_forms_on_a_machine_at_1(&w);
     let entry = |name: &str, bytes: &[u8]| PackageEntry {
         name: name.into(),
         size: bytes.len() as u64,

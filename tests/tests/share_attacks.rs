@@ -6,25 +6,13 @@
 //! never gets installed.
 #![cfg(unix)]
 
+use iupack_tests::store_engine as engine;
 use iupack_tests::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-fn engine(n: u8) -> Vec<(String, Vec<u8>, bool)> {
-    let mut core = noise(2, 60_000);
-    core[usize::from(n) * 100..usize::from(n) * 100 + 50].fill(n);
-    vec![
-        (
-            "bin/scan".into(),
-            format!("#!/bin/sh\necho 3.7.{n}\n").into_bytes(),
-            true,
-        ),
-        ("lib/core.tbl".into(), core, false),
-    ]
-}
 
 fn defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
     let mut main = noise(1, 300_000);

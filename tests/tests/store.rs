@@ -4,38 +4,9 @@
 //! byte-identical to the newest release.
 
 use iupack_tests::*;
+use iupack_tests::{iupack_at_fixed_time as iupack, store_defs as defs, store_engine as engine};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// `iupack` at a fixed time (2026-11-24T00:00:00Z, SOURCE_DATE_EPOCH): a package of several
-/// components is named after the day it is built (`acme-av-2026.11.24-full.run`).
-fn iupack() -> std::process::Command {
-    let mut cmd = iupack_tests::iupack();
-    cmd.env("SOURCE_DATE_EPOCH", "1795478400");
-    cmd
-}
-
-fn engine(n: u8) -> Vec<(String, Vec<u8>, bool)> {
-    let mut core = noise(2, 60_000);
-    core[usize::from(n) * 100..usize::from(n) * 100 + 50].fill(n);
-    vec![
-        (
-            "bin/scan".into(),
-            format!("#!/bin/sh\necho 3.7.{n}\n").into_bytes(),
-            true,
-        ),
-        ("lib/core.tbl".into(), core, false),
-    ]
-}
-
-fn defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
-    let mut main = noise(1, 300_000);
-    main[usize::from(n) * 1000..usize::from(n) * 1000 + 500].fill(n);
-    vec![
-        ("main.avdb".into(), main, false),
-        (format!("daily/{n}.avdb"), vec![n; 100], false),
-    ]
-}
 
 fn add(store: &Path, component: &str, version: &str, content: &Path) -> std::process::Output {
     output(
