@@ -29,7 +29,8 @@ pub fn this_platform() -> String {
 pub const FEATURES_PREFIX: &[u8] = b"iupack-stub-features:";
 
 /// This build's feature mark, kept in the binary by `main.rs` (`#[used]`). `format2`: it reads
-/// manifest format 2, which the builder writes (a head without the mark can't head its packages).
+/// manifest format 2, and `bsdx2` layout 2 of `bsdiff-lzma` patches, which the builder writes (a
+/// head without both marks can't head its packages).
 pub const FEATURES_MARK: [u8; 48] = features_mark();
 
 /// Whether this build reads format-1 packages (and their two-entry layout): the client tool
@@ -40,9 +41,10 @@ pub(crate) const READS_FORMAT_1: bool = cfg!(feature = "client");
 const fn features_mark() -> [u8; 48] {
     let mut out = [0u8; 48];
     let mut n = 0;
-    let parts: [&[u8]; 4] = [
+    let parts: [&[u8]; 5] = [
         FEATURES_PREFIX,
         b"format2,",
+        b"bsdx2,",
         if cfg!(feature = "zstd") {
             b"zstd,"
         } else {

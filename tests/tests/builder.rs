@@ -676,7 +676,7 @@ fn each_package_gets_the_smallest_head_that_reads_it() {
         assert_code(&o, 0);
         assert_eq!(got.as_deref(), Some(head), "--compression {method}");
     }
-    // A whole-tree patch is zstd data, whatever the full content's compression.
+    // With full content, a whole-tree patch is zstd-tree, whatever the full content's compression.
     let delta = simple_spec(
         &w,
         "delta",
@@ -714,7 +714,8 @@ fn each_package_gets_the_smallest_head_that_reads_it() {
 /// both heads installed, the deltas are made both ways (every patch `bsdiff-lzma`; or any codec)
 /// and the package that is smaller with its head is kept: with heads sized as shipped (the zstd
 /// head ~197 KB larger) that is the small head's; with heads of the same size, the zstd one's
-/// (its patches are smaller). A head given with --stub decides alone.
+/// (its patches are smaller). A head given with --stub decides alone; without zstd it takes a
+/// whole-tree patch too (`bsdiff-lzma-tree`).
 #[test]
 fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
     let w = World::new();
@@ -776,26 +777,28 @@ fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
             .unwrap_or_default()
             .to_string()
     };
-    let codecs = |pkg: &str| -> Vec<Option<String>> {
+    // The delta's codec and its file patches' codecs.
+    let codecs = |pkg: &str| -> (String, Vec<Option<String>>) {
         let p = Package::open(&w.path(pkg), Expect::Package)
             .expect("open")
             .expect("package");
         let m: serde_json::Value = serde_json::from_slice(p.manifest_bytes()).expect("json");
         let d = &m["components"][0]["deltas"][0];
-        assert_eq!(d["codec"], "zstd-prefix", "{d}");
-        d["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .filter(|f| f["op"] == "patch")
-            .map(|f| f["codec"].as_str().map(str::to_string))
-            .collect()
+        let files = d["files"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let patches = files.iter().filter(|f| f["op"] == "patch");
+        (
+            d["codec"].as_str().expect("codec").to_string(),
+            patches
+                .map(|f| f["codec"].as_str().map(str::to_string))
+                .collect(),
+        )
     };
     let shipped = install("shipped", 196_720);
     let (o, small) = build(&shipped, "small.run", &[]);
     assert_code(&o, 0);
     assert_eq!(head(&small), "iupack-head", "{small}");
-    assert_eq!(codecs("small.run"), [Some("bsdiff-lzma".to_string())]);
+    // Two files changed: the whole-tree bsdiff patch is the smaller here.
+    assert_eq!(codecs("small.run"), ("bsdiff-lzma-tree".to_string(), vec![]));
     // The same heads' sizes: the zstd variant's patches are smaller, so it ships.
     let same = install("same-size", 0);
     let (o, zstd) = build(&same, "zstd.run", &[]);
@@ -803,24 +806,27 @@ fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
     assert_eq!(head(&zstd), "iupack-head-zstd", "{zstd}");
     let payload = |v: &serde_json::Value| v["components"][0]["deltas"][0]["payload_bytes"].as_u64();
     assert!(payload(&zstd) < payload(&small), "{zstd} {small}");
-    // Given with --stub, the small head takes patches it reads; a whole-tree patch it can't.
+    // Given with --stub, the small head takes patches it reads, and with --delta-codec tree the
+    // whole-tree patch it reads (bsdiff-lzma-tree).
     let given = shipped
         .join("stubs")
         .join(this_platform())
         .join("iupack-head");
     let given = given.to_str().expect("utf8");
-    let (o, v) = build(&shipped, "given.run", &["--stub", given]);
+    let (o, v) = build(&shipped, "given.run", &["--stub", given, "--delta-codec", "file"]);
     assert_code(&o, 0);
     assert_eq!(head(&v), "iupack-head");
+    let bsdiff = Some("bsdiff-lzma".to_string());
+    assert_eq!(codecs("given.run"), ("zstd-prefix".to_string(), vec![bsdiff]));
     let (o, _) = build(
         &shipped,
         "tree.run",
         &["--stub", given, "--delta-codec", "tree"],
     );
-    assert_err(&o, 2, "built without the zstd decoder");
-    assert!(!w.path("tree.run").exists());
-    // The small head's package applies: byte-identical, inventory updated.
-    for pkg in ["small.run", "given.run"] {
+    assert_code(&o, 0);
+    assert_eq!(codecs("tree.run").0, "bsdiff-lzma-tree");
+    // The small head's packages apply: byte-identical, inventory updated.
+    for pkg in ["small.run", "given.run", "tree.run"] {
         let m = World::new();
         m.install_inventory(&[&pubkey], &[("definitions", Some("1.0"), "acme/defs")]);
         m.install_tree(&w.path("releases/defs"), "acme/defs");

@@ -64,7 +64,7 @@ pub fn parts(
     // A bare package has no head to choose: any codec, as small as it gets.
     let ways = heads.map_or_else(
         || vec![(write::PatchCodecs::All, 0)],
-        |h| h.delta_variants(spec.components.iter().any(|c| c.full), how.choice),
+        |h| h.delta_variants(spec.components.iter().any(|c| c.full)),
     );
     let pb = progress.bar(
         "diffing",

@@ -6,7 +6,7 @@
 //! reads them ([`Heads::delta_variants`]). Owns no package bytes and never writes anything.
 
 use iupack_stub::format::package::{Expect, Package};
-use iupack_stub::format::write::{CodecChoice, PatchCodecs};
+use iupack_stub::format::write::PatchCodecs;
 use iupack_stub::{platform::fsutil, Error};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -177,9 +177,10 @@ fn marked(stub: &[u8], feature: &str) -> bool {
     iupack_stub::stub_features(stub).is_some_and(|f| f.iter().any(|f| f == feature))
 }
 
-/// Whether a stub reads the manifests this builder writes (format 2): older ones can't head them.
+/// Whether a stub reads the packages this builder writes (manifest format 2, `bsdiff-lzma`
+/// layout 2): older ones can't head them.
 fn current(stub: &[u8]) -> bool {
-    marked(stub, "format2")
+    marked(stub, "format2") && marked(stub, "bsdx2")
 }
 
 /// Whether a stub reads zstd data.
@@ -189,15 +190,14 @@ fn reads_zstd(stub: &[u8]) -> bool {
 
 impl Heads {
     /// The ways to make the package's deltas, each with the size of the head that would carry
-    /// it (issue 21, item 3). For a package with no full content (`has_full` false) and no
-    /// `--delta-codec tree`: with both a head without zstd and one with it found (not given with
+    /// it (issue 21, item 3). For a package with no full content (`has_full` false): with both a head without zstd and one with it found (not given with
     /// `--stub`), two (patches the small head reads, first, then any), and the package is built
     /// the way that makes it smaller, head included; with only a head without zstd (found, or
     /// given), what it reads. Otherwise any codec, as before: a package with full content keeps
     /// the head its full content and patches need (a full apply by the zstd head is pipelined,
     /// by the small one it is not, and full applies must not get slower).
-    pub fn delta_variants(&self, has_full: bool, choice: CodecChoice) -> Vec<(PatchCodecs, u64)> {
-        let zstd_only = has_full || choice == CodecChoice::Tree;
+    pub fn delta_variants(&self, has_full: bool) -> Vec<(PatchCodecs, u64)> {
+        let zstd_only = has_full;
         let size = |s: &Vec<u8>| s.len() as u64;
         let small = self
             .found
@@ -219,7 +219,7 @@ impl Heads {
     }
 
     /// The first head that can decode what the package holds: one built without zstd only when
-    /// no content is zstd data. A head must be marked `format2` (it reads the manifests this
+    /// no content is zstd data. A head must be marked `format2` and `bsdx2` (it reads the packages this
     /// builder writes); one without that mark is older and is never taken.
     pub fn pick(self, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
         let shown: Vec<String> = self
@@ -263,10 +263,11 @@ impl Heads {
     }
 }
 
-/// A head from before manifest format 2: the packages this builder writes would not open.
+/// A head from before manifest format 2 or `bsdiff-lzma` layout 2: the packages this builder
+/// writes would not open.
 fn older_head(path: &Path) -> Error {
     Error::usage(format!(
-        "{} is an older iupack-stub: it reads only format-1 packages, and this iupack writes format 2",
+        "{} is an older iupack-stub: it does not read the packages this iupack writes (manifest format 2 with bsdiff-lzma layout 2)",
         path.display()
     ))
     .hint("build the heads of this iupack version (`bash stub/build-targets.sh`, or `cargo build --locked --profile stub -p iupack-stub`), or pass one with --stub")

@@ -7,7 +7,7 @@ use super::plan::{Planned, Route, Step};
 use super::tree::{exec_paths, write_delta, write_tree, write_tree_delta};
 use crate::apply::report::Report;
 use crate::error::{Error, ExitCode, Result};
-use crate::format::manifest::{files_tree, CODEC_ZSTD_TREE};
+use crate::format::manifest::files_tree;
 use crate::format::package::VerifiedPackage;
 use crate::format::scan::package_mode;
 use crate::machine::fault;
@@ -39,7 +39,7 @@ pub(super) fn stage(
     let c = &step.component;
     let written = match route {
         Route::Full => write_tree(vp, c, stage)?,
-        Route::Delta { index, base } if c.deltas[*index].codec == CODEC_ZSTD_TREE => {
+        Route::Delta { index, base } if c.deltas[*index].is_tree() => {
             write_tree_delta(vp, c, &c.deltas[*index], base, stage)?
         }
         Route::Delta { index, base } => write_delta(vp, c, &c.deltas[*index], base, stage)?,

@@ -6,7 +6,8 @@
 use crate::error::{Error, ExitCode, Result};
 use crate::format::codecs::treestream;
 use crate::format::manifest::{
-    files_tree, Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA, MODE_EXEC,
+    files_tree, Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA,
+    CODEC_BSDIFF_TREE, MODE_EXEC,
 };
 use crate::format::package::{copy_hashed, prefix_decoder, stream_checked, VerifiedPackage};
 use crate::format::relpath::RelPath;
@@ -81,13 +82,20 @@ pub(super) fn write_tree_delta(
     let (Some(patch_size), Some(patch_sha), Some(stream_size)) =
         (d.patch_size, d.patch_sha256.as_deref(), d.stream_size)
     else {
-        return Err(Error::damaged("a zstd-tree delta lacks its patch fields"));
+        return Err(Error::damaged("a whole-tree delta lacks its patch fields"));
     };
     let name = c.tree_delta_entry_name(d);
     let patch = vp.read_entry_checked(&name, patch_size, treestream::MAX_TREE_BYTES, patch_sha)?;
     let old = treestream::serialise(base)
         .map_err(|e| Error::apply_io("cannot read the installed files", &e))?;
-    let dec = prefix_decoder(&patch[..], &old, stream_size)?;
+    let dec: Box<dyn Read + '_> = if d.codec == CODEC_BSDIFF_TREE {
+        // The new stream whole (at most MAX_TREE_BYTES, checked when the manifest was read).
+        let mut new = crate::error::buffer(&name, stream_size, treestream::MAX_TREE_BYTES)?;
+        crate::format::codecs::bsdx::apply(&old, &patch, stream_size, &mut new)?;
+        Box::new(std::io::Cursor::new(new))
+    } else {
+        Box::new(prefix_decoder(&patch[..], &old, stream_size)?)
+    };
     let mut stream = std::io::BufReader::new(dec.take(stream_size + 1));
     let listed = treestream::read_listing(&mut stream, stream_size)?;
     let mut dirs = Folders::default();

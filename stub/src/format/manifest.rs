@@ -108,6 +108,9 @@ pub const CODEC_BSDIFF_LZMA: &str = "bsdiff-lzma";
 /// One patch for the whole tree: a zstd frame of the new tree stream made with the base tree
 /// stream as a raw prefix (see `treestream`); `files` is empty.
 pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
+/// One patch for the whole tree in the `bsdiff-lzma` format, base tree stream to new tree stream:
+/// the whole-tree patch a head without the zstd decoder reads. Fields as `zstd-tree`.
+pub const CODEC_BSDIFF_TREE: &str = "bsdiff-lzma-tree";
 
 /// How to turn exactly the tree `from_tree` (version `from`) into this component's `tree`.
 /// Files not listed are kept as they are.
@@ -170,6 +173,11 @@ impl DeltaFile {
 impl Delta {
     /// True when applying this delta decodes zstd data (a whole-tree patch, or any file patch in
     /// the delta's default `zstd-prefix` format).
+    /// True for a whole-tree patch (`zstd-tree`, `bsdiff-lzma-tree`): one patch entry, no files.
+    pub fn is_tree(&self) -> bool {
+        self.codec == CODEC_ZSTD_TREE || self.codec == CODEC_BSDIFF_TREE
+    }
+
     pub fn needs_zstd(&self) -> bool {
         self.codec == CODEC_ZSTD_TREE
             || self
@@ -181,7 +189,7 @@ impl Delta {
     /// True when this stub can apply every patch of the delta.
     pub fn is_supported(&self) -> bool {
         match self.codec.as_str() {
-            CODEC_ZSTD_TREE => true,
+            CODEC_ZSTD_TREE | CODEC_BSDIFF_TREE => true,
             CODEC_ZSTD_PREFIX => self
                 .files
                 .iter()
@@ -192,7 +200,7 @@ impl Delta {
 
     /// One line for people: the codec, what changes, and the bytes carried.
     pub fn describe(&self) -> String {
-        if self.codec == CODEC_ZSTD_TREE {
+        if self.is_tree() {
             return format!("whole-tree patch, {} bytes", self.payload_size());
         }
         let count = |op| self.files.iter().filter(|f| f.op == op).count();
@@ -334,7 +342,7 @@ impl Component {
         format!("full/{}/{}", self.name, path)
     }
 
-    /// The ZIP entry holding the whole-tree patch (`zstd-tree`) of delta `d`.
+    /// The ZIP entry holding the whole-tree patch (`zstd-tree`, `bsdiff-lzma-tree`) of delta `d`.
     pub fn tree_delta_entry_name(&self, d: &Delta) -> String {
         match d.entry {
             Some(n) => numbered(n),
@@ -577,7 +585,7 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
         && d.stream_size.is_some()
         && d.patch_sha256.as_deref().is_some_and(is_sha256_hex);
     let fits = match d.codec.as_str() {
-        CODEC_ZSTD_TREE => tree_fields && d.files.is_empty(),
+        CODEC_ZSTD_TREE | CODEC_BSDIFF_TREE => tree_fields && d.files.is_empty(),
         CODEC_ZSTD_PREFIX => {
             d.patch_size.is_none() && d.patch_sha256.is_none() && d.stream_size.is_none()
         }
@@ -597,7 +605,7 @@ fn validate_delta(component: &str, d: &Delta) -> Result<(), String> {
         )),
         _ => Ok(()),
     };
-    if d.codec == CODEC_ZSTD_TREE {
+    if d.is_tree() {
         let what = format!("{component} delta from {}: the whole-tree patch", d.from);
         too_large(d.patch_size, MAX_TREE_BYTES, what.clone())?;
         too_large(d.stream_size, MAX_TREE_BYTES, what)?;

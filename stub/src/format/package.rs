@@ -475,13 +475,13 @@ impl VerifiedPackage {
                             }
                             if f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA) {
                                 // What apply checks before decoding: the patch's declared sizes.
-                                let mut head = [0u8; 56];
+                                use crate::format::codecs::bsdx;
+                                let mut head = [0u8; bsdx::MAX_HEADER];
+                                let head = &mut head[..bsdx::MAX_HEADER.min(zf.size as usize)];
                                 let size = f.size.unwrap_or(0);
-                                let read = self.sized_entry(&name, zf.size)?.read_exact(&mut head);
+                                let read = self.sized_entry(&name, zf.size)?.read_exact(head);
                                 read.map_err(|e| entry_error(&name, e))
-                                    .and_then(|()| {
-                                        crate::format::codecs::bsdx::sizes(&head, zf.size, size)
-                                    })
+                                    .and_then(|()| bsdx::sizes(head, zf.size, size).map(drop))
                                     .map_err(|e| named(&name, e))?;
                             }
                             total += zf.size;

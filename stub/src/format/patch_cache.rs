@@ -44,6 +44,8 @@ pub enum Encoding<'a> {
     },
     /// A `bsdiff-lzma` file patch (its encoder has no level).
     BsdiffLzma { old: &'a str, new: &'a str },
+    /// A `bsdiff-lzma-tree` patch from the tree with digest `old` to the tree with digest `new`.
+    BsdiffTree { old: &'a str, new: &'a str },
     /// A `zstd-tree` patch from the tree with digest `old` to the tree with digest `new`.
     ZstdTree {
         old: &'a str,
@@ -67,7 +69,9 @@ impl Encoding<'_> {
             Encoding::ZstdPrefix { old, new, level } => {
                 format!("zstd-prefix\0{old}\0{new}\0{level}\0window {window}\0zstd {zstd}")
             }
-            Encoding::BsdiffLzma { old, new } => format!("bsdiff-lzma\0{old}\0{new}"),
+            // Layout 2 (earlier entries, layout 1, are not found: a head reads only layout 2).
+            Encoding::BsdiffLzma { old, new } => format!("bsdiff-lzma 2\0{old}\0{new}"),
+            Encoding::BsdiffTree { old, new } => format!("bsdiff-lzma-tree 2\0{old}\0{new}"),
             Encoding::ZstdTree { old, new, level } => {
                 format!("zstd-tree\0{old}\0{new}\0{level}\0window {window}\0zstd {zstd}")
             }
@@ -79,7 +83,7 @@ impl Encoding<'_> {
     fn proves(&self, patch: &[u8], old: &[u8], new: &[u8]) -> bool {
         let mut out = Vec::new();
         let decoded = match self {
-            Encoding::BsdiffLzma { .. } => {
+            Encoding::BsdiffLzma { .. } | Encoding::BsdiffTree { .. } => {
                 crate::format::codecs::bsdx::apply(old, patch, new.len() as u64, &mut out).is_ok()
             }
             Encoding::ZstdPrefix { .. } | Encoding::ZstdTree { .. } => {

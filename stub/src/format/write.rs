@@ -5,8 +5,8 @@
 use crate::format::codecs::treestream;
 use crate::format::digest::sha256_hex;
 use crate::format::manifest::{
-    files_tree, Delta, DeltaFile, DeltaOp, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE, MANIFEST_ENTRY,
-    SIGNATURE_ENTRY,
+    files_tree, Delta, DeltaFile, DeltaOp, CODEC_BSDIFF_TREE, CODEC_ZSTD_PREFIX, CODEC_ZSTD_TREE,
+    MANIFEST_ENTRY, SIGNATURE_ENTRY,
 };
 use crate::format::patch_cache::{self, Encoding, PatchCache};
 pub use crate::format::scan::{package_mode, scan_dir, SourceFile};
@@ -219,7 +219,7 @@ pub enum PatchCodecs {
     #[default]
     All,
     /// Only what a head built without the zstd decoder reads (`iupack-head`): every patch
-    /// `bsdiff-lzma`, whatever the file's size, and no whole-tree patch.
+    /// `bsdiff-lzma`, whatever the file's size, and the whole-tree patch `bsdiff-lzma-tree`.
     NoZstd,
 }
 
@@ -404,8 +404,8 @@ pub fn make_delta(
     })
 }
 
-/// The `zstd-tree` delta: one patch of the whole new tree stream against the base tree stream.
-/// `None` when the two trees together are too large for the stub to hold the base in memory.
+/// The whole-tree delta: one patch of the whole new tree stream against the base tree stream,
+/// `zstd-tree` (or, with [`PatchCodecs::NoZstd`], `bsdiff-lzma-tree`). `None` when the two trees together are too large for the stub to hold the base in memory.
 pub fn make_tree_delta(
     component: &str,
     from: &Version,
@@ -420,14 +420,26 @@ pub fn make_tree_delta(
     let stream = treestream::serialise(new)?;
     let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
     let new_tree = files_tree(&new.iter().map(SourceFile::entry).collect::<Vec<_>>());
-    let enc = Encoding::ZstdTree {
-        old: &from_tree,
-        new: &new_tree,
-        level: how.level,
+    let (patch, codec) = if how.codecs == PatchCodecs::NoZstd {
+        let enc = Encoding::BsdiffTree {
+            old: &from_tree,
+            new: &new_tree,
+        };
+        let patch = patch_cache::patch(how.cache, enc, &old, &stream, || {
+            crate::format::codecs::bsdx::encode(&old, &stream)
+        })?;
+        (patch, CODEC_BSDIFF_TREE)
+    } else {
+        let enc = Encoding::ZstdTree {
+            old: &from_tree,
+            new: &new_tree,
+            level: how.level,
+        };
+        let patch = patch_cache::patch(how.cache, enc, &old, &stream, || {
+            encode_patch(&old, &stream, how.level)
+        })?;
+        (patch, CODEC_ZSTD_TREE)
     };
-    let patch = patch_cache::patch(how.cache, enc, &old, &stream, || {
-        encode_patch(&old, &stream, how.level)
-    })?;
     if patch.len() as u64 > treestream::MAX_TREE_BYTES {
         return Ok(None);
     }
@@ -435,7 +447,7 @@ pub fn make_tree_delta(
         delta: Delta {
             from: from.clone(),
             from_tree,
-            codec: CODEC_ZSTD_TREE.to_string(),
+            codec: codec.to_string(),
             files: Vec::new(),
             patch_size: Some(patch.len() as u64),
             patch_sha256: Some(sha256_hex(&patch)),
@@ -478,8 +490,8 @@ pub enum CodecChoice {
 
 /// The delta from `base` to `new` with the codec chosen: with `Auto`, the smaller of the
 /// per-file delta and, where more than one file changed, the whole-tree delta, measured: each is
-/// built and the one that costs fewer package bytes is kept. With [`PatchCodecs::NoZstd`] only
-/// the per-file delta is made, its patches all `bsdiff-lzma`.
+/// built and the one that costs fewer package bytes is kept. With [`PatchCodecs::NoZstd`] every
+/// patch is `bsdiff-lzma` (per file) or `bsdiff-lzma-tree`.
 pub fn best_delta(
     component: &str,
     from: &Version,
@@ -487,14 +499,13 @@ pub fn best_delta(
     new: &[SourceFile],
     how: &DeltaOptions<'_>,
 ) -> io::Result<BuiltDelta> {
-    let tree_allowed = how.codecs == PatchCodecs::All;
-    if how.choice == CodecChoice::Tree && tree_allowed {
+    if how.choice == CodecChoice::Tree {
         if let Some(tree) = make_tree_delta(component, from, base, new, how)? {
             return Ok(tree);
         }
     }
     let per_file = make_delta(component, from, base, new, how)?;
-    if how.choice != CodecChoice::Auto || !tree_allowed || per_file.delta.files.len() <= 1 {
+    if how.choice != CodecChoice::Auto || per_file.delta.files.len() <= 1 {
         return Ok(per_file);
     }
     match make_tree_delta(component, from, base, new, how)? {

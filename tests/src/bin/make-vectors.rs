@@ -290,9 +290,8 @@ fn size_vectors(out: &mut Out, k: &Key) {
         ("core.tbl", 0o644, core_old.len() as u64, core_old),
     ]);
     let bsdiff = |name: &str, out_size: u64, signed: u64, msg: &str, out: &mut Out| {
-        let mut patch = iupack_stub::format::codecs::bsdx::encode(old, SCAN).expect("bsdiff");
-        let eraw = u64::from_le_bytes(patch[40..48].try_into().expect("8 bytes"));
-        patch[24..32].copy_from_slice(&(out_size - eraw).to_le_bytes());
+        let patch = iupack_stub::format::codecs::bsdx::encode(old, SCAN).expect("bsdiff");
+        let patch = with_rest_size(&patch, |extra| out_size - extra);
         let mut m = manifest(&format!("acme-av-2.0-{name}"), "acme-av", "2.0", &[]);
         let c = &mut m["components"][0];
         c.as_object_mut().expect("object").remove("full");
@@ -328,6 +327,36 @@ fn size_vectors(out: &mut Out, k: &Key) {
         "sizes do not add up",
         out,
     );
+}
+
+/// A layout-2 `bsdiff-lzma` patch whose header declares `rest(extra)` bytes of diff rest (its
+/// third size) for its extra size, the coded sections unchanged.
+fn with_rest_size(patch: &[u8], rest: impl Fn(u64) -> u64) -> Vec<u8> {
+    assert_eq!(&patch[..8], b"IUBSDL2\n", "layout 2");
+    let (mut at, mut sizes) = (8, [0u64; 4]);
+    for n in &mut sizes {
+        let mut shift = 0;
+        loop {
+            let b = patch[at];
+            at += 1;
+            *n |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                break;
+            }
+        }
+    }
+    sizes[2] = rest(sizes[3]);
+    let mut out = patch[..8].to_vec();
+    for mut n in sizes {
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    out.extend_from_slice(&patch[at..]);
+    out
 }
 
 /// Issue 18: signed packages whose paths Windows (or a case-insensitive file system) would read
