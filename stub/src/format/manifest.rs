@@ -171,13 +171,13 @@ impl DeltaFile {
 }
 
 impl Delta {
-    /// True when applying this delta decodes zstd data (a whole-tree patch, or any file patch in
-    /// the delta's default `zstd-prefix` format).
     /// True for a whole-tree patch (`zstd-tree`, `bsdiff-lzma-tree`): one patch entry, no files.
     pub fn is_tree(&self) -> bool {
         self.codec == CODEC_ZSTD_TREE || self.codec == CODEC_BSDIFF_TREE
     }
 
+    /// True when applying this delta decodes zstd data (a `zstd-tree` patch, or any file patch
+    /// in the delta's default `zstd-prefix` format).
     pub fn needs_zstd(&self) -> bool {
         self.codec == CODEC_ZSTD_TREE
             || self

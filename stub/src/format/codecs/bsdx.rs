@@ -168,9 +168,11 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
-/// Layout 2's sections: the `.xz` body after the header, decoded with the reader full archives
-/// use (one decoder in the head), each section exactly its declared size and nothing after them.
-fn sections(body: &[u8], raw: [u64; 4]) -> Result<[Vec<u8>; 4]> {
+/// Layout 2's sections, decoded from the `.xz` body after the header with the reader full
+/// archives use (one decoder in the head): each exactly its declared size, and nothing after
+/// them. The rest bytes are decoded into the tail of a buffer the diff stream's size (`diff_len`),
+/// which [`expand_diff`] then fills in place: the decoder holds the diff stream once.
+fn sections(body: &[u8], raw: [u64; 4], diff_len: u64) -> Result<[Vec<u8>; 3]> {
     let src: Box<dyn Read + '_> = Box::new(body);
     let limit_kib = u32::try_from(DICT_LIMIT >> 10).unwrap_or(u32::MAX) + 64;
     let mut xz = lzma_rust2::XzReader::new_mem_limit(
@@ -178,49 +180,88 @@ fn sections(body: &[u8], raw: [u64; 4]) -> Result<[Vec<u8>; 4]> {
         false,
         limit_kib,
     );
-    let mut out: [Vec<u8>; 4] = Default::default();
-    for (o, n) in out.iter_mut().zip(raw) {
-        *o = section(n)?;
-        xz.read_exact(o).map_err(|e| damaged(&e.to_string()))?;
-    }
+    let [ctrl_len, runs_len, rest_len, extra_len] = raw;
+    let mut read = |buf: &mut [u8]| xz.read_exact(buf).map_err(|e| damaged(&e.to_string()));
+    let (mut ctrl, mut runs) = (section(ctrl_len)?, section(runs_len)?);
+    read(&mut ctrl)?;
+    read(&mut runs)?;
+    // rest + extra ≤ the output size (checked by `sizes`), so rest fits in the diff stream.
+    let mut diff = section(diff_len)?;
+    let tail = diff.len() - rest_len as usize;
+    read(&mut diff[tail..])?;
+    let mut extra = section(extra_len)?;
+    read(&mut extra)?;
     let more = xz.read(&mut [0u8]).map_err(|e| damaged(&e.to_string()))?;
-    let mut rest = xz.into_inner();
-    if more != 0 || !rest.buffer().is_empty() || rest.get_mut().limit() != 0 {
+    let mut after = xz.into_inner();
+    if more != 0 || !after.buffer().is_empty() || after.get_mut().limit() != 0 {
         return Err(damaged("the sections are followed by other bytes"));
     }
-    Ok(out)
+    expand_diff(&mut diff, tail, &runs)?;
+    Ok([ctrl, diff, extra])
 }
 
-/// The diff stream from its rest bytes and run list: `len` bytes (the output size less the extra
-/// bytes), every byte accounted for.
-fn expand_diff(rest: &[u8], runs: &[u8], len: u64) -> Result<Vec<u8>> {
-    let mut diff = section(len)?;
+/// The diff stream, in place: `diff[rest_at..]` holds the rest bytes; each run-list pair moves
+/// the next rest bytes down to where they belong and zeroes the run after them. A run may not
+/// reach past the rest bytes not yet moved (then the list does not fit the stream), so nothing
+/// is overwritten before it is read; at the end every byte must be accounted for.
+fn expand_diff(diff: &mut [u8], rest_at: usize, runs: &[u8]) -> Result<()> {
     let bad = || damaged("the run list does not fit the diff stream");
-    let (mut at, mut from, mut to) = (0usize, 0usize, 0usize);
+    let (mut at, mut from, mut to) = (0usize, rest_at, 0usize);
     while at < runs.len() {
         let gap = leb(runs, &mut at).ok_or_else(bad)?;
         let run = leb(runs, &mut at)
             .and_then(|r| r.checked_add(MIN_RUN))
             .ok_or_else(bad)?;
-        let gap = usize::try_from(gap).map_err(|_| bad())?;
-        let end = from.checked_add(gap).filter(|&e| e <= rest.len());
-        let out_end = to.checked_add(gap).filter(|&e| e <= diff.len());
-        let (Some(end), Some(out_end)) = (end, out_end) else {
-            return Err(bad());
-        };
-        diff[to..out_end].copy_from_slice(&rest[from..end]);
-        let after = usize::try_from(run)
+        let end = usize::try_from(gap)
             .ok()
-            .and_then(|r| out_end.checked_add(r))
+            .and_then(|g| from.checked_add(g))
             .filter(|&e| e <= diff.len())
             .ok_or_else(bad)?;
-        (from, to) = (end, after);
+        // `to` ≤ `from` throughout, so the moved bytes end by `end`, and so must the run.
+        let zeros = to + (end - from);
+        let zeros_end = usize::try_from(run)
+            .ok()
+            .and_then(|r| zeros.checked_add(r))
+            .filter(|&e| e <= end)
+            .ok_or_else(bad)?;
+        diff.copy_within(from..end, to);
+        diff[zeros..zeros_end].fill(0);
+        (from, to) = (end, zeros_end);
     }
-    if diff.len() - to != rest.len() - from {
+    // The rest bytes after the last run are in place exactly when the runs filled the gap.
+    if to != from {
         return Err(bad());
     }
-    diff[to..].copy_from_slice(&rest[from..]);
-    Ok(diff)
+    Ok(())
+}
+
+/// Layout 2's controls: three LEB128 columns (adds, copies, zigzag seeks) read side by side,
+/// without a copy (a section of one-byte numbers as `u64`s would take 8 times its size). Every
+/// number is checked first, so a bad section is refused before anything is written.
+fn controls(ctrl: &[u8]) -> Result<impl Iterator<Item = (u64, u64, i64)> + '_> {
+    let cut = || damaged("the controls are cut short");
+    let (mut at, mut count) = (0usize, 0usize);
+    while at < ctrl.len() {
+        leb(ctrl, &mut at).ok_or_else(cut)?;
+        count += 1;
+    }
+    if count % 3 != 0 {
+        return Err(cut());
+    }
+    let n = count / 3;
+    let skip = |mut at: usize| {
+        for _ in 0..n {
+            leb(ctrl, &mut at);
+        }
+        at
+    };
+    let copies = skip(0);
+    let mut cursors = [0, copies, skip(copies)];
+    Ok((0..n).map(move |_| {
+        let mut next = |c: usize| leb(ctrl, &mut cursors[c]).unwrap_or(u64::MAX);
+        let (add, copy, s) = (next(0), next(1), next(2));
+        (add, copy, ((s >> 1) as i64) ^ -((s & 1) as i64))
+    }))
 }
 
 /// Rebuilds the new file (`new_size` bytes) from `old` and a `bsdiff-lzma` patch into `out`.
@@ -238,22 +279,8 @@ pub fn apply(old: &[u8], patch: &[u8], new_size: u64, out: &mut dyn Write) -> Re
             .map(|t| (u64_at(t, 0), u64_at(t, 8), u64_at(t, 16) as i64));
         return rebuild(old, triples, &diff, &extra, out);
     }
-    let [ctrl, runs, rest, extra] = sections(&patch[l.header..], l.raw)?;
-    let diff = expand_diff(&rest, &runs, new_size - l.raw[3])?;
-    drop(rest);
-    let mut cols = Vec::new();
-    let mut at = 0;
-    while at < ctrl.len() {
-        cols.push(leb(&ctrl, &mut at).ok_or_else(|| damaged("a control is cut short"))?);
-    }
-    if cols.len() % 3 != 0 {
-        return Err(damaged("the controls are cut short"));
-    }
-    let n = cols.len() / 3;
-    let triples = (0..n).map(|i| {
-        let s = cols[2 * n + i];
-        (cols[i], cols[n + i], ((s >> 1) as i64) ^ -((s & 1) as i64))
-    });
+    let [ctrl, diff, extra] = sections(&patch[l.header..], l.raw, new_size - l.raw[3])?;
+    let triples = controls(&ctrl)?;
     rebuild(old, triples, &diff, &extra, out)
 }
 
@@ -491,10 +518,11 @@ mod tests {
         let z = vec![0u8; 300];
         let (runs, rest) = split_runs(&[&[7u8][..], &z, &[8]].concat());
         assert_eq!((runs, rest), (vec![1, 44], vec![7, 8]));
-        assert_eq!(
-            expand_diff(&[7, 8], &[1, 44], 302).expect("fits"),
-            [&[7u8][..], &z, &[8]].concat()
-        );
+        // In place: the rest bytes at the buffer's tail, garbage before them.
+        let mut diff = vec![0xEE; 302];
+        diff[300..].copy_from_slice(&[7, 8]);
+        expand_diff(&mut diff, 300, &[1, 44]).expect("fits");
+        assert_eq!(diff, [&[7u8][..], &z, &[8]].concat());
     }
 
     /// Run lists that don't fit the diff stream they describe, and controls cut short.
@@ -560,3 +588,6 @@ mod tests {
         assert_eq!(out, new);
     }
 }
+
+#[cfg(all(test, feature = "write"))]
+mod hostile_tests;
