@@ -96,8 +96,8 @@ fn a_bare_package_is_headless_data_and_applies_like_a_self_extracting_one() {
 
     let bytes = fs::read(&bare).expect("read");
     assert!(
-        bytes.starts_with(b"PK\x03\x04"),
-        "a bare package is a ZIP from byte 0"
+        bytes.starts_with(b"\0)\nPK\x03\x04"),
+        "a bare package is its guard, then a ZIP"
     );
     #[cfg(unix)]
     {
@@ -203,6 +203,8 @@ fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
     fs::write(&headed, [&head[..], &bare_bytes[..]].concat()).expect("write");
     let beheaded = w.path("packages/beheaded.iup");
     fs::write(&beheaded, &sfx_bytes[head.len()..]).expect("write");
+    let unguarded = w.path("packages/unguarded.iup");
+    fs::write(&unguarded, &bare_bytes[3..]).expect("write");
 
     let cases: Vec<(&str, PathBuf, PathBuf, i32)> = vec![
         (
@@ -231,6 +233,18 @@ fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
             21,
         ),
         ("a head put in front / taken off", headed, beheaded, 21),
+        (
+            "its first bytes changed (the bare guard / the head)",
+            flipped(&w, &bare, 1, "guard.iup"),
+            flipped(&w, &sfx, 1, "headbyte.run"),
+            21,
+        ),
+        (
+            "the bare guard taken off / the head's first byte",
+            unguarded,
+            flipped(&w, &sfx, 0, "elf.run"),
+            21,
+        ),
     ];
     machine_at_1(&w, &pubkey, &v1);
     let before = snapshot(&w.machine());
@@ -244,6 +258,103 @@ fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
     }
     // And the untouched ones still apply.
     assert_code(&client_apply(&w, &bare), 0);
+}
+
+/// Shifts the ZIP's offsets (central directory entries' local-header offsets past `after`, and
+/// the central directory's own) by `delta`.
+fn shift_offsets(b: &mut [u8], after: usize, delta: i64) {
+    let u16_at = |b: &[u8], i: usize| usize::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    let u32_at = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4"));
+    let eocd = b.len() - 22;
+    assert_eq!(&b[eocd..eocd + 4], b"PK\x05\x06");
+    let (size, off) = (u32_at(b, eocd + 12) as usize, u32_at(b, eocd + 16));
+    let off = (i64::from(off) + delta) as u32;
+    b[eocd + 16..eocd + 20].copy_from_slice(&off.to_le_bytes());
+    let mut p = off as usize;
+    while p < off as usize + size {
+        assert_eq!(&b[p..p + 4], b"PK\x01\x02");
+        let local = u32_at(b, p + 42);
+        if local as usize > after {
+            let moved = (i64::from(local) + delta) as u32;
+            b[p + 42..p + 46].copy_from_slice(&moved.to_le_bytes());
+        }
+        p += 46 + u16_at(b, p + 28) + u16_at(b, p + 30) + u16_at(b, p + 32);
+    }
+}
+
+/// The attacker's edit of the unsigned ZIP framing: the first local header's "version needed"
+/// becomes a line break and `#` (its first line is then just `PK\3\4`, the rest of the header a
+/// comment), and shell commands go in its extra field, which readers skip.
+fn with_commands(pkg: &[u8], header: usize, commands: &str) -> Vec<u8> {
+    let mut b = pkg.to_vec();
+    b[header + 4..header + 6].copy_from_slice(b"\n#");
+    let name = usize::from(u16::from_le_bytes([b[header + 26], b[header + 27]]));
+    let extra = usize::from(u16::from_le_bytes([b[header + 28], b[header + 29]]));
+    let at = header + 30 + name + extra;
+    b.splice(at..at, commands.bytes());
+    let grown = (extra + commands.len()) as u16;
+    b[header + 28..header + 30].copy_from_slice(&grown.to_le_bytes());
+    shift_offsets(&mut b, header, commands.len() as i64);
+    b
+}
+
+/// A bare package is data, and no shell runs it: not `sh PKG`, `bash PKG` or `dash PKG`, and not
+/// `./PKG` after a chmod (which a shell falls back to reading as a script), even with commands
+/// put in its ZIP framing, which the signature does not cover: the package still verifies, and
+/// its guard (`\0)\n`) stops every shell first. The same edit of a package without the guard
+/// (bare packages before it) runs in bash and dash; without its guard a bare package is refused.
+#[test]
+fn no_shell_runs_a_bare_package_even_with_commands_in_its_framing() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let v1 = release(&w, "defs-1", 1);
+    release(&w, "defs-2", 2);
+    let s = spec(&w, "s", "../releases/defs-2", "");
+    let bare = build_bare(&w, &s, &key, "bare");
+    machine_at_1(&w, &pubkey, &v1);
+    let marker = w.path("ran");
+    let commands = format!("\ntouch '{}'; exit 0\n", marker.display());
+    let bytes = fs::read(&bare).expect("read");
+    let write = |name: &str, b: &[u8]| {
+        let p = w.path(&format!("packages/{name}"));
+        fs::write(&p, b).expect("write");
+        set_mode(&p, 0o755);
+        p
+    };
+    let evil = write("evil.iup", &with_commands(&bytes, 3, &commands));
+    assert_code(&client_verify(&w, &evil), 0);
+    let mut unguarded = bytes[3..].to_vec();
+    shift_offsets(&mut unguarded, 0, -3);
+    let unguarded = write("unguarded.iup", &with_commands(&unguarded, 0, &commands));
+    assert_eq!(code(&client_verify(&w, &unguarded)), 21);
+
+    let shells: Vec<&str> = ["sh", "bash", "dash"]
+        .into_iter()
+        .filter(|sh| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {sh}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .collect();
+    assert!(shells.contains(&"bash"), "{shells:?}");
+    let runs = |shell: &str, args: &[&str]| {
+        let _ = fs::remove_file(&marker);
+        Command::new(shell)
+            .args(args)
+            .current_dir(w.path("packages"))
+            .output()
+            .expect("run a shell");
+        marker.exists()
+    };
+    for sh in &shells {
+        for args in [&["evil.iup"][..], &["-c", "./evil.iup"]] {
+            assert!(!runs(sh, args), "{sh} {args:?} ran the commands");
+        }
+    }
+    // The attack is real: without the guard, bash runs them both ways.
+    assert!(runs("bash", &["unguarded.iup"]));
+    assert!(runs("bash", &["-c", "./unguarded.iup"]));
 }
 
 /// `iupack-stub apply PKG --verify` with the client tool: reads and checks, changes nothing.

@@ -798,7 +798,10 @@ fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
     assert_code(&o, 0);
     assert_eq!(head(&small), "iupack-head", "{small}");
     // Two files changed: the whole-tree bsdiff patch is the smaller here.
-    assert_eq!(codecs("small.run"), ("bsdiff-lzma-tree".to_string(), vec![]));
+    assert_eq!(
+        codecs("small.run"),
+        ("bsdiff-lzma-tree".to_string(), vec![])
+    );
     // The same heads' sizes: the zstd variant's patches are smaller, so it ships.
     let same = install("same-size", 0);
     let (o, zstd) = build(&same, "zstd.run", &[]);
@@ -813,11 +816,18 @@ fn a_delta_only_package_gets_the_small_head_when_that_makes_it_smaller() {
         .join(this_platform())
         .join("iupack-head");
     let given = given.to_str().expect("utf8");
-    let (o, v) = build(&shipped, "given.run", &["--stub", given, "--delta-codec", "file"]);
+    let (o, v) = build(
+        &shipped,
+        "given.run",
+        &["--stub", given, "--delta-codec", "file"],
+    );
     assert_code(&o, 0);
     assert_eq!(head(&v), "iupack-head");
     let bsdiff = Some("bsdiff-lzma".to_string());
-    assert_eq!(codecs("given.run"), ("zstd-prefix".to_string(), vec![bsdiff]));
+    assert_eq!(
+        codecs("given.run"),
+        ("zstd-prefix".to_string(), vec![bsdiff])
+    );
     let (o, _) = build(
         &shipped,
         "tree.run",

@@ -35,7 +35,7 @@ pub struct Assembled {
     pub manifest_bytes: Vec<u8>,
     pub signature: String,
     pub entries: Vec<PackageEntry>,
-    /// The head's path; `None` for a bare package (then `stub` is empty).
+    /// The head's path; `None` for a bare package (then `stub` is the bare guard).
     pub stub_path: Option<PathBuf>,
     pub stub: Vec<u8>,
 }
@@ -116,7 +116,8 @@ pub fn package(
             let (path, stub) = heads.pick(manifest::needs_zstd(&components))?;
             (Some(path), stub)
         }
-        None => (None, Vec::new()),
+        // Bare: the guard that stops a shell from reading it as a script.
+        None => (None, iupack_stub::format::package::BARE_GUARD.to_vec()),
     };
     let mut m = Manifest {
         format: manifest::FORMAT,

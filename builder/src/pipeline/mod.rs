@@ -123,7 +123,11 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
             size,
             sha256: &sha256,
             stub: pkg.stub_path.as_deref(),
-            stub_size: pkg.stub.len(),
+            stub_size: if pkg.stub_path.is_some() {
+                pkg.stub.len()
+            } else {
+                0
+            },
             signed_by: key_id(&key.public),
             delta_cache: cache.dir().map(|d| (d, cache.counts())),
         },

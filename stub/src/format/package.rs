@@ -408,12 +408,18 @@ impl VerifiedPackage {
             .map(|i| self.archive.entries()[i].header_start)
             .ok_or_else(|| Error::damaged("cannot locate the manifest"))?;
         let Some(want) = &self.manifest.package.stub else {
-            // Bare: signed to have no head, so nothing may stand before the ZIP.
-            if start == 0 {
+            // Bare: signed to have no head, so only the guard may stand before the ZIP.
+            let mut first = [0u8; BARE_GUARD.len()];
+            let file = self.archive.file();
+            let read = file
+                .seek(SeekFrom::Start(0))
+                .and_then(|_| file.read_exact(&mut first));
+            if start == BARE_GUARD.len() as u64 && read.is_ok() && first == *BARE_GUARD {
                 return Ok(());
             }
+            // One message (head bytes: a second one cost a 4 KiB page).
             return Err(Error::damaged(
-                "the package was signed as a bare package, and a head was put in front of it",
+                "the package was signed as bare, and a head was put in front or its 3-byte guard changed",
             ));
         };
         let file = self.archive.file();
@@ -494,6 +500,15 @@ impl VerifiedPackage {
         Ok(total)
     }
 }
+
+/// The three bytes a bare package starts with, before its ZIP. A bare package is data, but a
+/// file someone runs as a program (`sh PKG.iup`, or `./PKG.iup` after a chmod, which a shell
+/// falls back to reading as a script) would otherwise be read by the shell, and the ZIP's framing
+/// is not signed: whoever can change the file could put commands in it and it would still verify.
+/// With the guard first, bash refuses the file (a NUL byte in its first line: "cannot execute
+/// binary file") and dash and other POSIX shells stop at a syntax error (`)`) before running
+/// anything. The reader requires exactly these bytes before a bare package's ZIP.
+pub const BARE_GUARD: &[u8; 3] = b"\0)\n";
 
 /// The largest zstd window a full archive may use (32 MiB): the decoder's memory stays within
 /// the stub's 64 MiB budget whatever the package says.
