@@ -96,7 +96,7 @@ fn a_bare_package_is_headless_data_and_applies_like_a_self_extracting_one() {
 
     let bytes = fs::read(&bare).expect("read");
     assert!(
-        bytes.starts_with(b"\0)\nPK\x03\x04"),
+        bytes.starts_with(b"\0)\nexit 1\nPK\x03\x04"),
         "a bare package is its guard, then a ZIP"
     );
     #[cfg(unix)]
@@ -204,7 +204,8 @@ fn a_bare_package_is_refused_for_every_reason_a_self_extracting_one_is() {
     let beheaded = w.path("packages/beheaded.iup");
     fs::write(&beheaded, &sfx_bytes[head.len()..]).expect("write");
     let unguarded = w.path("packages/unguarded.iup");
-    fs::write(&unguarded, &bare_bytes[3..]).expect("write");
+    let guard = iupack_stub::format::package::BARE_GUARD.len();
+    fs::write(&unguarded, &bare_bytes[guard..]).expect("write");
 
     let cases: Vec<(&str, PathBuf, PathBuf, i32)> = vec![
         (
@@ -298,13 +299,16 @@ fn with_commands(pkg: &[u8], header: usize, commands: &str) -> Vec<u8> {
     b
 }
 
-/// A bare package is data, and no shell runs it: not `sh PKG`, `bash PKG` or `dash PKG`, and not
-/// `./PKG` after a chmod (which a shell falls back to reading as a script), even with commands
-/// put in its ZIP framing, which the signature does not cover: the package still verifies, and
-/// its guard (`\0)\n`) stops every shell first. The same edit of a package without the guard
-/// (bare packages before it) runs in bash and dash; without its guard a bare package is refused.
+/// A bare package is data, and no shell runs it: not `sh PKG`, `bash PKG`, `dash PKG`, `zsh PKG`
+/// or busybox's `sh PKG`, not `./PKG` after a chmod (which a shell falls back to reading as a
+/// script), and not fed to a shell's standard input, interactive or not (zsh and every shell
+/// there read on past a syntax error): even with commands put in its ZIP framing, which the
+/// signature does not cover (the package still verifies), its guard (`\0)\nexit 1\n`) stops
+/// every shell first. The same edit of a package without the guard (bare packages before it)
+/// runs in bash; without its guard a bare package is refused, by --extract too.
 #[test]
 fn no_shell_runs_a_bare_package_even_with_commands_in_its_framing() {
+    let guard = iupack_stub::format::package::BARE_GUARD.len();
     let w = World::new();
     let (key, pubkey) = w.keygen("k");
     let v1 = release(&w, "defs-1", 1);
@@ -321,40 +325,78 @@ fn no_shell_runs_a_bare_package_even_with_commands_in_its_framing() {
         set_mode(&p, 0o755);
         p
     };
-    let evil = write("evil.iup", &with_commands(&bytes, 3, &commands));
+    let evil = write("evil.iup", &with_commands(&bytes, guard, &commands));
     assert_code(&client_verify(&w, &evil), 0);
-    let mut unguarded = bytes[3..].to_vec();
-    shift_offsets(&mut unguarded, 0, -3);
+    let mut unguarded = bytes[guard..].to_vec();
+    shift_offsets(&mut unguarded, 0, -(guard as i64));
     let unguarded = write("unguarded.iup", &with_commands(&unguarded, 0, &commands));
     assert_eq!(code(&client_verify(&w, &unguarded)), 21);
+    let o = output(
+        Command::new(stub_path())
+            .arg("apply")
+            .arg(&unguarded)
+            .arg("--extract")
+            .arg(w.path("extracted"))
+            .arg("--inventory")
+            .arg(w.inventory_path()),
+    );
+    assert_eq!(code(&o), 21, "--extract: {}", stderr(&o));
 
-    let shells: Vec<&str> = ["sh", "bash", "dash"]
-        .into_iter()
-        .filter(|sh| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {sh}")])
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .collect();
-    assert!(shells.contains(&"bash"), "{shells:?}");
-    let runs = |shell: &str, args: &[&str]| {
-        let _ = fs::remove_file(&marker);
-        Command::new(shell)
-            .args(args)
-            .current_dir(w.path("packages"))
+    let found = |sh: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {sh}")])
             .output()
-            .expect("run a shell");
+            .is_ok_and(|o| o.status.success())
+    };
+    let shells: Vec<Vec<&str>> = [
+        &["sh"][..],
+        &["bash"],
+        &["dash"],
+        &["zsh"],
+        &["busybox", "sh"],
+    ]
+    .into_iter()
+    .filter(|sh| found(sh[0]))
+    .map(<[&str]>::to_vec)
+    .collect();
+    assert!(shells.iter().any(|sh| sh == &["bash"]), "{shells:?}");
+    // Runs `shell args`, the file on its standard input when `stdin`; whether the commands ran.
+    let runs = |shell: &[&str], args: &[&str], file: &Path, stdin: bool| {
+        let _ = fs::remove_file(&marker);
+        let mut c = Command::new(shell[0]);
+        c.args(&shell[1..])
+            .args(args)
+            .current_dir(w.path("packages"));
+        c.stdin(if stdin {
+            std::process::Stdio::from(fs::File::open(file).expect("open"))
+        } else {
+            std::process::Stdio::null()
+        });
+        c.output().expect("run a shell");
         marker.exists()
     };
     for sh in &shells {
-        for args in [&["evil.iup"][..], &["-c", "./evil.iup"]] {
-            assert!(!runs(sh, args), "{sh} {args:?} ran the commands");
+        for (args, stdin) in [
+            (&["evil.iup"][..], false),
+            (&["-c", "./evil.iup"], false),
+            (&[], true),
+            (&["-s"], true),
+            (&["-i"], true),
+        ] {
+            assert!(
+                !runs(sh, args, &evil, stdin),
+                "{sh:?} {args:?} (stdin: {stdin}) ran the commands"
+            );
         }
     }
-    // The attack is real: without the guard, bash runs them both ways.
-    assert!(runs("bash", &["unguarded.iup"]));
-    assert!(runs("bash", &["-c", "./unguarded.iup"]));
+    // The attack is real: without the guard, bash runs them, as a script and as ./PKG.
+    assert!(runs(&["bash"], &["unguarded.iup"], &unguarded, false));
+    assert!(runs(
+        &["bash"],
+        &["-c", "./unguarded.iup"],
+        &unguarded,
+        false
+    ));
 }
 
 /// `iupack-stub apply PKG --verify` with the client tool: reads and checks, changes nothing.

@@ -417,7 +417,7 @@ fn a_published_share_applies_and_a_tampered_index_or_package_changes_nothing() {
     );
     for f in &files[..3] {
         let b = fs::read(share.join(f)).expect("package");
-        assert!(b.starts_with(b"\0)\nPK\x03\x04"), "{f} is bare");
+        assert!(b.starts_with(b"\0)\nexit 1\nPK\x03\x04"), "{f} is bare");
     }
     let run = fs::read(share.join(files[3])).expect("package");
     assert!(

@@ -26,6 +26,8 @@ pub(super) fn extract(
     dir: &Path,
     report: &mut Report,
 ) -> Result<ExitCode> {
+    // What is extracted is a file that verified: head (or bare guard) included.
+    vp.verify_stub()?;
     let created = match fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {

@@ -419,7 +419,7 @@ impl VerifiedPackage {
             }
             // One message (head bytes: a second one cost a 4 KiB page).
             return Err(Error::damaged(
-                "the package was signed as bare, and a head was put in front or its 3-byte guard changed",
+                "the package was signed as bare, and a head was put in front or its guard changed",
             ));
         };
         let file = self.archive.file();
@@ -501,14 +501,15 @@ impl VerifiedPackage {
     }
 }
 
-/// The three bytes a bare package starts with, before its ZIP. A bare package is data, but a
-/// file someone runs as a program (`sh PKG.iup`, or `./PKG.iup` after a chmod, which a shell
-/// falls back to reading as a script) would otherwise be read by the shell, and the ZIP's framing
-/// is not signed: whoever can change the file could put commands in it and it would still verify.
-/// With the guard first, bash refuses the file (a NUL byte in its first line: "cannot execute
-/// binary file") and dash and other POSIX shells stop at a syntax error (`)`) before running
-/// anything. The reader requires exactly these bytes before a bare package's ZIP.
-pub const BARE_GUARD: &[u8; 3] = b"\0)\n";
+/// The ten bytes a bare package starts with, before its ZIP. A bare package is data, but a
+/// file someone runs as a program (`sh PKG.iup`, `./PKG.iup` after a chmod, which a shell falls
+/// back to reading as a script, or `zsh < PKG.iup`) would otherwise be read by the shell, and the
+/// ZIP's framing is not signed: whoever can change the file could put commands in it and it would
+/// still verify. With the guard first, bash refuses the file (a NUL byte in its first line),
+/// dash and other POSIX shells stop at the syntax error `)`, and a shell that reads on past an
+/// error (zsh or any shell on its standard input, an interactive one) runs `exit 1`. The reader
+/// requires exactly these bytes before a bare package's ZIP.
+pub const BARE_GUARD: &[u8; 10] = b"\0)\nexit 1\n";
 
 /// The largest zstd window a full archive may use (32 MiB): the decoder's memory stays within
 /// the stub's 64 MiB budget whatever the package says.
