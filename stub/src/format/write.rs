@@ -405,7 +405,8 @@ pub fn make_delta(
 }
 
 /// The whole-tree delta: one patch of the whole new tree stream against the base tree stream,
-/// `zstd-tree` (or, with [`PatchCodecs::NoZstd`], `bsdiff-lzma-tree`). `None` when the two trees together are too large for the stub to hold the base in memory.
+/// `zstd-tree` (or, with [`PatchCodecs::NoZstd`], `bsdiff-lzma-tree`). `None` when the two trees
+/// together are too large for the stub to hold the base in memory.
 pub fn make_tree_delta(
     component: &str,
     from: &Version,
