@@ -190,14 +190,14 @@ fn reads_zstd(stub: &[u8]) -> bool {
 
 impl Heads {
     /// The ways to make the package's deltas, each with the size of the head that would carry
-    /// it (issue 21, item 3). For a package with no full content (`has_full` false): with both a head without zstd and one with it found (not given with
-    /// `--stub`), two (patches the small head reads, first, then any), and the package is built
+    /// it (issue 21, item 3). For a package with no full content (`has_full` false): with both a
+    /// head without zstd and one with it found (not given with `--stub`), two (patches the small
+    /// head reads, first, then any), and the package is built
     /// the way that makes it smaller, head included; with only a head without zstd (found, or
     /// given), what it reads. Otherwise any codec, as before: a package with full content keeps
     /// the head its full content and patches need (a full apply by the zstd head is pipelined,
     /// by the small one it is not, and full applies must not get slower).
     pub fn delta_variants(&self, has_full: bool) -> Vec<(PatchCodecs, u64)> {
-        let zstd_only = has_full;
         let size = |s: &Vec<u8>| s.len() as u64;
         let small = self
             .found
@@ -210,8 +210,8 @@ impl Heads {
             .find(|(_, s)| current(s) && reads_zstd(s))
             .map(|(_, s)| size(s));
         match (small, big) {
-            (Some(small), None) if !zstd_only => vec![(PatchCodecs::NoZstd, small)],
-            (Some(small), Some(big)) if !zstd_only && !self.given => {
+            (Some(small), None) if !has_full => vec![(PatchCodecs::NoZstd, small)],
+            (Some(small), Some(big)) if !has_full && !self.given => {
                 vec![(PatchCodecs::NoZstd, small), (PatchCodecs::All, big)]
             }
             _ => vec![(PatchCodecs::All, big.or(small).unwrap_or(0))],
@@ -219,8 +219,8 @@ impl Heads {
     }
 
     /// The first head that can decode what the package holds: one built without zstd only when
-    /// no content is zstd data. A head must be marked `format2` and `bsdx2` (it reads the packages this
-    /// builder writes); one without that mark is older and is never taken.
+    /// no content is zstd data. A head must be marked `format2` and `bsdx2` (it reads the
+    /// packages this builder writes); one without those marks is older and is never taken.
     pub fn pick(self, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
         let shown: Vec<String> = self
             .found

@@ -49,8 +49,9 @@ pub struct PackageInfo {
     /// `None` exactly when the package is `bare`.
     pub stub: Option<StubInfo>,
     /// A bare package (`PKG.iup`): no head (only the bare guard before the ZIP,
-    /// `package::BARE_GUARD`), and only the installed client tool applies it. Signed, so no head can be put in front of it (nor
-    /// a self-extracting package's head taken off) without signing again.
+    /// `package::BARE_GUARD`), and only the installed client tool applies it. Signed, so no head
+    /// can be put in front of it (nor a self-extracting package's head taken off) without signing
+    /// again.
     pub bare: bool,
 }
 
@@ -188,17 +189,16 @@ impl Delta {
 
     /// True when this stub can apply every patch of the delta.
     pub fn is_supported(&self) -> bool {
-        // A stub without the zstd decoder (a small head) can't apply zstd patches.
-        let zstd = cfg!(feature = "zstd");
-        match self.codec.as_str() {
-            CODEC_ZSTD_TREE => zstd,
-            CODEC_BSDIFF_TREE => true,
-            CODEC_ZSTD_PREFIX => self.files.iter().all(|f| match f.codec.as_deref() {
-                None => zstd || f.op != DeltaOp::Patch,
-                Some(c) => c == CODEC_BSDIFF_LZMA,
-            }),
+        let known = match self.codec.as_str() {
+            CODEC_ZSTD_TREE | CODEC_BSDIFF_TREE => true,
+            CODEC_ZSTD_PREFIX => self
+                .files
+                .iter()
+                .all(|f| f.codec.is_none() || f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA)),
             _ => false,
-        }
+        };
+        // A stub without the zstd decoder (a small head) can't apply zstd patches.
+        known && (cfg!(feature = "zstd") || !self.needs_zstd())
     }
 
     /// One line for people: the codec, what changes, and the bytes carried.

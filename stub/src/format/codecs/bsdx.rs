@@ -34,6 +34,15 @@ const MIN_RUN: u64 = 256;
 const DICT_MAX: u32 = 8 << 20;
 /// The largest dictionary the decoder accepts.
 const DICT_LIMIT: usize = 16 << 20;
+/// The LZMA decoders' memory limit (KiB): the largest dictionary and 64 KiB for the rest.
+const DECODER_MEM_KIB: u32 = (DICT_LIMIT >> 10) as u32 + 64;
+
+/// The largest control section a patch rebuilding `new_size` bytes may declare: real patches
+/// hold far fewer than one control per 48 output bytes, and a claim of more is refused before
+/// anything is decoded or allocated.
+fn max_controls(new_size: u64) -> u64 {
+    new_size / 2 + 24 * 4096
+}
 /// The most header bytes a patch can have (layout 1's; layout 2's is at most 8 + 4 × 10).
 pub const MAX_HEADER: usize = 8 + 6 * 8;
 
@@ -94,10 +103,8 @@ pub fn sizes(head: &[u8], patch_len: u64, new_size: u64) -> Result<Layout> {
     let [ctrl, runs, rest, extra] = raw;
     let fits = rest.checked_add(extra).is_some_and(|n| n <= new_size)
         && (at as u64) < patch_len
-        // Real patches hold far fewer than one control per 48 output bytes, and a run stands for
-        // at least MIN_RUN bytes in at least 2: a claim of more is refused before anything is
-        // decoded or allocated.
-        && ctrl <= new_size / 2 + 24 * 4096
+        // A run stands for at least MIN_RUN bytes in at least 2.
+        && ctrl <= max_controls(new_size)
         && runs <= new_size / (MIN_RUN / 4) + 64;
     if !fits {
         return Err(damaged("sizes do not add up"));
@@ -123,7 +130,7 @@ fn sizes_v1(head: &[u8], patch_len: u64, new_size: u64) -> Result<Layout> {
     if total.and_then(|t| t.checked_add(MAX_HEADER as u64)) != Some(patch_len)
         || draw.checked_add(eraw) != Some(new_size)
         || craw % 24 != 0
-        || craw > new_size / 2 + 24 * 4096
+        || craw > max_controls(new_size)
     {
         return Err(damaged("sizes do not add up"));
     }
@@ -138,8 +145,7 @@ fn sizes_v1(head: &[u8], patch_len: u64, new_size: u64) -> Result<Layout> {
 /// signed output size, so the buffer is allocated once at its final size.
 #[cfg(feature = "client")]
 fn unlzma(coded: &[u8], raw: u64) -> Result<Vec<u8>> {
-    let limit_kib = u32::try_from(DICT_LIMIT >> 10).unwrap_or(u32::MAX) + 64;
-    let mut dec = lzma_rust2::LzmaReader::new_mem_limit(coded, limit_kib, None)
+    let mut dec = lzma_rust2::LzmaReader::new_mem_limit(coded, DECODER_MEM_KIB, None)
         .map_err(|e| damaged(&e.to_string()))?;
     // The range coder must end in its terminal state, and the stream must use every byte.
     dec.set_relaxed_end_condition(false);
@@ -174,11 +180,10 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
 /// which [`expand_diff`] then fills in place: the decoder holds the diff stream once.
 fn sections(body: &[u8], raw: [u64; 4], diff_len: u64) -> Result<[Vec<u8>; 3]> {
     let src: Box<dyn Read + '_> = Box::new(body);
-    let limit_kib = u32::try_from(DICT_LIMIT >> 10).unwrap_or(u32::MAX) + 64;
     let mut xz = lzma_rust2::XzReader::new_mem_limit(
         std::io::BufReader::with_capacity(64 << 10, src.take(body.len() as u64)),
         false,
-        limit_kib,
+        DECODER_MEM_KIB,
     );
     let [ctrl_len, runs_len, rest_len, extra_len] = raw;
     let mut read = |buf: &mut [u8]| xz.read_exact(buf).map_err(|e| damaged(&e.to_string()));
@@ -355,16 +360,20 @@ pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Vec<u8>> {
         }
     }
     let (runs, rest) = split_runs(&diff);
-    let mut out = MAGIC.to_vec();
-    for n in [cols.len(), runs.len(), rest.len(), extra.len()] {
-        put_leb(&mut out, n as u64);
-    }
     let dict = |n: usize| (n.min(DICT_MAX as usize) as u32).max(4096);
-    let parts: Vec<(&[u8], u32)> = [&cols, &runs, &rest, &extra]
-        .into_iter()
-        .map(|p| (p.as_slice(), dict(p.len())))
-        .collect();
-    out.extend_from_slice(&super::xzblocks::write(&parts)?);
+    let sections = [&cols, &runs, &rest, &extra].map(|p| (p.as_slice(), dict(p.len())));
+    write_layout(sections.map(|(p, _)| p.len() as u64), &sections)
+}
+
+/// A layout-2 patch: the header declaring `sizes` (the sections' raw sizes), then the sections,
+/// each (bytes, dictionary size), as one `.xz` stream.
+#[cfg(feature = "write")]
+fn write_layout(sizes: [u64; 4], sections: &[(&[u8], u32)]) -> std::io::Result<Vec<u8>> {
+    let mut out = MAGIC.to_vec();
+    for n in sizes {
+        put_leb(&mut out, n);
+    }
+    out.extend_from_slice(&super::xzblocks::write(sections)?);
     Ok(out)
 }
 
@@ -464,13 +473,8 @@ mod tests {
     /// A layout-2 patch from the four given raw sections (the sizes declared as given, or their
     /// own), coded as `encode` codes them.
     fn patch_of(sections: [&[u8]; 4], declared: [Option<u64>; 4]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        for (s, d) in sections.iter().zip(declared) {
-            put_leb(&mut out, d.unwrap_or(s.len() as u64));
-        }
-        let parts: Vec<(&[u8], u32)> = sections.iter().map(|s| (*s, 4096)).collect();
-        out.extend_from_slice(&super::super::xzblocks::write(&parts).expect("xz"));
-        out
+        let sizes = std::array::from_fn(|i| declared[i].unwrap_or(sections[i].len() as u64));
+        write_layout(sizes, &sections.map(|s| (s, 4096))).expect("xz")
     }
 
     fn cols(triples: &[(u64, u64, i64)]) -> Vec<u8> {

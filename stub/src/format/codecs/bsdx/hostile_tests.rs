@@ -51,13 +51,11 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 fn patch(sections: [&[u8]; 4]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    for s in sections {
-        put_leb(&mut out, s.len() as u64);
-    }
-    let parts: Vec<(&[u8], u32)> = sections.iter().map(|s| (*s, 1 << 20)).collect();
-    out.extend_from_slice(&super::super::xzblocks::write(&parts).unwrap());
-    out
+    write_layout(
+        sections.map(|s| s.len() as u64),
+        &sections.map(|s| (s, 1 << 20)),
+    )
+    .unwrap()
 }
 
 const MIB: usize = 1 << 20;
