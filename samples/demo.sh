@@ -24,6 +24,12 @@ expect() { # expect CODE CMD...: like run, but the demo fails if the exit code d
 }
 
 step "Build iupack (release) and the package heads (static, what real packages carry)"
+# The builder compiles Chromium's Zucchini (C++23, for executable-aware engine deltas) with clang.
+if ! command -v clang++-19 >/dev/null && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq clang-19 >/dev/null
+fi
 cargo build --locked --release -q -p iupack
 iupack="$repo/target/release/iupack"
 # stub/build-targets.sh builds the shipped heads and the client tool into target/stubs/ (it

@@ -8,3 +8,5 @@ pub mod tarstream;
 pub mod treestream;
 #[cfg(feature = "write")]
 pub mod xzblocks;
+#[cfg(feature = "exe-delta")]
+pub mod zucchini;

@@ -1,0 +1,587 @@
+//! Applies Zucchini patches (Chromium's executable-aware binary diff, patch format 2.x), in pure
+//! Rust, for the `zucchini-xz` codec: the builder makes the patch with the reference library
+//! (crate `zucchini`, write side only), the stub applies it here and must give the reference's
+//! bytes exactly (the differential test in `tests/` checks every corpus pair and mutated patches).
+//!
+//! A patch is a header (sizes and CRC-32s of both files) and elements that tile the new file.
+//! Each element pairs a region of the old file with one of the new, with an executable type:
+//! `NoOp` (raw bytes), ELF x86-64 or PE x64 (PE x64 is refused here for now: the builder makes
+//! raw patches for it). An element is rebuilt in three steps: copy the old file's equivalent
+//! runs and the literal bytes between them, add the byte differences, then rewrite every
+//! reference (relocation, absolute address, rel32 operand) found in the old element's copied
+//! runs to the target its pool and the patch's corrections say. Finding those references is part
+//! of the format: it follows Zucchini's readers exactly (`elf.rs`, `image.rs`).
+//!
+//! Never trusts the patch: every offset, length and key is checked before it is used, and a
+//! patch whose output is not the size the caller signed is refused before memory is taken.
+
+mod elf;
+mod image;
+
+use crate::error::{Error, Result};
+use image::Ref;
+use std::collections::BTreeMap;
+
+const MAGIC: u32 = u32::from_le_bytes(*b"Zucc");
+const MAJOR_VERSION: u16 = 2;
+const HEADER: usize = 24;
+const TYPE_NOOP: u32 = u32::from_le_bytes(*b"NoOp");
+const TYPE_ELF_X64: u32 = u32::from_le_bytes(*b"Ex64");
+const NO_POOL: u8 = 0xFF;
+
+fn bad(what: &str) -> Error {
+    Error::damaged(format!("a zucchini patch is not valid: {what}"))
+}
+
+/// A cursor over patch bytes (Zucchini's `BufferSource`).
+#[derive(Clone, Copy, Default)]
+struct Src<'a>(&'a [u8]);
+
+impl<'a> Src<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    /// A buffer: its u32 length, then its bytes.
+    fn buffer(&mut self) -> Option<Src<'a>> {
+        let n = self.u32()? as usize;
+        Some(Src(self.take(n)?))
+    }
+    fn done(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// An unsigned LEB128 of at most 32 bits; nothing is taken when it is malformed.
+    fn var_u32(&mut self) -> Option<u32> {
+        let mut v = 0u32;
+        let mut shift = 0;
+        for (i, &b) in self.0.iter().enumerate() {
+            v |= u32::from(b & 0x7F).wrapping_shl(shift);
+            if b < 0x80 {
+                self.0 = &self.0[i + 1..];
+                return Some(v);
+            }
+            shift += 7;
+            if shift >= 32 {
+                return None;
+            }
+        }
+        None
+    }
+    fn var_i32(&mut self) -> Option<i32> {
+        let u = self.var_u32()?;
+        Some(if u & 1 != 0 {
+            !((u >> 1) as i32)
+        } else {
+            (u >> 1) as i32
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Equivalence {
+    src: u32,
+    dst: u32,
+    len: u32,
+}
+
+impl Equivalence {
+    fn src_end(&self) -> u32 {
+        self.src.wrapping_add(self.len)
+    }
+}
+
+/// The equivalences of an element, read lazily as Zucchini does: reading stops (`None`) at the
+/// first one that overflows, and [`Equivs::done`] says whether all bytes were used.
+#[derive(Clone, Copy)]
+struct Equivs<'a> {
+    src_skip: Src<'a>,
+    dst_skip: Src<'a>,
+    count: Src<'a>,
+    prev_src: u32,
+    prev_dst: u32,
+}
+
+impl Iterator for Equivs<'_> {
+    type Item = Equivalence;
+    fn next(&mut self) -> Option<Equivalence> {
+        if self.src_skip.done() || self.dst_skip.done() || self.count.done() {
+            return None;
+        }
+        let len = self.count.var_u32()?;
+        let d = self.src_skip.var_i32()?;
+        let src = u32::try_from(i64::from(self.prev_src) + i64::from(d)).ok()?;
+        self.prev_src = src.checked_add(len)?;
+        let dst = self.prev_dst.checked_add(self.dst_skip.var_u32()?)?;
+        self.prev_dst = dst.wrapping_add(len);
+        Some(Equivalence { src, dst, len })
+    }
+}
+
+impl Equivs<'_> {
+    fn done(&self) -> bool {
+        self.src_skip.done() && self.dst_skip.done() && self.count.done()
+    }
+}
+
+/// A stream of offsets coded as gaps (raw-delta copy offsets and extra targets alike).
+#[derive(Clone, Copy, Default)]
+struct Gaps<'a> {
+    src: Src<'a>,
+    next: u32,
+}
+
+impl Iterator for Gaps<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.src.done() {
+            return None;
+        }
+        let v = self.src.var_u32()?.checked_add(self.next)?;
+        self.next = v.checked_add(1)?;
+        Some(v)
+    }
+}
+
+struct Element<'a> {
+    exe_type: u32,
+    old: (u32, u32),
+    new: (u32, u32),
+    equivs: Equivs<'a>,
+    extra: Src<'a>,
+    delta_skip: Src<'a>,
+    delta_diff: Src<'a>,
+    ref_delta: Src<'a>,
+    targets: BTreeMap<u8, Src<'a>>,
+}
+
+fn read_element<'a>(s: &mut Src<'a>) -> Option<Element<'a>> {
+    let (old_off, old_len, new_off, new_len) = (s.u32()?, s.u32()?, s.u32()?, s.u32()?);
+    let exe_type = s.u32()?;
+    let version = s.u16()?;
+    if version != 1 || old_len == 0 || new_len == 0 {
+        return None;
+    }
+    let equivs = Equivs {
+        src_skip: s.buffer()?,
+        dst_skip: s.buffer()?,
+        count: s.buffer()?,
+        prev_src: 0,
+        prev_dst: 0,
+    };
+    let extra = s.buffer()?;
+    // Every equivalence inside both regions, in order of destination, and literal bytes for
+    // exactly the rest of the new region.
+    let mut total = 0u32;
+    let mut prev_end = 0u32;
+    for e in equivs {
+        if !image::bounded(e.src, e.len, old_len) || !image::bounded(e.dst, e.len, new_len) {
+            return None;
+        }
+        if prev_end > e.dst + e.len {
+            return None;
+        }
+        prev_end = e.dst + e.len;
+        total = total.checked_add(e.len)?;
+    }
+    if new_len < total || extra.0.len() as u64 != u64::from(new_len - total) {
+        return None;
+    }
+    let delta_skip = s.buffer()?;
+    let delta_diff = s.buffer()?;
+    let ref_delta = s.buffer()?;
+    let mut targets = BTreeMap::new();
+    for _ in 0..s.u32()? {
+        let tag = s.u8()?;
+        if tag == NO_POOL || targets.insert(tag, s.buffer()?).is_some() {
+            return None;
+        }
+    }
+    Some(Element {
+        exe_type,
+        old: (old_off, old_len),
+        new: (new_off, new_len),
+        equivs,
+        extra,
+        delta_skip,
+        delta_diff,
+        ref_delta,
+        targets,
+    })
+}
+
+/// What a patch says of its two files.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Header {
+    pub old_size: u32,
+    pub old_crc: u32,
+    pub new_size: u32,
+    pub new_crc: u32,
+}
+
+/// The header of `patch`, without reading the rest.
+pub fn header(patch: &[u8]) -> Result<Header> {
+    let mut s = Src(patch);
+    let h = (|| {
+        let magic = s.u32()?;
+        let major = s.u16()?;
+        let _minor = s.u16()?;
+        (magic == MAGIC && major == MAJOR_VERSION).then_some(())?;
+        Some(Header {
+            old_size: s.u32()?,
+            old_crc: s.u32()?,
+            new_size: s.u32()?,
+            new_crc: s.u32()?,
+        })
+    })();
+    h.ok_or_else(|| bad("not a Zucchini 2.x patch"))
+}
+
+/// The executable types of `patch`'s elements, in order (for the builder, which uses only
+/// patches this stub applies).
+pub fn element_types(patch: &[u8]) -> Result<Vec<u32>> {
+    Ok(parse(patch)?.1.iter().map(|e| e.exe_type).collect())
+}
+
+/// Whether the stub applies elements of `exe_type`.
+pub fn is_supported_type(exe_type: u32) -> bool {
+    exe_type == TYPE_NOOP || exe_type == TYPE_ELF_X64
+}
+
+fn parse(patch: &[u8]) -> Result<(Header, Vec<Element<'_>>)> {
+    let h = header(patch)?;
+    let mut s = Src(&patch[HEADER..]);
+    let count = s.u32().ok_or_else(|| bad("truncated"))?;
+    let mut elements = Vec::new();
+    let mut dst = 0u32;
+    for _ in 0..count {
+        let e = read_element(&mut s).ok_or_else(|| bad("a malformed element"))?;
+        let fits = |(off, len): (u32, u32), size: u32| off <= size && size - off >= len;
+        if !fits(e.old, h.old_size) || !fits(e.new, h.new_size) || e.new.0 != dst {
+            return Err(bad("an element outside its file"));
+        }
+        dst = e.new.0 + e.new.1;
+        elements.push(e);
+    }
+    if dst != h.new_size || !s.done() {
+        return Err(bad("elements that do not tile the new file"));
+    }
+    Ok((h, elements))
+}
+
+/// Rebuilds the new file from `old` and `patch`; `new_size` is the size the caller trusts (the
+/// signed manifest's), checked before anything is allocated. The result's CRC-32 is checked as
+/// the format says; the caller still checks its signed digest.
+pub fn apply(old: &[u8], patch: &[u8], new_size: u64) -> Result<Vec<u8>> {
+    if u64::from(header(patch)?.new_size) != new_size {
+        return Err(bad("its output size is not the signed one"));
+    }
+    let (h, new) = rebuild(old, patch)?;
+    if crate::format::zipread::crc32(&new) != h.new_crc {
+        return Err(bad("the result's CRC-32 is not the patch's"));
+    }
+    Ok(new)
+}
+
+/// [`apply`] without the size and result checks: what the patch makes of `old` (the
+/// differential test compares it with the reference's output, right or wrong).
+pub fn rebuild(old: &[u8], patch: &[u8]) -> Result<(Header, Vec<u8>)> {
+    let (h, elements) = parse(patch)?;
+    if old.len() as u64 != u64::from(h.old_size) || crate::format::zipread::crc32(old) != h.old_crc
+    {
+        return Err(bad("made from another old file"));
+    }
+    let mut new = vec![0u8; h.new_size as usize];
+    for e in &elements {
+        let o = &old[e.old.0 as usize..(e.old.0 + e.old.1) as usize];
+        let n = &mut new[e.new.0 as usize..(e.new.0 + e.new.1) as usize];
+        apply_element(e, o, n)?;
+    }
+    Ok((h, new))
+}
+
+fn apply_element(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()> {
+    // 1. Equivalent runs of the old element, literal bytes between them.
+    let mut extra = e.extra;
+    let mut at = 0usize;
+    let mut equivs = e.equivs;
+    for q in equivs.by_ref() {
+        let dst = q.dst as usize;
+        let gap = dst
+            .checked_sub(at)
+            .ok_or_else(|| bad("equivalences out of order"))?;
+        let lit = extra
+            .take(gap)
+            .ok_or_else(|| bad("too little extra data"))?;
+        new[at..dst].copy_from_slice(lit);
+        let len = q.len as usize;
+        new[dst..dst + len].copy_from_slice(&old[q.src as usize..q.src as usize + len]);
+        at = dst + len;
+    }
+    let lit = extra
+        .take(new.len() - at)
+        .ok_or_else(|| bad("too little extra data"))?;
+    new[at..].copy_from_slice(lit);
+    if !equivs.done() || !extra.done() {
+        return Err(bad("trailing equivalences or extra data"));
+    }
+    // 2. Byte differences, at offsets counted over the copied runs.
+    let mut equivs = e.equivs;
+    let mut q = equivs.next();
+    let mut base = 0u64;
+    // Read exactly as Zucchini's `RawDeltaSource` does: a unit that overflows or has a zero
+    // difference ends the stream, and what is left must then be nothing.
+    let (mut skip, mut diffs) = (e.delta_skip, e.delta_diff);
+    let mut next = 0u32;
+    while !skip.done() && !diffs.done() {
+        let Some(copy) = skip.var_u32().and_then(|d| d.checked_add(next)) else {
+            break;
+        };
+        let Some(diff) = diffs.u8().filter(|&d| d != 0) else {
+            break;
+        };
+        let Some(after) = copy.checked_add(1) else {
+            break;
+        };
+        next = after;
+        let copy = u64::from(copy);
+        while let Some(eq) = q.filter(|eq| base + u64::from(eq.len) <= copy) {
+            base += u64::from(eq.len);
+            q = equivs.next();
+        }
+        let eq = q.ok_or_else(|| bad("a byte difference past the equivalences"))?;
+        let i = (u64::from(eq.dst) - base + copy) as usize;
+        new[i] = new[i].wrapping_add(diff);
+    }
+    if !(skip.done() && diffs.done()) {
+        return Err(bad("trailing byte differences"));
+    }
+    // 3. References.
+    correct_references(e, old, new)
+}
+
+/// An element's image as its executable type reads it.
+enum Disasm<'a> {
+    NoOp(usize),
+    Elf(elf::Elf<'a>),
+}
+
+impl<'a> Disasm<'a> {
+    fn make(exe_type: u32, img: &'a [u8]) -> Option<Disasm<'a>> {
+        match exe_type {
+            TYPE_NOOP => Some(Disasm::NoOp(img.len())),
+            TYPE_ELF_X64 => elf::Elf::parse(img, true).map(Disasm::Elf),
+            _ => None,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Disasm::NoOp(n) => *n,
+            Disasm::Elf(e) => e.len(),
+        }
+    }
+    /// The (type, pool) of each reference kind, in type order.
+    fn kinds(&self) -> &'static [u8] {
+        match self {
+            Disasm::NoOp(_) => &[],
+            Disasm::Elf(_) => &elf::KINDS,
+        }
+    }
+    fn refs(&self, kind: u8, lo: u32, hi: u32) -> Result<Vec<Ref>> {
+        let r = match self {
+            Disasm::NoOp(_) => Some(Vec::new()),
+            Disasm::Elf(e) => e.refs(kind, lo, hi),
+        };
+        r.ok_or_else(|| bad("a reference range that splits a reference"))
+    }
+}
+
+/// Zucchini's `OffsetMapper`: old offsets to new through the equivalences, pruned so that no two
+/// overlap in the old file.
+struct Mapper {
+    eqs: Vec<Equivalence>,
+    old_size: u32,
+    new_size: u32,
+}
+
+impl Mapper {
+    fn new(equivs: Equivs<'_>, old_size: u32, new_size: u32) -> Mapper {
+        let mut eqs: Vec<Equivalence> = equivs.collect();
+        eqs.sort_by_key(|e| (e.src, e.len.wrapping_neg(), e.dst));
+        let n = eqs.len();
+        let mut cur = 0;
+        while cur < n {
+            if eqs[cur].len == 0 {
+                cur += 1;
+                continue;
+            }
+            let end = eqs[cur].src_end();
+            let mut next = cur + 1;
+            let mut reaper = false;
+            while next < n && eqs[next].src < end {
+                if eqs[cur].len < eqs[next].len {
+                    eqs[cur].len -= end - eqs[next].src;
+                    reaper = true;
+                    break;
+                }
+                next += 1;
+            }
+            if reaper {
+                for r in &mut eqs[cur + 1..next] {
+                    r.len = 0;
+                }
+                cur = next;
+            } else {
+                for r in &mut eqs[cur + 1..next] {
+                    let cut = r.len.min(end - r.src);
+                    r.len -= cut;
+                    r.src = end;
+                    r.dst = r.dst.wrapping_add(cut);
+                }
+                cur += 1;
+            }
+        }
+        eqs.retain(|e| e.len != 0);
+        Mapper {
+            eqs,
+            old_size,
+            new_size,
+        }
+    }
+
+    fn extended_forward(&self, off: u32) -> Option<u32> {
+        if off < self.old_size {
+            let mut i = self.eqs.partition_point(|e| e.src <= off);
+            if i > 0
+                && (i == self.eqs.len()
+                    || off < self.eqs[i - 1].src_end()
+                    || off - self.eqs[i - 1].src_end() < self.eqs[i].src - off)
+            {
+                i -= 1;
+            }
+            let e = self.eqs.get(i)?;
+            let v = (i64::from(off) - i64::from(e.src) + i64::from(e.dst)).max(0);
+            return Some(v.min(i64::from(self.new_size) - 1) as u32);
+        }
+        let delta = off - self.old_size;
+        Some(if delta < image::OFFSET_BOUND.wrapping_sub(self.new_size) {
+            self.new_size.wrapping_add(delta)
+        } else {
+            image::OFFSET_BOUND - 1
+        })
+    }
+
+    /// Maps sorted old offsets that lie in an equivalence; drops the others.
+    fn forward_all(&self, offsets: &[u32]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(offsets.len());
+        let mut i = 0;
+        for &o in offsets {
+            while i < self.eqs.len() && self.eqs[i].src_end() <= o {
+                i += 1;
+            }
+            if let Some(e) = self.eqs.get(i).filter(|e| e.src <= o) {
+                let v = o - e.src + e.dst;
+                if v != image::INVALID_OFFSET {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn correct_references(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()> {
+    let old_d =
+        Disasm::make(e.exe_type, old).ok_or_else(|| bad("an old element it cannot read"))?;
+    // The new element's headers as steps 1-2 rebuilt them give the addresses references are
+    // written with; its own references are not needed.
+    let (new_len, new_t) = match e.exe_type {
+        TYPE_ELF_X64 => {
+            let elf =
+                elf::Elf::parse(new, false).ok_or_else(|| bad("a new element it cannot read"))?;
+            (elf.len(), Some(elf.translator))
+        }
+        t => (
+            Disasm::make(t, new)
+                .ok_or_else(|| bad("a new element it cannot read"))?
+                .len(),
+            None,
+        ),
+    };
+    if old_d.len() != old.len() || new_len != new.len() {
+        return Err(bad("an element whose size is not its image's"));
+    }
+    let mapper = Mapper::new(e.equivs, old.len() as u32, new.len() as u32);
+    let mut ref_delta = e.ref_delta;
+    // Kinds grouped by pool, pools in order (each kind here has a pool of its own number).
+    for &kind in old_d.kinds() {
+        let mut targets: Vec<u32> = old_d
+            .refs(kind, 0, old.len() as u32)?
+            .iter()
+            .map(|r| r.target)
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        let mut targets = mapper.forward_all(&targets);
+        let mut extra = Gaps {
+            src: e.targets.get(&kind).copied().unwrap_or_default(),
+            next: 0,
+        };
+        targets.extend(extra.by_ref());
+        if !extra.src.done() {
+            return Err(bad("trailing extra targets"));
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let Some(new_t) = &new_t else {
+            continue;
+        };
+        let mut abs = image::AbsWriter::new(elf::ABS_KIND, new_t);
+        for q in e.equivs {
+            for r in old_d.refs(kind, q.src, q.src_end())? {
+                let projected = mapper
+                    .extended_forward(r.target)
+                    .ok_or_else(|| bad("references without equivalences"))?;
+                let expected = nearest_key(&targets, projected);
+                let d = ref_delta
+                    .var_i32()
+                    .ok_or_else(|| bad("too few reference deltas"))?;
+                let key = expected.wrapping_add(d as u32) as usize;
+                let target = *targets
+                    .get(key)
+                    .ok_or_else(|| bad("a reference delta out of range"))?;
+                let location = r.location - q.src + q.dst;
+                elf::put(kind, new_t, &mut abs, new, Ref { location, target })
+                    .ok_or_else(|| bad("a reference outside its element"))?;
+            }
+        }
+    }
+    if !ref_delta.done() {
+        return Err(bad("trailing reference deltas"));
+    }
+    Ok(())
+}
+
+/// The index of the target nearest `off` (the lower on a tie), 0 for no targets.
+fn nearest_key(targets: &[u32], off: u32) -> u32 {
+    let mut i = targets.partition_point(|&t| t < off);
+    if i > 0 && (i == targets.len() || targets[i] - off >= off - targets[i - 1]) {
+        i -= 1;
+    }
+    i as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! The stub's Rust apply of Zucchini patches (`iupack_stub::format::codecs::zucchini`) against
+//! the reference C++ library: on real program pairs, and on every mutated patch, both must make
+//! the same bytes (or both refuse). The references an image holds are part of the format, so a
+//! reader that finds one more or one fewer gives different bytes, and these tests see it.
+
+use iupack_stub::format::codecs::zucchini as ours;
+use std::path::Path;
+use std::process::Command;
+
+/// Builds one version of a small C program (a PIE, so it has relative relocations, calls and
+/// RIP-relative loads); `extra` adds code in the middle, so what follows it moves.
+fn build_program(dir: &Path, name: &str, extra: &str) -> Vec<u8> {
+    let src = dir.join(format!("{name}.c"));
+    let mut text = String::from("#include <stdio.h>\n#include <string.h>\n");
+    for i in 0..60 {
+        text += &format!(
+            "static const char *name{i} = \"function {i}\";\n\
+             __attribute__((noinline)) int f{i}(int x) {{ return x * {i} + (int)strlen(name{i}); }}\n"
+        );
+        if i == 20 {
+            text += extra;
+        }
+    }
+    text += "int (*table[])(int) = {";
+    for i in 0..60 {
+        text += &format!("f{i},");
+    }
+    text += "};\nint main(int argc, char **argv) { int s = 0;\n\
+             for (int i = 0; i < 60; i++) s += table[i](argc);\n\
+             printf(\"%d %s\\n\", s, argv[0]); return 0; }\n";
+    std::fs::write(&src, text).expect("write the C source");
+    let out = dir.join(name);
+    let st = Command::new("cc")
+        .args(["-O2", "-fPIE", "-pie", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc (gcc) runs");
+    assert!(st.success(), "cc failed");
+    std::fs::read(out).expect("read the program")
+}
+
+/// What the reference makes of `old` with `patch`: its bytes when it read the patch (right or
+/// wrong: a CRC-32 mismatch still leaves what it rebuilt), `None` when it refused.
+fn reference(old: &[u8], patch: &[u8]) -> Option<Vec<u8>> {
+    let h = zucchini::read_header(patch).ok()?;
+    let mut new = vec![0u8; h.new_size as usize];
+    match zucchini::apply_into(old, patch, &mut new) {
+        Ok(()) | Err(zucchini::Error::WrongNewFile) => Some(new),
+        Err(_) => None,
+    }
+}
+
+fn ours_rebuild(old: &[u8], patch: &[u8]) -> Option<Vec<u8>> {
+    ours::rebuild(old, patch).ok().map(|(_, new)| new)
+}
+
+/// Checks one pair: the patch has executable elements, both applies give `new`, and every
+/// mutation of the patch gives the same outcome from both.
+fn check_pair(old: &[u8], new: &[u8], mutations: usize) {
+    let patch = zucchini::generate(old, new).expect("zucchini generates");
+    let types = ours::element_types(&patch).expect("our reader reads the reference's patch");
+    assert!(
+        types.iter().any(|&t| t == u32::from_le_bytes(*b"Ex64")),
+        "expected an ELF x86-64 element, got {types:x?}"
+    );
+    assert_eq!(
+        zucchini::apply(old, &patch).expect("the reference applies"),
+        new,
+        "the reference applies"
+    );
+    let mine = ours::apply(old, &patch, new.len() as u64).expect("the stub applies");
+    assert!(mine == new, "the stub's bytes differ from the new file");
+
+    // Mutations: a byte changed at a pseudo-random place (xorshift, fixed seed: reproducible),
+    // weighted towards the header and element tables where a lie does the most.
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut refused, mut differ) = (0, 0);
+    for i in 0..mutations {
+        let mut p = patch.clone();
+        let at = if i % 4 == 0 {
+            (next() % 128.min(p.len() as u64)) as usize
+        } else {
+            (next() % p.len() as u64) as usize
+        };
+        p[at] ^= 1 << (next() % 8);
+        let theirs = reference(old, &p);
+        let mine = ours_rebuild(old, &p);
+        assert!(
+            theirs == mine,
+            "mutation {i} (byte {at}): the reference {} and the stub {}",
+            theirs
+                .as_ref()
+                .map_or("refused".into(), |v| format!("made {} bytes", v.len())),
+            mine.as_ref()
+                .map_or("refused".into(), |v| format!("made {} bytes", v.len())),
+        );
+        match mine {
+            None => refused += 1,
+            Some(v) if v != new => differ += 1,
+            _ => {}
+        }
+    }
+    eprintln!(
+        "{mutations} mutations: {refused} refused by both, {differ} made the same wrong bytes"
+    );
+}
+
+#[test]
+fn small_programs_apply_byte_identical_to_the_reference() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let old = build_program(dir.path(), "old", "");
+    let new = build_program(
+        dir.path(),
+        "new",
+        "__attribute__((noinline)) int inserted(int x) { return x ^ 0x5a5a; }\n\
+         int (*keep)(int) = inserted;\n",
+    );
+    assert_ne!(old, new);
+    check_pair(&old, &new, 600);
+    // And backwards, and a raw (NoOp) patch.
+    check_pair(&new, &old, 200);
+    let raw = zucchini::generate_raw(&old, &new).expect("raw patch");
+    assert_eq!(
+        ours::apply(&old, &raw, new.len() as u64).expect("the stub applies"),
+        new
+    );
+}
+
+#[test]
+fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let old = build_program(dir.path(), "old", "");
+    let new = build_program(dir.path(), "new", "int spare = 7;\n");
+    let patch = zucchini::generate(&old, &new).expect("patch");
+    let e = ours::apply(&old, &patch, new.len() as u64 + 1).expect_err("refused");
+    assert!(e.message.contains("signed"), "{}", e.message);
+    let mut other = old.clone();
+    other[100] ^= 1;
+    let e = ours::apply(&other, &patch, new.len() as u64).expect_err("refused");
+    assert!(e.message.contains("another old file"), "{}", e.message);
+    let e = ours::apply(&old, &patch[..patch.len() - 1], new.len() as u64).expect_err("refused");
+    assert!(e.message.contains("not valid"), "{}", e.message);
+}
+
+/// The public engine pairs of `../shared/corpus` (fetched by its fetch.sh; .ci/run fetches them
+/// and runs this): each patch applied by the stub byte for byte, and mutated patches alike.
+#[test]
+#[ignore = "needs the corpus (bash ../shared/corpus/fetch.sh); .ci/run runs it"]
+fn corpus_pairs_apply_byte_identical_to_the_reference() {
+    let root = std::env::var("IUPACK_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(&std::env::var("HOME").expect("HOME")).join(".cache/iupack-corpus/x")
+        });
+    let pairs: Vec<(&str, &str)> = std::env::var("IUPACK_ZUCCHINI_PAIRS")
+        .ok()
+        .map(|s| Box::leak(s.into_boxed_str()) as &str)
+        .unwrap_or("ruff-linux-0.8.0/ruff:ruff-linux-0.8.1/ruff")
+        .split(',')
+        .map(|p| p.split_once(':').expect("old:new"))
+        .collect();
+    let mutations: usize = std::env::var("IUPACK_ZUCCHINI_MUTATIONS")
+        .map(|s| s.parse().expect("a count"))
+        .unwrap_or(40);
+    for (a, b) in pairs {
+        let old = std::fs::read(root.join(a)).unwrap_or_else(|e| panic!("{a}: {e}"));
+        let new = std::fs::read(root.join(b)).unwrap_or_else(|e| panic!("{b}: {e}"));
+        eprintln!("{a} -> {b}");
+        check_pair(&old, &new, mutations);
+    }
+}
