@@ -56,7 +56,7 @@ build() {
   local platform=$1 triple=$2 exe=$3
   local out=$platform
   local dir=$cache
-  local variants=("iupack-stub:" "iupack-head:--no-default-features" "iupack-head-zstd:--no-default-features --features zstd")
+  local variants=("iupack-stub:" "iupack-head:--no-default-features" "iupack-head-zstd:--no-default-features --features zstd,exe-delta")
   if [ -n "$features" ]; then out="$platform-faults"; variants=("iupack-stub:--features $features"); dir="$cache/faults"; fi
   local ext=${exe#iupack-stub}
   local v

@@ -30,18 +30,18 @@ pub const FEATURES_PREFIX: &[u8] = b"iupack-stub-features:";
 
 /// This build's feature mark, kept in the binary by `main.rs` (`#[used]`). `format2`: it reads
 /// manifest format 2, and `bsdx2` layout 2 of `bsdiff-lzma` patches, which the builder writes (a
-/// head without both marks can't head its packages).
-pub const FEATURES_MARK: [u8; 48] = features_mark();
+/// head without both marks can't head its packages); `exe`: it applies `zucchini-xz` patches.
+pub const FEATURES_MARK: [u8; 56] = features_mark();
 
 /// Whether this build reads format-1 packages (and their two-entry layout): the client tool
 /// applies any package, old ones too; a package head reads only the package it heads, which the
 /// builder always writes in the current format (it takes only heads marked `format2`).
 pub(crate) const READS_FORMAT_1: bool = cfg!(feature = "client");
 
-const fn features_mark() -> [u8; 48] {
-    let mut out = [0u8; 48];
+const fn features_mark() -> [u8; 56] {
+    let mut out = [0u8; 56];
     let mut n = 0;
-    let parts: [&[u8]; 5] = [
+    let parts: [&[u8]; 6] = [
         FEATURES_PREFIX,
         b"format2,",
         b"bsdx2,",
@@ -52,6 +52,11 @@ const fn features_mark() -> [u8; 48] {
         },
         if cfg!(feature = "client") {
             b"client,"
+        } else {
+            b""
+        },
+        if cfg!(feature = "exe-delta") {
+            b"exe,"
         } else {
             b""
         },

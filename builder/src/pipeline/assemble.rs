@@ -113,7 +113,10 @@ pub fn package(
     let components = components(spec, contents, parts.deltas, parts.archives);
     let (stub_path, stub) = match heads {
         Some(heads) => {
-            let (path, stub) = heads.pick(manifest::needs_zstd(&components))?;
+            let (path, stub) = heads.pick(
+                manifest::needs_zstd(&components),
+                manifest::needs_exe(&components),
+            )?;
             (Some(path), stub)
         }
         // Bare: the guard that stops a shell from reading it as a script.

@@ -221,7 +221,7 @@ impl Heads {
     /// The first head that can decode what the package holds: one built without zstd only when
     /// no content is zstd data. A head must be marked `format2` and `bsdx2` (it reads the
     /// packages this builder writes); one without those marks is older and is never taken.
-    pub fn pick(self, needs_zstd: bool) -> Result<(PathBuf, Vec<u8>), Error> {
+    pub fn pick(self, needs_zstd: bool, needs_exe: bool) -> Result<(PathBuf, Vec<u8>), Error> {
         let shown: Vec<String> = self
             .found
             .iter()
@@ -238,8 +238,16 @@ impl Heads {
                 older.get_or_insert(path);
                 continue;
             }
-            if reads_zstd(&stub) || !needs_zstd {
+            let exe_ok = !needs_exe || marked(&stub, "exe");
+            if (reads_zstd(&stub) || !needs_zstd) && exe_ok {
                 return Ok((path, stub));
+            }
+            if self.given && !exe_ok {
+                return Err(Error::usage(format!(
+                    "{} was built without zucchini-xz patches (feature exe-delta), and this package holds them",
+                    path.display()
+                ))
+                .hint("pass a head built with them (stubs/T/iupack-head-zstd or iupack-stub)"));
             }
             if self.given {
                 return Err(Error::usage(format!(

@@ -6,8 +6,7 @@
 use crate::error::{Error, ExitCode, Result};
 use crate::format::codecs::treestream;
 use crate::format::manifest::{
-    files_tree, Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_LZMA,
-    CODEC_BSDIFF_TREE, MODE_EXEC,
+    files_tree, Component, Delta, DeltaFile, DeltaOp, FileEntry, CODEC_BSDIFF_TREE, MODE_EXEC,
 };
 use crate::format::package::{copy_hashed, prefix_decoder, stream_checked, VerifiedPackage};
 use crate::format::relpath::RelPath;
@@ -25,7 +24,8 @@ enum Source<'a> {
         name: String,
         old: &'a SourceFile,
         patch_size: u64,
-        bsdiff: bool,
+        /// The file's own patch codec (`None`: zstd with the old file as prefix).
+        codec: Option<&'a str>,
     },
     /// A file of the installed tree, kept as it is.
     Kept(&'a SourceFile),
@@ -55,7 +55,7 @@ pub(super) fn write_delta(
                         name,
                         old: b,
                         patch_size,
-                        bsdiff: f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA),
+                        codec: f.codec.as_deref(),
                     },
                 ));
             }
@@ -281,13 +281,12 @@ fn write_files(
                 name,
                 old,
                 patch_size,
-                bsdiff,
+                codec,
             } => {
                 let bytes = read_installed(old)?;
-                if *bsdiff {
-                    vp.bsdiff_entry(name, &bytes, *patch_size, f, &mut out)?;
-                } else {
-                    vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?;
+                match codec {
+                    Some(codec) => vp.coded_entry(name, &bytes, *patch_size, codec, f, &mut out)?,
+                    None => vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?,
                 }
             }
             Source::Kept(old) => {

@@ -106,6 +106,9 @@ pub const ARCHIVE_TAR_XZ: &str = "tar.xz";
 pub const CODEC_ZSTD_PREFIX: &str = "zstd-prefix";
 /// A per-file patch format: bsdiff's approximate matches, streams coded by LZMA (see `bsdx`).
 pub const CODEC_BSDIFF_LZMA: &str = "bsdiff-lzma";
+/// A per-file patch format: a Zucchini patch (executable-aware: references in ELF x86-64 code
+/// corrected as code moves), coded as one `.xz` stream (see `codecs::zucchini`).
+pub const CODEC_ZUCCHINI_XZ: &str = "zucchini-xz";
 /// One patch for the whole tree: a zstd frame of the new tree stream made with the base tree
 /// stream as a raw prefix (see `treestream`); `files` is empty.
 pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
@@ -187,14 +190,25 @@ impl Delta {
                 .any(|f| f.op == DeltaOp::Patch && f.codec.is_none())
     }
 
+    /// True when some file patch of the delta is `zucchini-xz` (a head needs the `exe-delta`
+    /// feature to apply it).
+    pub fn needs_exe(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| f.codec.as_deref() == Some(CODEC_ZUCCHINI_XZ))
+    }
+
     /// True when this stub can apply every patch of the delta.
     pub fn is_supported(&self) -> bool {
+        let file_codec = |c: Option<&str>| match c {
+            None => true,
+            Some(CODEC_BSDIFF_LZMA) => true,
+            Some(CODEC_ZUCCHINI_XZ) => cfg!(feature = "exe-delta"),
+            Some(_) => false,
+        };
         let known = match self.codec.as_str() {
             CODEC_ZSTD_TREE | CODEC_BSDIFF_TREE => true,
-            CODEC_ZSTD_PREFIX => self
-                .files
-                .iter()
-                .all(|f| f.codec.is_none() || f.codec.as_deref() == Some(CODEC_BSDIFF_LZMA)),
+            CODEC_ZSTD_PREFIX => self.files.iter().all(|f| file_codec(f.codec.as_deref())),
             _ => false,
         };
         // A stub without the zstd decoder (a small head) can't apply zstd patches.
@@ -403,6 +417,14 @@ pub fn is_valid_name(s: &str) -> bool {
 /// The tree digest of a list of files.
 pub fn files_tree(files: &[FileEntry]) -> String {
     tree_digest(files.iter().map(FileEntry::tree_line))
+}
+
+/// True when some delta of a package with these components has `zucchini-xz` patches, so its
+/// head needs the `exe-delta` feature.
+pub fn needs_exe(components: &[Component]) -> bool {
+    components
+        .iter()
+        .any(|c| c.deltas.iter().any(Delta::needs_exe))
 }
 
 /// True when some content of a package with these components is zstd data, so its head needs

@@ -309,13 +309,15 @@ impl VerifiedPackage {
         stream_checked(&mut dec, name, entry, out)
     }
 
-    /// Rebuilds `entry` from the old file's bytes and the `bsdiff-lzma` patch in the ZIP entry
-    /// `name` (`patch_size` bytes), into `out`, checked.
-    pub fn bsdiff_entry(
+    /// Rebuilds `entry` from the old file's bytes and the patch in the ZIP entry `name`
+    /// (`patch_size` bytes) in the file's own `codec` (`bsdiff-lzma`, `zucchini-xz`), into
+    /// `out`, checked.
+    pub fn coded_entry(
         &mut self,
         name: &str,
         old: &[u8],
         patch_size: u64,
+        codec: &str,
         entry: &FileEntry,
         out: &mut dyn Write,
     ) -> Result<()> {
@@ -325,8 +327,18 @@ impl VerifiedPackage {
             .read_to_end(&mut patch)
             .map_err(|e| Error::damaged(format!("cannot read {name}: {e}")))?;
         let mut hw = crate::format::digest::HashingWriter::new(out, entry.size);
-        crate::format::codecs::bsdx::apply(old, &patch, entry.size, &mut hw)
-            .map_err(|e| named(name, e))?;
+        match codec {
+            #[cfg(feature = "exe-delta")]
+            crate::format::manifest::CODEC_ZUCCHINI_XZ => {
+                let new = crate::format::codecs::zucchini::apply_payload(old, &patch, entry.size)
+                    .map_err(|e| named(name, e))?;
+                drop(patch);
+                hw.write_all(&new)
+                    .map_err(|e| Error::apply_io(format!("cannot write {name}"), &e))?;
+            }
+            _ => crate::format::codecs::bsdx::apply(old, &patch, entry.size, &mut hw)
+                .map_err(|e| named(name, e))?,
+        }
         let (n, sha) = hw.finish();
         if n != entry.size || sha != entry.sha256 {
             return Err(Error::damaged(format!(

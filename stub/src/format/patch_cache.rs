@@ -44,6 +44,8 @@ pub enum Encoding<'a> {
     },
     /// A `bsdiff-lzma` file patch (its encoder has no level).
     BsdiffLzma { old: &'a str, new: &'a str },
+    /// A `zucchini-xz` file patch (its encoder has no level).
+    ZucchiniXz { old: &'a str, new: &'a str },
     /// A `bsdiff-lzma-tree` patch from the tree with digest `old` to the tree with digest `new`.
     BsdiffTree { old: &'a str, new: &'a str },
     /// A `zstd-tree` patch from the tree with digest `old` to the tree with digest `new`.
@@ -72,6 +74,9 @@ impl Encoding<'_> {
             // Layout 2 (earlier entries, layout 1, are not found: a head reads only layout 2).
             Encoding::BsdiffLzma { old, new } => format!("bsdiff-lzma 2\0{old}\0{new}"),
             Encoding::BsdiffTree { old, new } => format!("bsdiff-lzma-tree 2\0{old}\0{new}"),
+            Encoding::ZucchiniXz { old, new } => {
+                format!("zucchini-xz 1\0{old}\0{new}\0zucchini 0.1.1")
+            }
             Encoding::ZstdTree { old, new, level } => {
                 format!("zstd-tree\0{old}\0{new}\0{level}\0window {window}\0zstd {zstd}")
             }
@@ -85,6 +90,15 @@ impl Encoding<'_> {
         let decoded = match self {
             Encoding::BsdiffLzma { .. } | Encoding::BsdiffTree { .. } => {
                 crate::format::codecs::bsdx::apply(old, patch, new.len() as u64, &mut out).is_ok()
+            }
+            Encoding::ZucchiniXz { .. } => {
+                match crate::format::codecs::zucchini::apply_payload(old, patch, new.len() as u64) {
+                    Ok(v) => {
+                        out = v;
+                        true
+                    }
+                    Err(_) => false,
+                }
             }
             Encoding::ZstdPrefix { .. } | Encoding::ZstdTree { .. } => {
                 crate::format::package::prefix_decoder(patch, old, new.len() as u64)

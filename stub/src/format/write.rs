@@ -281,20 +281,52 @@ fn smallest_patch(
     if new.len() < BSDIFF_MIN_BYTES {
         return Ok(Some((zstd()?, None)));
     }
-    let (zstd, bsdx) = std::thread::scope(|s| {
+    // Programs also get a Zucchini patch (executable-aware): the smallest of the three wins.
+    let zucchini = || -> Option<Vec<u8>> {
+        if !(is_program(old) && is_program(new)) {
+            return None;
+        }
+        let enc = Encoding::ZucchiniXz {
+            old: old_sha,
+            new: new_sha,
+        };
+        patch_cache::patch(how.cache, enc, old, new, || {
+            crate::format::codecs::zucchini::encode(old, new)?
+                .ok_or_else(|| io::Error::other("no zucchini patch"))
+        })
+        .ok()
+    };
+    let (zstd, bsdx, zuc) = std::thread::scope(|s| {
         let b = s.spawn(bsdiff);
         let z = zstd();
+        let zuc = zucchini();
         (
             z,
             b.join()
                 .unwrap_or_else(|_| Err(io::Error::other("bsdiff panicked"))),
+            zuc,
         )
     });
-    let zstd = zstd?;
-    match bsdx {
-        Ok(b) if b.len() < zstd.len() => Ok(Some((b, bsdiff_codec()))),
-        _ => Ok(Some((zstd, None))),
+    let mut best = (zstd?, None);
+    if let Ok(b) = bsdx {
+        if b.len() < best.0.len() {
+            best = (b, bsdiff_codec());
+        }
     }
+    if let Some(z) = zuc {
+        if z.len() < best.0.len() {
+            best = (
+                z,
+                Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string()),
+            );
+        }
+    }
+    Ok(Some(best))
+}
+
+/// Whether `b` starts like an executable Zucchini reads (ELF or PE/MZ).
+fn is_program(b: &[u8]) -> bool {
+    b.starts_with(b"\x7fELF") || b.starts_with(b"MZ")
 }
 
 /// A delta from one earlier release and the package entries it needs.

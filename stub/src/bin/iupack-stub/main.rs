@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 /// What this head can decode, for the builder (`iupack_stub::stub_features`).
 #[used]
-static FEATURES: [u8; 48] = iupack_stub::FEATURES_MARK;
+static FEATURES: [u8; 56] = iupack_stub::FEATURES_MARK;
 
 fn main() {
     std::process::exit(real_main());

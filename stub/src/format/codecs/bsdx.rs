@@ -35,7 +35,7 @@ const DICT_MAX: u32 = 8 << 20;
 /// The largest dictionary the decoder accepts.
 const DICT_LIMIT: usize = 16 << 20;
 /// The LZMA decoders' memory limit (KiB): the largest dictionary and 64 KiB for the rest.
-const DECODER_MEM_KIB: u32 = (DICT_LIMIT >> 10) as u32 + 64;
+pub(crate) const DECODER_MEM_KIB: u32 = (DICT_LIMIT >> 10) as u32 + 64;
 
 /// The largest control section a patch rebuilding `new_size` bytes may declare: real patches
 /// hold far fewer than one control per 48 output bytes, and a claim of more is refused before
@@ -64,7 +64,7 @@ pub struct Layout {
 }
 
 /// One LEB128 number at `*at`, moved past it; `None` if it runs off the end or past 64 bits.
-fn leb(b: &[u8], at: &mut usize) -> Option<u64> {
+pub(crate) fn leb(b: &[u8], at: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let x = *b.get(*at)?;

@@ -585,3 +585,79 @@ fn nearest_key(targets: &[u32], off: u32) -> u32 {
 
 #[cfg(test)]
 mod tests;
+
+/// The `zucchini-xz` payload: this magic, the Zucchini patch's size (LEB128), then the patch as
+/// one `.xz` stream (no check: the payload is signed).
+pub const PAYLOAD_MAGIC: &[u8; 8] = b"IUZUCX1\n";
+
+/// The largest Zucchini patch a payload may decode to for an output of `new_size` bytes: what
+/// the builder writes is far smaller (literal bytes are at most the output), and this keeps the
+/// apply within the old file, the output and twice the output in memory.
+fn max_patch(new_size: u64) -> u64 {
+    2 * new_size + (64 << 10)
+}
+
+/// Rebuilds the new file from `old` and a `zucchini-xz` payload, for an output of the signed
+/// `new_size`.
+pub fn apply_payload(old: &[u8], payload: &[u8], new_size: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let rest = payload
+        .strip_prefix(PAYLOAD_MAGIC)
+        .ok_or_else(|| bad("not a zucchini-xz payload"))?;
+    let mut at = 0;
+    let raw = super::bsdx::leb(rest, &mut at).ok_or_else(|| bad("a damaged size"))?;
+    if raw > max_patch(new_size) || raw < HEADER as u64 {
+        return Err(bad("a patch size out of bounds"));
+    }
+    let body = &rest[at..];
+    let mut xz = lzma_rust2::XzReader::new_mem_limit(body, false, super::bsdx::DECODER_MEM_KIB);
+    let mut patch = vec![0u8; raw as usize];
+    xz.read_exact(&mut patch)
+        .map_err(|e| bad(&format!("its .xz stream: {e}")))?;
+    let more = xz
+        .read(&mut [0u8])
+        .map_err(|e| bad(&format!("its .xz stream: {e}")))?;
+    if more != 0 || !xz.into_inner().is_empty() {
+        return Err(bad("bytes after the patch"));
+    }
+    apply(old, &patch, new_size)
+}
+
+/// The `zucchini-xz` payload from `old` to `new` (builder only), or `None` where Zucchini makes
+/// no patch the stub applies. Executables it reads (ELF x86-64) are diffed as code; anything
+/// else, PE x64 included for now, through the same matcher as raw bytes. Each patch is applied
+/// here with the stub's own code before it is used.
+#[cfg(feature = "write")]
+pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    if old.is_empty()
+        || new.is_empty()
+        || old.len() > u32::MAX as usize
+        || new.len() > u32::MAX as usize
+    {
+        return Ok(None);
+    }
+    let Ok(mut patch) = zucchini::generate(old, new) else {
+        return Ok(None);
+    };
+    let readable = element_types(&patch).is_ok_and(|t| t.iter().all(|&t| is_supported_type(t)));
+    if !readable {
+        let Ok(raw) = zucchini::generate_raw(old, new) else {
+            return Ok(None);
+        };
+        patch = raw;
+    }
+    if patch.len() as u64 > max_patch(new.len() as u64) {
+        return Ok(None);
+    }
+    match apply(old, &patch, new.len() as u64) {
+        Ok(back) if back == new => {}
+        _ => return Ok(None),
+    }
+    let dict = u32::try_from(patch.len())
+        .unwrap_or(u32::MAX)
+        .clamp(4096, 8 << 20);
+    let mut out = PAYLOAD_MAGIC.to_vec();
+    super::bsdx::put_leb(&mut out, patch.len() as u64);
+    out.extend_from_slice(&super::xzblocks::write(&[(&patch, dict)])?);
+    Ok(Some(out))
+}
