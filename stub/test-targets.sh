@@ -37,6 +37,10 @@ same_tree() { diff -r "$1" "$2" >/dev/null || fail "$1 differs from $2"; }
 head_size=$(stat -c %s target/stubs/linux-x86_64/iupack-head)
 [ "$head_size" -le 450000 ] || fail "target/stubs/linux-x86_64/iupack-head is $head_size bytes, over the 450,000 budget of issue 7: make the change smaller or cut elsewhere (BENCHMARKS.md, \"Stub size per target\", lists what the bytes are)"
 echo "ok: linux-x86_64 iupack-head $head_size bytes, within 450,000"
+# Issue 22's goal: the head that carries zucchini-xz (and no zstd) within 550,000 bytes.
+exe_size=$(stat -c %s target/stubs/linux-x86_64/iupack-head-exe)
+[ "$exe_size" -le 550000 ] || fail "target/stubs/linux-x86_64/iupack-head-exe is $exe_size bytes, over the 550,000 budget of issue 22"
+echo "ok: linux-x86_64 iupack-head-exe $exe_size bytes, within 550,000 (iupack-head-zstd $(stat -c %s target/stubs/linux-x86_64/iupack-head-zstd))"
 
 machine() { # machine DIR PLATFORM [fresh]
   local dir=$1 platform=$2

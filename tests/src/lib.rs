@@ -669,3 +669,39 @@ pub fn store_defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
         (format!("daily/{n}.avdb"), vec![n; 100], false),
     ]
 }
+
+/// Builds one version of a C program of `functions` functions with gcc (`@` in `extra` becomes
+/// a number) (a PIE, so it has relative relocations, calls and
+/// RIP-relative loads); `extra` adds code in the middle, so what follows it moves.
+pub fn c_program(dir: &Path, name: &str, extra: &str, functions: usize) -> Vec<u8> {
+    let src = dir.join(format!("{name}.c"));
+    let mut text = String::from("#include <stdio.h>\n#include <string.h>\n");
+    for i in 0..functions {
+        text += &format!(
+            "static const char *name{i} = \"function {i}\";\n\
+             __attribute__((noinline)) int f{i}(int x) {{ return x * {i} + (int)strlen(name{i}); }}\n"
+        );
+        // `extra` goes in after every 50th function (its names made unique), so what follows
+        // each moves by a different amount, as code does between releases.
+        if i % 50 == 25 {
+            text += &extra.replace("@", &i.to_string());
+        }
+    }
+    text += "int (*table[])(int) = {";
+    for i in 0..functions {
+        text += &format!("f{i},");
+    }
+    text += "};\nint main(int argc, char **argv) { int s = 0;\n\
+             for (int i = 0; i < 60; i++) s += table[i % (sizeof table / sizeof *table)](argc);\n\
+             printf(\"%d %s\\n\", s, argv[0]); return 0; }\n";
+    fs::write(&src, text).expect("write the C source");
+    let out = dir.join(name);
+    let st = Command::new("cc")
+        .args(["-O2", "-fPIE", "-pie", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc (gcc) runs");
+    assert!(st.success(), "cc failed");
+    fs::read(out).expect("read the program")
+}

@@ -606,12 +606,19 @@ fn a_signature_moved_onto_another_manifest_is_refused_with_20() {
 /// A copy of the development stub whose feature mark says it lacks `drop` (the builder reads
 /// the mark; the bytes behind it are the same full stub).
 fn stub_marked_without(drop: &str, to: &Path) {
+    stub_marked_without_all(&[drop], to)
+}
+
+/// [`stub_marked_without`] for several features.
+fn stub_marked_without_all(drop: &[&str], to: &Path) {
     let mut bytes = fs::read(stub_path()).expect("stub");
     let mark = iupack_stub::FEATURES_MARK;
     let mut edited = mark;
     let at = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
-    let i = at(&mark, format!("{drop},").as_bytes()).expect("feature in the mark");
-    edited[i] = b'X';
+    for drop in drop {
+        let i = at(&mark, format!("{drop},").as_bytes()).expect("feature in the mark");
+        edited[i] = b'X';
+    }
     let mut n = 0;
     while let Some(p) = at(&bytes, &mark) {
         bytes[p..p + mark.len()].copy_from_slice(&edited);
@@ -1185,4 +1192,73 @@ fn the_stub_the_readme_setup_builds_is_found_and_the_hint_says_how_to_build_it()
         stdout(&o)
     );
     assert!(!stderr(&o).contains(warning), "{}", stderr(&o));
+}
+
+/// Issue 22: a delta-only package of a program whose Zucchini patch is smaller than its bsdiff
+/// one gets `zucchini-xz` and the head that reads it without zstd (`iupack-head-exe`), not the
+/// smallest head, which cannot; that head applies it byte for byte and the inventory moves on.
+#[test]
+fn a_program_delta_takes_zucchini_and_the_exe_head() {
+    let w = World::new();
+    let (key, pubkey) = w.keygen("k");
+    let dir = w.path("src");
+    fs::create_dir_all(&dir).expect("mkdir");
+    let old = iupack_tests::c_program(&dir, "old", "", 400);
+    let new = iupack_tests::c_program(
+        &dir,
+        "new",
+        "__attribute__((noinline)) int added@(int x) { return x * @ + 1; }\nint (*more@)(int) = added@;\n",
+        400,
+    );
+    w.release("engine1", &[("bin/scan", &old, true)]);
+    w.release("engine2", &[("bin/scan", &new, true)]);
+    let spec = w.spec(
+        "engine",
+        "product = \"acme-av\"\n[targets]\nplatforms = [\"*\"]\n[[components]]\nname = \"definitions\"\n\
+         version = \"2026.11.24.1\"\ncontent = \"../releases/engine2\"\nfull = false\n\
+         [[components.deltas]]\nversion = \"1.0\"\ncontent = \"../releases/engine1\"\n",
+    );
+    let bin = w.path("bin");
+    let stubs = bin.join("stubs").join(this_platform());
+    fs::create_dir_all(&stubs).expect("mkdir");
+    fs::copy(bin_dir().join("iupack"), bin.join("iupack")).expect("copy iupack");
+    set_mode(&bin.join("iupack"), 0o755);
+    stub_marked_without_all(&["zstd", "exe"], &stubs.join("iupack-head"));
+    stub_marked_without_all(&["zstd", "client"], &stubs.join("iupack-head-exe"));
+    stub_marked_without("client", &stubs.join("iupack-head-zstd"));
+    let o = Command::new(bin.join("iupack"))
+        .arg("build")
+        .arg(&spec)
+        .arg("--key")
+        .arg(&key)
+        .arg("--out")
+        .arg(w.path("engine.run"))
+        .arg("--json")
+        .output()
+        .expect("run iupack");
+    assert_code(&o, 0);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let head = v["stub"].as_str().and_then(|s| s.rsplit('/').next());
+    assert_eq!(head, Some("iupack-head-exe"), "{v}");
+    let p = Package::open(&w.path("engine.run"), Expect::Package)
+        .expect("open")
+        .expect("package");
+    let m: serde_json::Value = serde_json::from_slice(p.manifest_bytes()).expect("json");
+    let f = &m["components"][0]["deltas"][0]["files"][0];
+    assert_eq!(f["codec"], "zucchini-xz", "{m}");
+    let patch = f["patch_size"].as_u64().expect("patch size");
+    assert!(
+        patch * 4 < new.len() as u64,
+        "{patch} bytes for {}",
+        new.len()
+    );
+    // On a machine with version 1.0 installed: applied, byte-identical, inventory updated.
+    let m = World::new();
+    m.install_inventory(&[&pubkey], &[("definitions", Some("1.0"), "acme/defs")]);
+    m.install_tree(&w.path("releases/engine1"), "acme/defs");
+    let installed = m.machine().join("acme/defs");
+    let o = m.run(&w.path("engine.run"), &[]);
+    assert_code(&o, 0);
+    assert_eq!(fs::read(installed.join("bin/scan")).expect("read"), new);
+    assert_eq!(m.component("definitions")["version"], "2026.11.24.1");
 }

@@ -4,41 +4,8 @@
 //! reader that finds one more or one fewer gives different bytes, and these tests see it.
 
 use iupack_stub::format::codecs::zucchini as ours;
+use iupack_tests::c_program;
 use std::path::Path;
-use std::process::Command;
-
-/// Builds one version of a small C program (a PIE, so it has relative relocations, calls and
-/// RIP-relative loads); `extra` adds code in the middle, so what follows it moves.
-fn build_program(dir: &Path, name: &str, extra: &str) -> Vec<u8> {
-    let src = dir.join(format!("{name}.c"));
-    let mut text = String::from("#include <stdio.h>\n#include <string.h>\n");
-    for i in 0..60 {
-        text += &format!(
-            "static const char *name{i} = \"function {i}\";\n\
-             __attribute__((noinline)) int f{i}(int x) {{ return x * {i} + (int)strlen(name{i}); }}\n"
-        );
-        if i == 20 {
-            text += extra;
-        }
-    }
-    text += "int (*table[])(int) = {";
-    for i in 0..60 {
-        text += &format!("f{i},");
-    }
-    text += "};\nint main(int argc, char **argv) { int s = 0;\n\
-             for (int i = 0; i < 60; i++) s += table[i](argc);\n\
-             printf(\"%d %s\\n\", s, argv[0]); return 0; }\n";
-    std::fs::write(&src, text).expect("write the C source");
-    let out = dir.join(name);
-    let st = Command::new("cc")
-        .args(["-O2", "-fPIE", "-pie", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("cc (gcc) runs");
-    assert!(st.success(), "cc failed");
-    std::fs::read(out).expect("read the program")
-}
 
 /// What the reference makes of `old` with `patch`: its bytes when it read the patch (right or
 /// wrong: a CRC-32 mismatch still leaves what it rebuilt), `None` when it refused.
@@ -115,12 +82,13 @@ fn check_pair(old: &[u8], new: &[u8], mutations: usize) {
 #[test]
 fn small_programs_apply_byte_identical_to_the_reference() {
     let dir = tempfile::tempdir().expect("scratch dir");
-    let old = build_program(dir.path(), "old", "");
-    let new = build_program(
+    let old = c_program(dir.path(), "old", "", 60);
+    let new = c_program(
         dir.path(),
         "new",
-        "__attribute__((noinline)) int inserted(int x) { return x ^ 0x5a5a; }\n\
-         int (*keep)(int) = inserted;\n",
+        "__attribute__((noinline)) int inserted@(int x) { return x ^ @; }\n\
+         int (*keep@)(int) = inserted@;\n",
+        60,
     );
     assert_ne!(old, new);
     check_pair(&old, &new, 600);
@@ -136,8 +104,8 @@ fn small_programs_apply_byte_identical_to_the_reference() {
 #[test]
 fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
     let dir = tempfile::tempdir().expect("scratch dir");
-    let old = build_program(dir.path(), "old", "");
-    let new = build_program(dir.path(), "new", "int spare = 7;\n");
+    let old = c_program(dir.path(), "old", "", 60);
+    let new = c_program(dir.path(), "new", "int spare = 7;\n", 60);
     let patch = zucchini::generate(&old, &new).expect("patch");
     let e = ours::apply(&old, &patch, new.len() as u64 + 1).expect_err("refused");
     assert!(e.message.contains("signed"), "{}", e.message);

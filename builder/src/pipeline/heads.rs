@@ -152,7 +152,12 @@ fn candidates(dir: &Path, target: &str) -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     for stubs in [Some(dir), dir.parent()].into_iter().flatten() {
         let d = stubs.join("stubs").join(target);
-        for name in ["iupack-head", "iupack-head-zstd", "iupack-stub"] {
+        for name in [
+            "iupack-head",
+            "iupack-head-exe",
+            "iupack-head-zstd",
+            "iupack-stub",
+        ] {
             candidates.push(d.join(format!("{name}{ext}")));
         }
     }
@@ -199,23 +204,31 @@ impl Heads {
     /// by the small one it is not, and full applies must not get slower).
     pub fn delta_variants(&self, has_full: bool) -> Vec<(PatchCodecs, u64)> {
         let size = |s: &Vec<u8>| s.len() as u64;
-        let small = self
-            .found
-            .iter()
-            .find(|(_, s)| current(s) && !reads_zstd(s))
-            .map(|(_, s)| size(s));
+        let first = |zstd: bool, exe: bool| {
+            self.found
+                .iter()
+                .find(|(_, s)| current(s) && reads_zstd(s) == zstd && marked(s, "exe") == exe)
+                .map(|(_, s)| size(s))
+        };
+        let (small, small_exe) = (first(false, false), first(false, true));
         let big = self
             .found
             .iter()
             .find(|(_, s)| current(s) && reads_zstd(s))
             .map(|(_, s)| size(s));
-        match (small, big) {
-            (Some(small), None) if !has_full => vec![(PatchCodecs::NoZstd, small)],
-            (Some(small), Some(big)) if !has_full && !self.given => {
-                vec![(PatchCodecs::NoZstd, small), (PatchCodecs::All, big)]
-            }
-            _ => vec![(PatchCodecs::All, big.or(small).unwrap_or(0))],
+        let mut ways: Vec<(PatchCodecs, u64)> = Vec::new();
+        if !has_full && (big.is_none() || !self.given) {
+            ways.extend(small.map(|n| (PatchCodecs::NoZstd, n)));
+            ways.extend(small_exe.map(|n| (PatchCodecs::NoZstdExe, n)));
         }
+        match big {
+            Some(big) if ways.is_empty() || !self.given => ways.push((PatchCodecs::All, big)),
+            None if ways.is_empty() => {
+                ways.push((PatchCodecs::All, small.or(small_exe).unwrap_or(0)))
+            }
+            _ => {}
+        }
+        ways
     }
 
     /// The first head that can decode what the package holds: one built without zstd only when
@@ -247,7 +260,7 @@ impl Heads {
                     "{} was built without zucchini-xz patches (feature exe-delta), and this package holds them",
                     path.display()
                 ))
-                .hint("pass a head built with them (stubs/T/iupack-head-zstd or iupack-stub)"));
+                .hint("pass a head built with them (stubs/T/iupack-head-exe, iupack-head-zstd or iupack-stub)"));
             }
             if self.given {
                 return Err(Error::usage(format!(

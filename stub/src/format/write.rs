@@ -221,6 +221,16 @@ pub enum PatchCodecs {
     /// Only what a head built without the zstd decoder reads (`iupack-head`): every patch
     /// `bsdiff-lzma`, whatever the file's size, and the whole-tree patch `bsdiff-lzma-tree`.
     NoZstd,
+    /// What a head without zstd but with `zucchini-xz` reads (`iupack-head-exe`): as `NoZstd`,
+    /// and programs get the smaller of `bsdiff-lzma` and `zucchini-xz`.
+    NoZstdExe,
+}
+
+impl PatchCodecs {
+    /// True when the patches must be read by a head without the zstd decoder.
+    pub fn no_zstd(self) -> bool {
+        self != PatchCodecs::All
+    }
 }
 
 /// How the deltas of a build are made: zstd level, codec choice, the codecs allowed, and where
@@ -275,15 +285,13 @@ fn smallest_patch(
         })
     };
     let bsdiff_codec = || Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string());
-    if how.codecs == PatchCodecs::NoZstd {
-        return Ok(bsdiff().ok().map(|b| (b, bsdiff_codec())));
-    }
-    if new.len() < BSDIFF_MIN_BYTES {
-        return Ok(Some((zstd()?, None)));
-    }
-    // Programs also get a Zucchini patch (executable-aware): the smallest of the three wins.
+    let zucchini_codec = || Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string());
+    // Programs also get a Zucchini patch (executable-aware) where the head reads it.
     let zucchini = || -> Option<Vec<u8>> {
-        if !(is_program(old) && is_program(new)) {
+        if how.codecs == PatchCodecs::NoZstd
+            || new.len() < BSDIFF_MIN_BYTES
+            || !(is_program(old) && is_program(new))
+        {
             return None;
         }
         let enc = Encoding::ZucchiniXz {
@@ -296,6 +304,22 @@ fn smallest_patch(
         })
         .ok()
     };
+    if how.codecs.no_zstd() {
+        let (b, z) = std::thread::scope(|s| {
+            let b = s.spawn(bsdiff);
+            let z = zucchini();
+            (b.join().ok().and_then(|b| b.ok()), z)
+        });
+        return Ok(match (b, z) {
+            (Some(b), Some(z)) if z.len() < b.len() => Some((z, zucchini_codec())),
+            (Some(b), _) => Some((b, bsdiff_codec())),
+            (None, Some(z)) => Some((z, zucchini_codec())),
+            (None, None) => None,
+        });
+    }
+    if new.len() < BSDIFF_MIN_BYTES {
+        return Ok(Some((zstd()?, None)));
+    }
     let (zstd, bsdx, zuc) = std::thread::scope(|s| {
         let b = s.spawn(bsdiff);
         let z = zstd();
@@ -453,7 +477,7 @@ pub fn make_tree_delta(
     let stream = treestream::serialise(new)?;
     let from_tree = files_tree(&base.iter().map(SourceFile::entry).collect::<Vec<_>>());
     let new_tree = files_tree(&new.iter().map(SourceFile::entry).collect::<Vec<_>>());
-    let (patch, codec) = if how.codecs == PatchCodecs::NoZstd {
+    let (patch, codec) = if how.codecs.no_zstd() {
         let enc = Encoding::BsdiffTree {
             old: &from_tree,
             new: &new_tree,
