@@ -1203,8 +1203,8 @@ fn a_program_delta_takes_zucchini_and_the_exe_head() {
     let (key, pubkey) = w.keygen("k");
     let dir = w.path("src");
     fs::create_dir_all(&dir).expect("mkdir");
-    let old = iupack_tests::c_program(&dir, "old", "", 400);
-    let new = iupack_tests::c_program(
+    let old = c_program(&dir, "old", "", 400);
+    let new = c_program(
         &dir,
         "new",
         "__attribute__((noinline)) int added@(int x) { return x * @ + 1; }\nint (*more@)(int) = added@;\n",
