@@ -94,6 +94,16 @@ fn small_programs_apply_byte_identical_to_the_reference() {
     check_pair(&old, &new, 600);
     // And backwards, and a raw (NoOp) patch.
     check_pair(&new, &old, 200);
+    // The builder's payload (Zucchini patch in .xz) is the same bytes every time, and applies.
+    let payload = ours::encode(&old, &new)
+        .expect("encode")
+        .expect("a payload");
+    assert_eq!(
+        ours::encode(&old, &new).expect("encode"),
+        Some(payload.clone())
+    );
+    let back = ours::apply_payload(&old, &payload, new.len() as u64).expect("the stub applies");
+    assert!(back == new, "the payload does not rebuild the new file");
     let raw = zucchini::generate_raw(&old, &new).expect("raw patch");
     assert_eq!(
         ours::apply(&old, &raw, new.len() as u64).expect("the stub applies"),

@@ -327,6 +327,74 @@ fn size_vectors(out: &mut Out, k: &Key) {
         "sizes do not add up",
         out,
     );
+
+    // Issue 22: `zucchini-xz` patches that lie, signed. A real Zucchini patch of bin/scan (raw
+    // element) edited: its header claims another output size; its element claims more of the
+    // old file than there is; its payload claims a decoded patch past the bound. Refused by
+    // apply (21), the machine unchanged (`--verify` checks the signature, not the patch body).
+    let zucchini = |name: &str,
+                    edit: &dyn Fn(&mut Vec<u8>),
+                    raw_size: Option<u64>,
+                    msg: &str,
+                    out: &mut Out| {
+        let mut patch = zucchini::generate_raw(old, SCAN).expect("zucchini");
+        edit(&mut patch);
+        let mut payload = iupack_stub::format::codecs::zucchini::PAYLOAD_MAGIC.to_vec();
+        let mut n = raw_size.unwrap_or(patch.len() as u64);
+        while n >= 0x80 {
+            payload.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        payload.push(n as u8);
+        payload
+            .extend(iupack_stub::format::codecs::xzblocks::write(&[(&patch, 4096)]).expect("xz"));
+        let mut m = manifest(&format!("acme-av-2.0-{name}"), "acme-av", "2.0", &[]);
+        let c = &mut m["components"][0];
+        c.as_object_mut().expect("object").remove("full");
+        c["tree"] = json!(tree(&[
+            ("bin/scan", 0o644, SCAN.len() as u64, SCAN),
+            ("core.tbl", 0o644, core_old.len() as u64, core_old),
+        ]));
+        c["deltas"] = json!([{ "from": "1.0", "from_tree": base_tree, "codec": "zstd-prefix",
+            "files": [{ "path": "bin/scan", "op": "patch", "from_sha256": sha256_hex(old),
+                        "patch_size": payload.len(), "codec": "zucchini-xz",
+                        "sha256": sha256_hex(SCAN), "size": SCAN.len(), "mode": 0o644 }] }]);
+        let entry = PackageEntry {
+            name: "delta/engine/1.0/bin/scan".into(),
+            size: payload.len() as u64,
+            payload: Payload::Bytes(payload),
+            mode: 0o644,
+            store: Store::Stored,
+        };
+        let b = bytes_of(&m);
+        let sig = signed(k, &b, &comment(&m));
+        out.vector(name, &package(&b, &sig, &[entry]), refuse(21, msg), None);
+    };
+    let put =
+        |at: usize, v: u32| move |p: &mut Vec<u8>| p[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    // Header: magic, versions, old size, old CRC, new size (offset 16), new CRC; then the
+    // element count and the first element's old offset (28) and old length (32).
+    zucchini(
+        "zucchini-output-size-lie",
+        &put(16, 1 << 30),
+        None,
+        "not the signed one",
+        out,
+    );
+    zucchini(
+        "zucchini-element-past-old-file",
+        &put(32, old.len() as u32 + 4096),
+        None,
+        "outside its file",
+        out,
+    );
+    zucchini(
+        "zucchini-decoded-size-lie",
+        &|_| {},
+        Some(1 << 40),
+        "out of bounds",
+        out,
+    );
 }
 
 /// A layout-2 `bsdiff-lzma` patch whose header declares `rest(extra)` bytes of diff rest (its
