@@ -11,6 +11,12 @@ secs=${1:-600}
 # finding here, not a silent wrap.
 cargo +nightly fuzz build -a || exit 1
 mkdir -p logs
+# Seeds for `zucchini`: real program pairs and their reference patches (the differential test
+# writes them; it needs clang-19 for the C++ library, as the README's set-up installs).
+if [ -z "$(ls corpus/zucchini 2>/dev/null)" ]; then
+  IUPACK_FUZZ_SEEDS="$PWD/corpus/zucchini" cargo test --quiet --locked --manifest-path ../Cargo.toml \
+    -p iupack-tests --test zucchini small_programs >/dev/null || echo "zucchini: no seeds (test failed)"
+fi
 run() {
   local t=$1
   mkdir -p "corpus/$t"
@@ -21,7 +27,7 @@ run() {
   local crashes; crashes=$(ls "artifacts/$t" 2>/dev/null | wc -l)
   echo "$t: exit $rc, ${execs:-?} executions in ${secs}s, $crashes artifacts"
 }
-targets=(manifest inventory version payload patch journal_keys share_index json)
+targets=(manifest inventory version payload patch journal_keys share_index json zucchini)
 par=${FUZZ_JOBS:-2}   # targets run side by side (each is one process)
 for ((i = 0; i < ${#targets[@]}; i += par)); do
   for t in "${targets[@]:i:par}"; do run "$t" & done

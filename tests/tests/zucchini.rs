@@ -38,6 +38,7 @@ fn check_pair(old: &[u8], new: &[u8], mutations: usize) {
     );
     let mine = ours::apply(old, &patch, new.len() as u64).expect("the stub applies");
     assert!(mine == new, "the stub's bytes differ from the new file");
+    fuzz_seed(old, &patch);
 
     // Mutations: a byte changed at a pseudo-random place (xorshift, fixed seed: reproducible),
     // weighted towards the header and element tables where a lie does the most.
@@ -77,6 +78,24 @@ fn check_pair(old: &[u8], new: &[u8], mutations: usize) {
     eprintln!(
         "{mutations} mutations: {refused} refused by both, {differ} made the same wrong bytes"
     );
+}
+
+/// With `IUPACK_FUZZ_SEEDS=DIR`, writes the pair as a seed of the `zucchini` fuzz target (its
+/// input layout: split, size byte, old file, patch), for `bash fuzz/run.sh`.
+fn fuzz_seed(old: &[u8], patch: &[u8]) {
+    let Some(dir) = std::env::var_os("IUPACK_FUZZ_SEEDS") else {
+        return;
+    };
+    let Ok(split) = u16::try_from(old.len()) else {
+        return;
+    };
+    let mut seed = split.to_le_bytes().to_vec();
+    seed.push(0);
+    seed.extend_from_slice(old);
+    seed.extend_from_slice(patch);
+    let name = format!("{:08x}", iupack_stub::format::zipread::crc32(&seed));
+    std::fs::create_dir_all(&dir).expect("seed folder");
+    std::fs::write(Path::new(&dir).join(name), seed).expect("seed written");
 }
 
 #[test]
