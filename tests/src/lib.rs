@@ -674,6 +674,22 @@ pub fn store_defs(n: u8) -> Vec<(String, Vec<u8>, bool)> {
 /// a number) (a PIE, so it has relative relocations, calls and
 /// RIP-relative loads); `extra` adds code in the middle, so what follows it moves.
 pub fn c_program(dir: &Path, name: &str, extra: &str, functions: usize) -> Vec<u8> {
+    c_program_by(dir, name, extra, functions, &["cc", "-O2", "-fPIE", "-pie"])
+}
+
+/// [`c_program`] as a stripped Windows PE x64 `.exe` (Debian's mingw-w64 gcc,
+/// `gcc-mingw-w64-x86-64`: base relocations, calls and RIP-relative loads).
+pub fn c_program_pe(dir: &Path, name: &str, extra: &str, functions: usize) -> Vec<u8> {
+    c_program_by(
+        dir,
+        name,
+        extra,
+        functions,
+        &["x86_64-w64-mingw32-gcc", "-O2", "-s"],
+    )
+}
+
+fn c_program_by(dir: &Path, name: &str, extra: &str, functions: usize, cc: &[&str]) -> Vec<u8> {
     let src = dir.join(format!("{name}.c"));
     let mut text = String::from("#include <stdio.h>\n#include <string.h>\n");
     for i in 0..functions {
@@ -696,12 +712,13 @@ pub fn c_program(dir: &Path, name: &str, extra: &str, functions: usize) -> Vec<u
              printf(\"%d %s\\n\", s, argv[0]); return 0; }\n";
     fs::write(&src, text).expect("write the C source");
     let out = dir.join(name);
-    let st = Command::new("cc")
-        .args(["-O2", "-fPIE", "-pie", "-o"])
+    let st = Command::new(cc[0])
+        .args(&cc[1..])
+        .arg("-o")
         .arg(&out)
         .arg(&src)
         .status()
-        .expect("cc (gcc) runs");
-    assert!(st.success(), "cc failed");
+        .unwrap_or_else(|e| panic!("{} runs (.ci/run installs it): {e}", cc[0]));
+    assert!(st.success(), "{} failed", cc[0]);
     fs::read(out).expect("read the program")
 }

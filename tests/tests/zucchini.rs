@@ -4,7 +4,7 @@
 //! reader that finds one more or one fewer gives different bytes, and these tests see it.
 
 use iupack_stub::format::codecs::zucchini as ours;
-use iupack_tests::c_program;
+use iupack_tests::{c_program, c_program_pe};
 use std::path::Path;
 
 /// What the reference makes of `old` with `patch`: its bytes when it read the patch (right or
@@ -27,9 +27,10 @@ fn ours_rebuild(old: &[u8], patch: &[u8]) -> Option<Vec<u8>> {
 fn check_pair(old: &[u8], new: &[u8], mutations: usize) {
     let patch = zucchini::generate(old, new).expect("zucchini generates");
     let types = ours::element_types(&patch).expect("our reader reads the reference's patch");
+    let exe = [*b"Ex64", *b"Px64"].map(u32::from_le_bytes);
     assert!(
-        types.iter().any(|&t| t == u32::from_le_bytes(*b"Ex64")),
-        "expected an ELF x86-64 element, got {types:x?}"
+        types.iter().any(|t| exe.contains(t)),
+        "expected an ELF or PE x86-64 element, got {types:x?}"
     );
     assert_eq!(
         zucchini::apply(old, &patch).expect("the reference applies"),
@@ -131,6 +132,22 @@ fn small_programs_apply_byte_identical_to_the_reference() {
 }
 
 #[test]
+fn small_windows_programs_apply_byte_identical_to_the_reference() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let old = c_program_pe(dir.path(), "old.exe", "", 60);
+    let new = c_program_pe(
+        dir.path(),
+        "new.exe",
+        "__attribute__((noinline)) int inserted@(int x) { return x ^ @; }\n\
+         int (*keep@)(int) = inserted@;\n",
+        60,
+    );
+    assert_ne!(old, new);
+    check_pair(&old, &new, 600);
+    check_pair(&new, &old, 200);
+}
+
+#[test]
 fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
     let dir = tempfile::tempdir().expect("scratch dir");
     let old = c_program(dir.path(), "old", "", 60);
@@ -146,8 +163,8 @@ fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
     assert!(e.message.contains("not valid"), "{}", e.message);
 }
 
-/// The public engine pairs of `../shared/corpus` (fetched by its fetch.sh; .ci/run fetches them
-/// and runs this): each patch applied by the stub byte for byte, and mutated patches alike.
+/// Public engine pairs of `../shared/corpus` (P01 and P03 by default; fetched by its fetch.sh or
+/// tests/corpus/fetch-ruff.sh, which .ci/run runs before this): each patch applied by the stub byte for byte, and mutated patches alike.
 #[test]
 #[ignore = "needs the corpus (bash ../shared/corpus/fetch.sh); .ci/run runs it"]
 fn corpus_pairs_apply_byte_identical_to_the_reference() {
@@ -159,7 +176,9 @@ fn corpus_pairs_apply_byte_identical_to_the_reference() {
     let pairs: Vec<(&str, &str)> = std::env::var("IUPACK_ZUCCHINI_PAIRS")
         .ok()
         .map(|s| Box::leak(s.into_boxed_str()) as &str)
-        .unwrap_or("ruff-linux-0.8.0/ruff:ruff-linux-0.8.1/ruff")
+        .unwrap_or(
+            "ruff-linux-0.8.0/ruff:ruff-linux-0.8.1/ruff,ruff-win-0.8.0/ruff.exe:ruff-win-0.8.1/ruff.exe",
+        )
         .split(',')
         .map(|p| p.split_once(':').expect("old:new"))
         .collect();

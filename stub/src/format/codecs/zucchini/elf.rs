@@ -3,7 +3,7 @@
 //! `R_X86_64_RELATIVE` relocation entries (pool 0), the 8-byte addresses they relocate (pool 1),
 //! and rel32 operands in executable sections (pool 2).
 
-use super::image::{self, Abs, Ref, Translator, Unit};
+use super::image::{self, u16_at, u32_at, u64_at, Abs, Ref, Translator, Unit};
 
 const SIZE_BOUND: u64 = 0x7FFF_0000;
 const SHT_PROGBITS: u32 = 1;
@@ -42,16 +42,6 @@ pub struct Elf<'a> {
     relocs: Vec<RelocSection>,
     abs: Vec<u32>,
     rel32: Vec<u32>,
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or_default())
-}
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
 }
 
 /// Whether `img` starts like an ELF x86-64 executable or shared object.

@@ -27,6 +27,17 @@ pub fn covers(len: usize, at: u64, n: u64) -> bool {
     at <= len as u64 && len as u64 - at >= n
 }
 
+/// Little-endian fields at `at`, for headers whose bounds were checked first.
+pub fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+pub fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or_default())
+}
+pub fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default())
+}
+
 pub fn read_u32(img: &[u8], at: u32) -> Option<u32> {
     let b = img.get(at as usize..at as usize + 4)?;
     Some(u32::from_le_bytes(b.try_into().ok()?))

@@ -5,18 +5,18 @@
 //!
 //! A patch is a header (sizes and CRC-32s of both files) and elements that tile the new file.
 //! Each element pairs a region of the old file with one of the new, with an executable type:
-//! `NoOp` (raw bytes), ELF x86-64 or PE x64 (PE x64 is refused here for now: the builder makes
-//! raw patches for it). An element is rebuilt in three steps: copy the old file's equivalent
-//! runs and the literal bytes between them, add the byte differences, then rewrite every
-//! reference (relocation, absolute address, rel32 operand) found in the old element's copied
+//! `NoOp` (raw bytes), ELF x86-64 or PE x64. An element is rebuilt in three steps: copy the old
+//! file's equivalent runs and the literal bytes between them, add the byte differences, then
+//! rewrite every reference (relocation, absolute address, rel32 operand) found in the old element's copied
 //! runs to the target its pool and the patch's corrections say. Finding those references is part
-//! of the format: it follows Zucchini's readers exactly (`elf.rs`, `image.rs`).
+//! of the format: it follows Zucchini's readers exactly (`elf.rs`, `pe.rs`, `image.rs`).
 //!
 //! Never trusts the patch: every offset, length and key is checked before it is used, and a
 //! patch whose output is not the size the caller signed is refused before memory is taken.
 
 mod elf;
 mod image;
+mod pe;
 
 use crate::error::{Error, Result};
 use image::Ref;
@@ -27,6 +27,7 @@ const MAJOR_VERSION: u16 = 2;
 const HEADER: usize = 24;
 const TYPE_NOOP: u32 = u32::from_le_bytes(*b"NoOp");
 const TYPE_ELF_X64: u32 = u32::from_le_bytes(*b"Ex64");
+const TYPE_PE_X64: u32 = u32::from_le_bytes(*b"Px64");
 const NO_POOL: u8 = 0xFF;
 
 fn bad(what: &str) -> Error {
@@ -257,7 +258,7 @@ pub fn element_types(patch: &[u8]) -> Result<Vec<u32>> {
 
 /// Whether the stub applies elements of `exe_type`.
 pub fn is_supported_type(exe_type: u32) -> bool {
-    exe_type == TYPE_NOOP || exe_type == TYPE_ELF_X64
+    matches!(exe_type, TYPE_NOOP | TYPE_ELF_X64 | TYPE_PE_X64)
 }
 
 fn parse(patch: &[u8]) -> Result<(Header, Vec<Element<'_>>)> {
@@ -376,13 +377,17 @@ fn apply_element(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()> {
 enum Disasm<'a> {
     NoOp(usize),
     Elf(elf::Elf<'a>),
+    Pe(pe::Pe<'a>),
 }
 
 impl<'a> Disasm<'a> {
-    fn make(exe_type: u32, img: &'a [u8]) -> Option<Disasm<'a>> {
+    /// Reads `img` as `exe_type`; `scan` also finds its references (the old element's), else
+    /// only what writing them needs (the new element's).
+    fn make(exe_type: u32, img: &'a [u8], scan: bool) -> Option<Disasm<'a>> {
         match exe_type {
             TYPE_NOOP => Some(Disasm::NoOp(img.len())),
-            TYPE_ELF_X64 => elf::Elf::parse(img, true).map(Disasm::Elf),
+            TYPE_ELF_X64 => elf::Elf::parse(img, scan).map(Disasm::Elf),
+            TYPE_PE_X64 => pe::Pe::parse(img, scan).map(Disasm::Pe),
             _ => None,
         }
     }
@@ -390,6 +395,7 @@ impl<'a> Disasm<'a> {
         match self {
             Disasm::NoOp(n) => *n,
             Disasm::Elf(e) => e.len(),
+            Disasm::Pe(p) => p.len(),
         }
     }
     /// The (type, pool) of each reference kind, in type order.
@@ -397,14 +403,45 @@ impl<'a> Disasm<'a> {
         match self {
             Disasm::NoOp(_) => &[],
             Disasm::Elf(_) => &elf::KINDS,
+            Disasm::Pe(_) => &pe::KINDS,
         }
     }
     fn refs(&self, kind: u8, lo: u32, hi: u32) -> Result<Vec<Ref>> {
         let r = match self {
             Disasm::NoOp(_) => Some(Vec::new()),
             Disasm::Elf(e) => e.refs(kind, lo, hi),
+            Disasm::Pe(p) => p.refs(kind, lo, hi),
         };
         r.ok_or_else(|| bad("a reference range that splits a reference"))
+    }
+    /// What writing references into this (new) image needs, free of its bytes.
+    fn into_writer(self) -> Option<RefWriter> {
+        match self {
+            Disasm::NoOp(_) => None,
+            Disasm::Elf(e) => Some(RefWriter::Elf(e.translator)),
+            Disasm::Pe(p) => Some(RefWriter::Pe(p.into_writer())),
+        }
+    }
+}
+
+/// Writes corrected references into the new element, with its own addresses.
+enum RefWriter {
+    Elf(image::Translator),
+    Pe(pe::Writer),
+}
+
+impl RefWriter {
+    fn abs(&self) -> image::AbsWriter<'_> {
+        match self {
+            RefWriter::Elf(t) => image::AbsWriter::new(elf::ABS_KIND, t),
+            RefWriter::Pe(w) => image::AbsWriter::new(w.abs, &w.translator),
+        }
+    }
+    fn put(&self, kind: u8, abs: &mut image::AbsWriter<'_>, out: &mut [u8], r: Ref) -> Option<()> {
+        match self {
+            RefWriter::Elf(t) => elf::put(kind, t, abs, out, r),
+            RefWriter::Pe(w) => w.put(kind, abs, out, r),
+        }
     }
 }
 
@@ -504,22 +541,13 @@ impl Mapper {
 
 fn correct_references(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()> {
     let old_d =
-        Disasm::make(e.exe_type, old).ok_or_else(|| bad("an old element it cannot read"))?;
+        Disasm::make(e.exe_type, old, true).ok_or_else(|| bad("an old element it cannot read"))?;
     // The new element's headers as steps 1-2 rebuilt them give the addresses references are
     // written with; its own references are not needed.
-    let (new_len, new_t) = match e.exe_type {
-        TYPE_ELF_X64 => {
-            let elf =
-                elf::Elf::parse(new, false).ok_or_else(|| bad("a new element it cannot read"))?;
-            (elf.len(), Some(elf.translator))
-        }
-        t => (
-            Disasm::make(t, new)
-                .ok_or_else(|| bad("a new element it cannot read"))?
-                .len(),
-            None,
-        ),
-    };
+    let new_d =
+        Disasm::make(e.exe_type, new, false).ok_or_else(|| bad("a new element it cannot read"))?;
+    let new_len = new_d.len();
+    let writer = new_d.into_writer();
     if old_d.len() != old.len() || new_len != new.len() {
         return Err(bad("an element whose size is not its image's"));
     }
@@ -545,10 +573,10 @@ fn correct_references(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()>
         }
         targets.sort_unstable();
         targets.dedup();
-        let Some(new_t) = &new_t else {
+        let Some(writer) = &writer else {
             continue;
         };
-        let mut abs = image::AbsWriter::new(elf::ABS_KIND, new_t);
+        let mut abs = writer.abs();
         for q in e.equivs {
             for r in old_d.refs(kind, q.src, q.src_end())? {
                 let projected = mapper
@@ -563,7 +591,8 @@ fn correct_references(e: &Element<'_>, old: &[u8], new: &mut [u8]) -> Result<()>
                     .get(key)
                     .ok_or_else(|| bad("a reference delta out of range"))?;
                 let location = r.location - q.src + q.dst;
-                elf::put(kind, new_t, &mut abs, new, Ref { location, target })
+                writer
+                    .put(kind, &mut abs, new, Ref { location, target })
                     .ok_or_else(|| bad("a reference outside its element"))?;
             }
         }
@@ -624,8 +653,8 @@ pub fn apply_payload(old: &[u8], payload: &[u8], new_size: u64) -> Result<Vec<u8
 }
 
 /// The `zucchini-xz` payload from `old` to `new` (builder only), or `None` where Zucchini makes
-/// no patch the stub applies. Executables it reads (ELF x86-64) are diffed as code; anything
-/// else, PE x64 included for now, through the same matcher as raw bytes. Each patch is applied
+/// no patch the stub applies. Executables it reads (ELF x86-64, PE x64) are diffed as code;
+/// anything else through the same matcher as raw bytes. Each patch is applied
 /// here with the stub's own code before it is used.
 #[cfg(feature = "write")]
 pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
