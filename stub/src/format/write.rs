@@ -222,7 +222,7 @@ pub enum PatchCodecs {
     /// `bsdiff-lzma`, whatever the file's size, and the whole-tree patch `bsdiff-lzma-tree`.
     NoZstd,
     /// What a head without zstd but with `zucchini-xz` reads (`iupack-head-exe`): as `NoZstd`,
-    /// and programs get the smaller of `bsdiff-lzma` and `zucchini-xz`.
+    /// and programs get `zucchini-xz` (`bsdiff-lzma` where Zucchini makes no patch).
     NoZstdExe,
 }
 
@@ -254,10 +254,14 @@ impl std::fmt::Debug for DeltaOptions<'_> {
 }
 
 /// The patch of a changed file (SHA-256s `sha`: old, new), or `None` where no codec allowed
-/// makes one: with [`PatchCodecs::All`] the smaller of the zstd patch and (for files of 16 KiB
-/// or more) the `bsdiff-lzma` patch, made side by side on two threads; with
-/// [`PatchCodecs::NoZstd`] the `bsdiff-lzma` patch. The codec is `None` for zstd (the delta's
-/// default). Each encoding is taken from the cache when a proven one is there.
+/// makes one. With [`PatchCodecs::All`]: the smaller of the zstd patch and (for files of 16 KiB
+/// or more) the `bsdiff-lzma` patch, made side by side on two threads; programs get the smaller
+/// of the zstd patch and the `zucchini-xz` patch, side by side, and `bsdiff-lzma` only where
+/// Zucchini made none (on every engine pair of the corpus its patch is the smaller, by 7-40%,
+/// and bsdiff's run is what a 114 MB program's build would wait for: BENCHMARKS.md, issue 22).
+/// With [`PatchCodecs::NoZstd`] the `bsdiff-lzma` patch; with [`PatchCodecs::NoZstdExe`] the
+/// same, programs taking `zucchini-xz` first. The codec is `None` for zstd (the delta's default).
+/// Each encoding is taken from the cache when a proven one is there.
 fn smallest_patch(
     old: &[u8],
     new: &[u8],
@@ -265,6 +269,8 @@ fn smallest_patch(
     how: &DeltaOptions<'_>,
 ) -> io::Result<Option<(Vec<u8>, Option<String>)>> {
     let (old_sha, new_sha) = sha;
+    let bsdiff_codec = || Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string());
+    let zucchini_codec = || Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string());
     let bsdiff = || {
         let enc = Encoding::BsdiffLzma {
             old: old_sha,
@@ -273,6 +279,7 @@ fn smallest_patch(
         patch_cache::patch(how.cache, enc, old, new, || {
             crate::format::codecs::bsdx::encode(old, new)
         })
+        .map(|b| (b, bsdiff_codec()))
     };
     let zstd = || {
         let enc = Encoding::ZstdPrefix {
@@ -284,16 +291,12 @@ fn smallest_patch(
             encode_patch(old, new, how.level)
         })
     };
-    let bsdiff_codec = || Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string());
-    let zucchini_codec = || Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string());
-    // Programs also get a Zucchini patch (executable-aware) where the head reads it.
-    let zucchini = || -> Option<Vec<u8>> {
-        if how.codecs == PatchCodecs::NoZstd
-            || new.len() < BSDIFF_MIN_BYTES
-            || !(is_program(old) && is_program(new))
-        {
-            return None;
-        }
+    // Programs get a Zucchini patch (executable-aware) where the head reads it.
+    let program = how.codecs != PatchCodecs::NoZstd
+        && new.len() >= BSDIFF_MIN_BYTES
+        && is_program(old)
+        && is_program(new);
+    let zucchini = || -> Option<(Vec<u8>, Option<String>)> {
         let enc = Encoding::ZucchiniXz {
             old: old_sha,
             new: new_sha,
@@ -303,46 +306,31 @@ fn smallest_patch(
                 .ok_or_else(|| io::Error::other("no zucchini patch"))
         })
         .ok()
+        .map(|z| (z, zucchini_codec()))
     };
     if how.codecs.no_zstd() {
-        let (b, z) = std::thread::scope(|s| {
-            let b = s.spawn(bsdiff);
-            let z = zucchini();
-            (b.join().ok().and_then(|b| b.ok()), z)
-        });
-        return Ok(match (b, z) {
-            (Some(b), Some(z)) if z.len() < b.len() => Some((z, zucchini_codec())),
-            (Some(b), _) => Some((b, bsdiff_codec())),
-            (None, Some(z)) => Some((z, zucchini_codec())),
-            (None, None) => None,
-        });
+        if let Some(z) = program.then(zucchini).flatten() {
+            return Ok(Some(z));
+        }
+        return Ok(bsdiff().ok());
     }
     if new.len() < BSDIFF_MIN_BYTES {
         return Ok(Some((zstd()?, None)));
     }
-    let (zstd, bsdx, zuc) = std::thread::scope(|s| {
-        let b = s.spawn(bsdiff);
+    let (zstd, other) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            if let Some(z) = program.then(zucchini).flatten() {
+                return Some(z);
+            }
+            bsdiff().ok()
+        });
         let z = zstd();
-        let zuc = zucchini();
-        (
-            z,
-            b.join()
-                .unwrap_or_else(|_| Err(io::Error::other("bsdiff panicked"))),
-            zuc,
-        )
+        (z, other.join().ok().flatten())
     });
     let mut best = (zstd?, None);
-    if let Ok(b) = bsdx {
-        if b.len() < best.0.len() {
-            best = (b, bsdiff_codec());
-        }
-    }
-    if let Some(z) = zuc {
-        if z.len() < best.0.len() {
-            best = (
-                z,
-                Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string()),
-            );
+    if let Some(o) = other {
+        if o.0.len() < best.0.len() {
+            best = o;
         }
     }
     Ok(Some(best))
