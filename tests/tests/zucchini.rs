@@ -147,6 +147,61 @@ fn small_windows_programs_apply_byte_identical_to_the_reference() {
     check_pair(&new, &old, 200);
 }
 
+/// The offset of the reference deltas of `patch`'s first executable element, and their length.
+fn ref_deltas(patch: &[u8]) -> (usize, usize) {
+    let u32_at = |at: usize| u32::from_le_bytes(patch[at..at + 4].try_into().expect("4 bytes"));
+    let mut at = 28;
+    for _ in 0..u32_at(24) {
+        let exe = &patch[at + 16..at + 20];
+        at += 22;
+        // Equivalences (3 buffers), extra data, raw deltas (2), then the reference deltas.
+        for _ in 0..6 {
+            at += 4 + u32_at(at) as usize;
+        }
+        let len = u32_at(at) as usize;
+        if exe == b"Ex64" || exe == b"Px64" {
+            return (at + 4, len);
+        }
+        at += 4 + len;
+        for _ in 0..u32_at(at) {
+            at += 1;
+            at += 4 + u32_at(at) as usize;
+        }
+        at += 4;
+    }
+    panic!("no executable element");
+}
+
+/// A reference delta that points past its pool's targets (the first one made the most negative
+/// number LEB128 holds): refused by the stub, as by the reference, for ELF and PE alike.
+#[test]
+fn a_reference_delta_past_its_targets_is_refused() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let extra = "int spare@ = @;\n";
+    for (old, new) in [
+        (
+            c_program(dir.path(), "old", "", 60),
+            c_program(dir.path(), "new", extra, 60),
+        ),
+        (
+            c_program_pe(dir.path(), "old.exe", "", 60),
+            c_program_pe(dir.path(), "new.exe", extra, 60),
+        ),
+    ] {
+        let mut patch = zucchini::generate(&old, &new).expect("patch");
+        let (at, len) = ref_deltas(&patch);
+        assert!(len >= 5, "a program with references");
+        patch[at..at + 5].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
+        assert_eq!(reference(&old, &patch), None, "the reference refuses");
+        let e = ours::apply(&old, &patch, new.len() as u64).expect_err("refused");
+        assert!(
+            e.message.contains("reference delta out of range"),
+            "{}",
+            e.message
+        );
+    }
+}
+
 #[test]
 fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
     let dir = tempfile::tempdir().expect("scratch dir");
