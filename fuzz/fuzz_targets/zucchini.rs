@@ -3,8 +3,8 @@
 //!
 //! Input: two bytes of split, one of size, then the old file and the patch. The target rewrites
 //! the patch's old size and CRC-32 to the old file's, so that mutations reach the element,
-//! equivalence, delta and ELF/PE-reader code instead of stopping at the checksum; outputs are capped
-//! at 1 MiB so that a header's 4 GiB size is a refusal, not an allocation.
+//! equivalence, delta and ELF and PE reader code instead of stopping at the checksum; outputs
+//! are capped at 1 MiB so that a header's 4 GiB size is a refusal, not an allocation.
 #![no_main]
 use iupack_stub::format::codecs::zucchini;
 use iupack_stub::format::zipread::crc32;
