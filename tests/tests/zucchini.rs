@@ -99,18 +99,28 @@ fn fuzz_seed(old: &[u8], patch: &[u8]) {
     std::fs::write(Path::new(&dir).join(name), seed).expect("seed written");
 }
 
+/// A function and a pointer to it, put in the middle of a program: what follows moves.
+const INSERTED: &str = "__attribute__((noinline)) int inserted@(int x) { return x ^ @; }\n\
+                        int (*keep@)(int) = inserted@;\n";
+
+/// Two versions of a 60-function C program built by `build` (`c_program` or `c_program_pe`)
+/// in `dir`, named `old{ext}` and `new{ext}`; the new one has `extra` in it.
+fn program_pair(
+    build: fn(&Path, &str, &str, usize) -> Vec<u8>,
+    dir: &Path,
+    ext: &str,
+    extra: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let old = build(dir, &format!("old{ext}"), "", 60);
+    let new = build(dir, &format!("new{ext}"), extra, 60);
+    assert_ne!(old, new);
+    (old, new)
+}
+
 #[test]
 fn small_programs_apply_byte_identical_to_the_reference() {
     let dir = tempfile::tempdir().expect("scratch dir");
-    let old = c_program(dir.path(), "old", "", 60);
-    let new = c_program(
-        dir.path(),
-        "new",
-        "__attribute__((noinline)) int inserted@(int x) { return x ^ @; }\n\
-         int (*keep@)(int) = inserted@;\n",
-        60,
-    );
-    assert_ne!(old, new);
+    let (old, new) = program_pair(c_program, dir.path(), "", INSERTED);
     check_pair(&old, &new, 600);
     // And backwards, and a raw (NoOp) patch.
     check_pair(&new, &old, 200);
@@ -134,15 +144,7 @@ fn small_programs_apply_byte_identical_to_the_reference() {
 #[test]
 fn small_windows_programs_apply_byte_identical_to_the_reference() {
     let dir = tempfile::tempdir().expect("scratch dir");
-    let old = c_program_pe(dir.path(), "old.exe", "", 60);
-    let new = c_program_pe(
-        dir.path(),
-        "new.exe",
-        "__attribute__((noinline)) int inserted@(int x) { return x ^ @; }\n\
-         int (*keep@)(int) = inserted@;\n",
-        60,
-    );
-    assert_ne!(old, new);
+    let (old, new) = program_pair(c_program_pe, dir.path(), ".exe", INSERTED);
     check_pair(&old, &new, 600);
     check_pair(&new, &old, 200);
 }
@@ -179,14 +181,8 @@ fn a_reference_delta_past_its_targets_is_refused() {
     let dir = tempfile::tempdir().expect("scratch dir");
     let extra = "int spare@ = @;\n";
     for (old, new) in [
-        (
-            c_program(dir.path(), "old", "", 60),
-            c_program(dir.path(), "new", extra, 60),
-        ),
-        (
-            c_program_pe(dir.path(), "old.exe", "", 60),
-            c_program_pe(dir.path(), "new.exe", extra, 60),
-        ),
+        program_pair(c_program, dir.path(), "", extra),
+        program_pair(c_program_pe, dir.path(), ".exe", extra),
     ] {
         let mut patch = zucchini::generate(&old, &new).expect("patch");
         let (at, len) = ref_deltas(&patch);
@@ -205,8 +201,7 @@ fn a_reference_delta_past_its_targets_is_refused() {
 #[test]
 fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
     let dir = tempfile::tempdir().expect("scratch dir");
-    let old = c_program(dir.path(), "old", "", 60);
-    let new = c_program(dir.path(), "new", "int spare = 7;\n", 60);
+    let (old, new) = program_pair(c_program, dir.path(), "", "int spare = 7;\n");
     let patch = zucchini::generate(&old, &new).expect("patch");
     let e = ours::apply(&old, &patch, new.len() as u64 + 1).expect_err("refused");
     assert!(e.message.contains("signed"), "{}", e.message);

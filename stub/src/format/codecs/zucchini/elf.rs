@@ -181,30 +181,14 @@ impl<'a> Elf<'a> {
         if !scan {
             return Some(elf);
         }
-        let mut abs: Vec<u32> = elf
-            .reloc_refs(0, img.len() as u32)?
-            .iter()
-            .map(|r| r.target)
-            .collect();
-        abs.sort_unstable();
-        image::clean_abs_locations(img, ABS, &mut abs, &elf.translator);
-        let mut rel32 = Vec::new();
-        for s in &exec {
-            let start = s.addr as u32;
-            let end = start.wrapping_add(s.size as u32);
-            let (lo, hi) = (s.offset as u32, (s.offset + s.size) as u32);
-            image::scan_rel32_x64(
-                img,
-                lo,
-                hi,
-                &abs,
-                8,
-                &elf.translator,
-                (start, end),
-                &mut rel32,
-            );
-        }
-        rel32.sort_unstable();
+        let relocs = elf.reloc_refs(0, img.len() as u32)?;
+        let code = exec.iter().map(|s| image::Code {
+            lo: s.offset as u32,
+            hi: (s.offset + s.size) as u32,
+            start_rva: s.addr as u32,
+            end_rva: (s.addr as u32).wrapping_add(s.size as u32),
+        });
+        let (abs, rel32) = image::abs_and_rel32(img, ABS, &relocs, &elf.translator, code);
         elf.abs = abs;
         elf.rel32 = rel32;
         Some(elf)

@@ -239,7 +239,7 @@ pub fn abs_refs(
 
 /// Keeps the sorted `locs` whose address translates, then drops those whose bodies overlap the
 /// one before (Zucchini's `RemoveUntranslatableAbs32`, `RemoveOverlappingAbs32Locations`).
-pub fn clean_abs_locations(img: &[u8], abs: Abs, locs: &mut Vec<u32>, t: &Translator) {
+fn clean_abs_locations(img: &[u8], abs: Abs, locs: &mut Vec<u32>, t: &Translator) {
     locs.retain(|&l| {
         abs.rva_at(img, l)
             .is_some_and(|r| t.rva_to_off(r) != INVALID_OFFSET)
@@ -304,20 +304,53 @@ impl<'t> AbsWriter<'t> {
     }
 }
 
-/// The rel32 locations in one code region `[lo, hi)` of `img`, scanning the gaps between the
-/// absolute-address bodies at `abs_locs` (width `abs_width`); a candidate is kept when its
-/// target RVA is in the image and, for branches, inside `[start_rva, end_rva)`.
-#[allow(clippy::too_many_arguments)]
-pub fn scan_rel32_x64(
+/// A code region scanned for rel32 operands: its file offsets `[lo, hi)` and the RVAs
+/// `[start_rva, end_rva)` its branches may reach.
+pub struct Code {
+    pub lo: u32,
+    pub hi: u32,
+    pub start_rva: u32,
+    pub end_rva: u32,
+}
+
+/// The absolute-address locations of an x86-64 image (the targets of its `relocs`, sorted and
+/// cleaned) and its rel32 locations (each code region in turn, then sorted, duplicates kept), as
+/// Zucchini's ELF and PE disassemblers both find them (`ParseAndStoreAbs32`, `...Rel32`).
+pub fn abs_and_rel32(
     img: &[u8],
-    lo: u32,
-    hi: u32,
+    abs: Abs,
+    relocs: &[Ref],
+    t: &Translator,
+    code: impl IntoIterator<Item = Code>,
+) -> (Vec<u32>, Vec<u32>) {
+    let mut abs_locs: Vec<u32> = relocs.iter().map(|r| r.target).collect();
+    abs_locs.sort_unstable();
+    clean_abs_locations(img, abs, &mut abs_locs, t);
+    let mut rel32 = Vec::new();
+    for c in code {
+        scan_rel32_x64(img, &c, &abs_locs, abs.width, t, &mut rel32);
+    }
+    rel32.sort_unstable();
+    (abs_locs, rel32)
+}
+
+/// The rel32 locations in one code region of `img`, scanning the gaps between the
+/// absolute-address bodies at `abs_locs` (width `abs_width`); a candidate is kept when its
+/// target RVA is in the image and, for branches, inside the region's RVAs.
+fn scan_rel32_x64(
+    img: &[u8],
+    code: &Code,
     abs_locs: &[u32],
     abs_width: u32,
     t: &Translator,
-    (start_rva, end_rva): (u32, u32),
     out: &mut Vec<u32>,
 ) {
+    let Code {
+        lo,
+        hi,
+        start_rva,
+        end_rva,
+    } = *code;
     let mut cur = abs_locs.partition_point(|&l| l < lo);
     let mut gap_lo = lo;
     if cur > 0 {

@@ -153,31 +153,16 @@ impl<'a> Pe<'a> {
         if !scan {
             return Some(pe);
         }
-        let mut abs: Vec<u32> = pe
-            .reloc_refs(0, img.len() as u32)
-            .iter()
-            .map(|r| r.target)
-            .collect();
-        abs.sort_unstable();
-        image::clean_abs_locations(img, pe.abs, &mut abs, &pe.translator);
-        // Every code section in header order, then sorted (not deduplicated: sections that
-        // share bytes give a location twice, as in Zucchini).
-        let mut rel32 = Vec::new();
-        for s in secs.iter().filter(|s| s.code) {
-            let end_rva = s.va.wrapping_add(s.vsize);
-            let hi = s.raw_off + s.vsize.min(s.raw_size);
-            image::scan_rel32_x64(
-                img,
-                s.raw_off,
-                hi,
-                &abs,
-                VA_WIDTH,
-                &pe.translator,
-                (s.va, end_rva),
-                &mut rel32,
-            );
-        }
-        rel32.sort_unstable();
+        // Every code section in header order (sections that share bytes give a location twice,
+        // as in Zucchini); the scan stops at the virtual size where it is the smaller.
+        let relocs = pe.reloc_refs(0, img.len() as u32);
+        let code = secs.iter().filter(|s| s.code).map(|s| image::Code {
+            lo: s.raw_off,
+            hi: s.raw_off + s.vsize.min(s.raw_size),
+            start_rva: s.va,
+            end_rva: s.va.wrapping_add(s.vsize),
+        });
+        let (abs, rel32) = image::abs_and_rel32(img, pe.abs, &relocs, &pe.translator, code);
         pe.abs_locs = abs;
         pe.rel32 = rel32;
         Some(pe)
