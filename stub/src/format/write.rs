@@ -308,22 +308,16 @@ fn smallest_patch(
         .ok()
         .map(|z| (z, zucchini_codec()))
     };
+    // Zucchini's patch for a program, bsdiff-lzma where it makes none (or for anything else).
+    let zucchini_or_bsdiff = || program.then(zucchini).flatten().or_else(|| bsdiff().ok());
     if how.codecs.no_zstd() {
-        if let Some(z) = program.then(zucchini).flatten() {
-            return Ok(Some(z));
-        }
-        return Ok(bsdiff().ok());
+        return Ok(zucchini_or_bsdiff());
     }
     if new.len() < BSDIFF_MIN_BYTES {
         return Ok(Some((zstd()?, None)));
     }
     let (zstd, other) = std::thread::scope(|s| {
-        let other = s.spawn(|| {
-            if let Some(z) = program.then(zucchini).flatten() {
-                return Some(z);
-            }
-            bsdiff().ok()
-        });
+        let other = s.spawn(zucchini_or_bsdiff);
         let z = zstd();
         (z, other.join().ok().flatten())
     });
