@@ -1195,7 +1195,7 @@ fn the_stub_the_readme_setup_builds_is_found_and_the_hint_says_how_to_build_it()
 }
 
 /// Issue 22: a delta-only package of a program whose Zucchini patch is smaller than its bsdiff
-/// one gets `zucchini-xz` and the head that reads it without zstd (`iupack-head-exe`), not the
+/// one gets `zucchini-norm-xz` (an ELF program: Zucchini between its normalised tables) and the head that reads it without zstd (`iupack-head-exe`), not the
 /// smallest head, which cannot; that head applies it byte for byte and the inventory moves on.
 #[test]
 fn a_program_delta_takes_zucchini_and_the_exe_head() {
@@ -1245,7 +1245,7 @@ fn a_program_delta_takes_zucchini_and_the_exe_head() {
         .expect("package");
     let m: serde_json::Value = serde_json::from_slice(p.manifest_bytes()).expect("json");
     let f = &m["components"][0]["deltas"][0]["files"][0];
-    assert_eq!(f["codec"], "zucchini-xz", "{m}");
+    assert_eq!(f["codec"], "zucchini-norm-xz", "{m}");
     let patch = f["patch_size"].as_u64().expect("patch size");
     assert!(
         patch * 4 < new.len() as u64,

@@ -141,6 +141,50 @@ fn small_programs_apply_byte_identical_to_the_reference() {
     );
 }
 
+/// Both files with every normalisation of `zucchini-norm-xz` (`elfnorm::forward`).
+fn normalised(old: &[u8], new: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (mut o, mut n) = (old.to_vec(), new.to_vec());
+    ours::elfnorm::forward(&mut o, ours::elfnorm::ALL);
+    ours::elfnorm::forward(&mut n, ours::elfnorm::ALL);
+    (o, n)
+}
+
+/// Issue 22 step 4: the Zucchini patch between normalised ELF programs is read as the reference
+/// reads it too (the normalised files are still programs, their references found the same),
+/// and the `zucchini-norm-xz` payload rebuilds the new file byte for byte, the same every time.
+#[test]
+fn normalised_programs_apply_byte_identical_to_the_reference() {
+    let dir = tempfile::tempdir().expect("scratch dir");
+    let (old, new) = program_pair(c_program, dir.path(), "", INSERTED);
+    let (o, n) = normalised(&old, &new);
+    assert!(o != old && n != new, "the normalisations changed nothing");
+    check_pair(&o, &n, 400);
+    let payload = ours::encode_norm(&old, &new)
+        .expect("encode")
+        .expect("a payload");
+    assert!(payload.starts_with(ours::NORM_MAGIC));
+    assert_eq!(
+        ours::encode_norm(&old, &new).expect("encode"),
+        Some(payload.clone())
+    );
+    let back = ours::apply_norm_payload(&mut old.clone(), &payload, new.len() as u64)
+        .expect("the stub applies");
+    assert!(back == new, "the payload does not rebuild the new file");
+    // A set of normalisations this stub does not know, or none, is refused.
+    for set in [0u8, 0x20, 0x7F] {
+        let mut p = payload.clone();
+        p[ours::NORM_MAGIC.len()] = set;
+        let e =
+            ours::apply_norm_payload(&mut old.clone(), &p, new.len() as u64).expect_err("refused");
+        assert!(e.message.contains("does not know"), "{}", e.message);
+    }
+    // Not an ELF program: no payload (the builder keeps the plain codecs).
+    let text = b"not a program at all ".repeat(2000);
+    let mut other = text.clone();
+    other[100] = b'X';
+    assert_eq!(ours::encode_norm(&text, &other).expect("encode"), None);
+}
+
 #[test]
 fn small_windows_programs_apply_byte_identical_to_the_reference() {
     let dir = tempfile::tempdir().expect("scratch dir");
@@ -214,7 +258,8 @@ fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
 }
 
 /// Public engine pairs of `../shared/corpus` (P01 and P03 by default; fetched by its fetch.sh or
-/// tests/corpus/fetch-ruff.sh, which .ci/run runs before this): each patch applied by the stub byte for byte, and mutated patches alike.
+/// tests/corpus/fetch-ruff.sh, which .ci/run runs before this): each patch applied by the stub byte for byte, and mutated patches alike;
+/// ELF pairs also with both files normalised, as `zucchini-norm-xz` diffs them.
 #[test]
 #[ignore = "needs the corpus (bash ../shared/corpus/fetch.sh); .ci/run runs it"]
 fn corpus_pairs_apply_byte_identical_to_the_reference() {
@@ -240,5 +285,10 @@ fn corpus_pairs_apply_byte_identical_to_the_reference() {
         let new = std::fs::read(root.join(b)).unwrap_or_else(|e| panic!("{b}: {e}"));
         eprintln!("{a} -> {b}");
         check_pair(&old, &new, mutations);
+        if old.starts_with(b"\x7fELF") {
+            eprintln!("{a} -> {b}, normalised (zucchini-norm-xz)");
+            let (o, n) = normalised(&old, &new);
+            check_pair(&o, &n, mutations);
+        }
     }
 }

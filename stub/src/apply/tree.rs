@@ -283,9 +283,11 @@ fn write_files(
                 patch_size,
                 codec,
             } => {
-                let bytes = read_installed(old)?;
+                let mut bytes = read_installed(old)?;
                 match codec {
-                    Some(codec) => vp.coded_entry(name, &bytes, *patch_size, codec, f, &mut out)?,
+                    Some(codec) => {
+                        vp.coded_entry(name, &mut bytes, *patch_size, codec, f, &mut out)?
+                    }
                     None => vp.patch_entry(name, &bytes, *patch_size, f, &mut out)?,
                 }
             }

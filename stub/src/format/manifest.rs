@@ -109,6 +109,10 @@ pub const CODEC_BSDIFF_LZMA: &str = "bsdiff-lzma";
 /// A per-file patch format: a Zucchini patch (executable-aware: references in ELF x86-64 code
 /// corrected as code moves), coded as one `.xz` stream (see `codecs::zucchini`).
 pub const CODEC_ZUCCHINI_XZ: &str = "zucchini-xz";
+/// A per-file patch format: as `zucchini-xz`, between the files with their ELF tables
+/// normalised (`codecs::zucchini::elfnorm`): the stub normalises the old file, applies the
+/// patch, and turns the result back.
+pub const CODEC_ZUCCHINI_NORM_XZ: &str = "zucchini-norm-xz";
 /// One patch for the whole tree: a zstd frame of the new tree stream made with the base tree
 /// stream as a raw prefix (see `treestream`); `files` is empty.
 pub const CODEC_ZSTD_TREE: &str = "zstd-tree";
@@ -193,9 +197,12 @@ impl Delta {
     /// True when some file patch of the delta is `zucchini-xz` (a head needs the `exe-delta`
     /// feature to apply it).
     pub fn needs_exe(&self) -> bool {
-        self.files
-            .iter()
-            .any(|f| f.codec.as_deref() == Some(CODEC_ZUCCHINI_XZ))
+        self.files.iter().any(|f| {
+            matches!(
+                f.codec.as_deref(),
+                Some(CODEC_ZUCCHINI_XZ | CODEC_ZUCCHINI_NORM_XZ)
+            )
+        })
     }
 
     /// True when this stub can apply every patch of the delta.
@@ -203,7 +210,7 @@ impl Delta {
         let file_codec = |c: Option<&str>| match c {
             None => true,
             Some(CODEC_BSDIFF_LZMA) => true,
-            Some(CODEC_ZUCCHINI_XZ) => cfg!(feature = "exe-delta"),
+            Some(CODEC_ZUCCHINI_XZ | CODEC_ZUCCHINI_NORM_XZ) => cfg!(feature = "exe-delta"),
             Some(_) => false,
         };
         let known = match self.codec.as_str() {

@@ -310,12 +310,13 @@ impl VerifiedPackage {
     }
 
     /// Rebuilds `entry` from the old file's bytes and the patch in the ZIP entry `name`
-    /// (`patch_size` bytes) in the file's own `codec` (`bsdiff-lzma`, `zucchini-xz`), into
-    /// `out`, checked.
+    /// (`patch_size` bytes) in the file's own `codec` (`bsdiff-lzma`, `zucchini-xz`,
+    /// `zucchini-norm-xz`), into `out`, checked. `old` is the caller's copy, which a
+    /// `zucchini-norm-xz` patch rewrites in place.
     pub fn coded_entry(
         &mut self,
         name: &str,
-        old: &[u8],
+        old: &mut [u8],
         patch_size: u64,
         codec: &str,
         entry: &FileEntry,
@@ -332,6 +333,15 @@ impl VerifiedPackage {
             crate::format::manifest::CODEC_ZUCCHINI_XZ => {
                 let new = crate::format::codecs::zucchini::apply_payload(old, &patch, entry.size)
                     .map_err(|e| named(name, e))?;
+                drop(patch);
+                hw.write_all(&new)
+                    .map_err(|e| Error::apply_io(format!("cannot write {name}"), &e))?;
+            }
+            #[cfg(feature = "exe-delta")]
+            crate::format::manifest::CODEC_ZUCCHINI_NORM_XZ => {
+                let new =
+                    crate::format::codecs::zucchini::apply_norm_payload(old, &patch, entry.size)
+                        .map_err(|e| named(name, e))?;
                 drop(patch);
                 hw.write_all(&new)
                     .map_err(|e| Error::apply_io(format!("cannot write {name}"), &e))?;

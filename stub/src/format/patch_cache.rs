@@ -46,6 +46,8 @@ pub enum Encoding<'a> {
     BsdiffLzma { old: &'a str, new: &'a str },
     /// A `zucchini-xz` file patch (its encoder has no level).
     ZucchiniXz { old: &'a str, new: &'a str },
+    /// A `zucchini-norm-xz` file patch (every normalisation the builder knows).
+    ZucchiniNormXz { old: &'a str, new: &'a str },
     /// A `bsdiff-lzma-tree` patch from the tree with digest `old` to the tree with digest `new`.
     BsdiffTree { old: &'a str, new: &'a str },
     /// A `zstd-tree` patch from the tree with digest `old` to the tree with digest `new`.
@@ -77,6 +79,10 @@ impl Encoding<'_> {
             Encoding::ZucchiniXz { old, new } => {
                 format!("zucchini-xz 1\0{old}\0{new}\0zucchini 0.1.1")
             }
+            Encoding::ZucchiniNormXz { old, new } => {
+                let set = crate::format::codecs::zucchini::elfnorm::ALL;
+                format!("zucchini-norm-xz 1\0{old}\0{new}\0zucchini 0.1.1\0set {set}")
+            }
             Encoding::ZstdTree { old, new, level } => {
                 format!("zstd-tree\0{old}\0{new}\0{level}\0window {window}\0zstd {zstd}")
             }
@@ -93,6 +99,17 @@ impl Encoding<'_> {
             }
             Encoding::ZucchiniXz { .. } => {
                 match crate::format::codecs::zucchini::apply_payload(old, patch, new.len() as u64) {
+                    Ok(v) => {
+                        out = v;
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            Encoding::ZucchiniNormXz { .. } => {
+                let mut copy = old.to_vec();
+                let size = new.len() as u64;
+                match crate::format::codecs::zucchini::apply_norm_payload(&mut copy, patch, size) {
                     Ok(v) => {
                         out = v;
                         true

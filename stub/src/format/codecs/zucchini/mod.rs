@@ -15,6 +15,7 @@
 //! patch whose output is not the size the caller signed is refused before memory is taken.
 
 mod elf;
+pub mod elfnorm;
 mod image;
 mod pe;
 
@@ -626,13 +627,40 @@ fn max_patch(new_size: u64) -> u64 {
     2 * new_size + (64 << 10)
 }
 
+/// The `zucchini-norm-xz` payload: this magic, the set of normalisations (LEB128, bits of
+/// [`elfnorm::ALL`]), then the Zucchini patch between the normalised files as in `zucchini-xz`
+/// (its size, then one `.xz` stream).
+pub const NORM_MAGIC: &[u8; 8] = b"IUZUCN1\n";
+
 /// Rebuilds the new file from `old` and a `zucchini-xz` payload, for an output of the signed
 /// `new_size`.
 pub fn apply_payload(old: &[u8], payload: &[u8], new_size: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
     let rest = payload
         .strip_prefix(PAYLOAD_MAGIC)
         .ok_or_else(|| bad("not a zucchini-xz payload"))?;
+    apply_coded(old, rest, new_size)
+}
+
+/// Rebuilds the new file from `old` and a `zucchini-norm-xz` payload, for an output of the
+/// signed `new_size`. `old` is normalised in place (the caller's copy is used up).
+pub fn apply_norm_payload(old: &mut [u8], payload: &[u8], new_size: u64) -> Result<Vec<u8>> {
+    let rest = payload
+        .strip_prefix(NORM_MAGIC)
+        .ok_or_else(|| bad("not a zucchini-norm-xz payload"))?;
+    let mut at = 0;
+    let set = super::bsdx::leb(rest, &mut at).ok_or_else(|| bad("a damaged normalisation set"))?;
+    if set == 0 || set & !elfnorm::ALL != 0 {
+        return Err(bad("normalisations this stub does not know"));
+    }
+    elfnorm::forward(old, set);
+    let mut new = apply_coded(old, &rest[at..], new_size)?;
+    elfnorm::inverse(&mut new, set);
+    Ok(new)
+}
+
+/// Decodes a coded patch (its size, LEB128, then one `.xz` stream) and applies it to `old`.
+fn apply_coded(old: &[u8], rest: &[u8], new_size: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
     let mut at = 0;
     let raw = super::bsdx::leb(rest, &mut at).ok_or_else(|| bad("a damaged size"))?;
     if raw > max_patch(new_size) || raw < HEADER as u64 {
@@ -658,35 +686,73 @@ pub fn apply_payload(old: &[u8], payload: &[u8], new_size: u64) -> Result<Vec<u8
 /// here with the stub's own code before it is used.
 #[cfg(feature = "write")]
 pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(patch) = generate(old, new) else {
+        return Ok(None);
+    };
+    match apply(old, &patch, new.len() as u64) {
+        Ok(back) if back == new => {}
+        _ => return Ok(None),
+    }
+    let mut out = PAYLOAD_MAGIC.to_vec();
+    code(&mut out, &patch)?;
+    Ok(Some(out))
+}
+
+/// The `zucchini-norm-xz` payload from `old` to `new` (builder only): the Zucchini patch between
+/// the files with every normalisation of [`elfnorm`], or `None` where they change neither file
+/// (not an ELF x86-64 program) or Zucchini makes no patch. Applied here with the stub's own code
+/// before it is used.
+#[cfg(feature = "write")]
+pub fn encode_norm(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    let set = elfnorm::ALL;
+    let (mut o, mut n) = (old.to_vec(), new.to_vec());
+    elfnorm::forward(&mut o, set);
+    elfnorm::forward(&mut n, set);
+    if o == old && n == new {
+        return Ok(None);
+    }
+    let patch = generate(&o, &n);
+    drop(n);
+    let Some(patch) = patch else {
+        return Ok(None);
+    };
+    let mut out = NORM_MAGIC.to_vec();
+    super::bsdx::put_leb(&mut out, set);
+    code(&mut out, &patch)?;
+    drop(patch);
+    o.copy_from_slice(old);
+    match apply_norm_payload(&mut o, &out, new.len() as u64) {
+        Ok(back) if back == new => Ok(Some(out)),
+        _ => Ok(None),
+    }
+}
+
+/// The reference library's patch from `old` to `new` that the stub reads (as code where every
+/// element's type is one it knows, else as raw bytes), within the bound the stub applies.
+#[cfg(feature = "write")]
+fn generate(old: &[u8], new: &[u8]) -> Option<Vec<u8>> {
     if old.is_empty()
         || new.is_empty()
         || old.len() > u32::MAX as usize
         || new.len() > u32::MAX as usize
     {
-        return Ok(None);
+        return None;
     }
-    let Ok(mut patch) = zucchini::generate(old, new) else {
-        return Ok(None);
-    };
+    let mut patch = zucchini::generate(old, new).ok()?;
     let readable = element_types(&patch).is_ok_and(|t| t.iter().all(|&t| is_supported_type(t)));
     if !readable {
-        let Ok(raw) = zucchini::generate_raw(old, new) else {
-            return Ok(None);
-        };
-        patch = raw;
+        patch = zucchini::generate_raw(old, new).ok()?;
     }
-    if patch.len() as u64 > max_patch(new.len() as u64) {
-        return Ok(None);
-    }
-    match apply(old, &patch, new.len() as u64) {
-        Ok(back) if back == new => {}
-        _ => return Ok(None),
-    }
+    (patch.len() as u64 <= max_patch(new.len() as u64)).then_some(patch)
+}
+
+/// Appends `patch`'s size (LEB128) and the patch as one `.xz` stream.
+#[cfg(feature = "write")]
+fn code(out: &mut Vec<u8>, patch: &[u8]) -> std::io::Result<()> {
     let dict = u32::try_from(patch.len())
         .unwrap_or(u32::MAX)
         .clamp(4096, 8 << 20);
-    let mut out = PAYLOAD_MAGIC.to_vec();
-    super::bsdx::put_leb(&mut out, patch.len() as u64);
-    out.extend_from_slice(&super::xzblocks::write(&[(&patch, dict)])?);
-    Ok(Some(out))
+    super::bsdx::put_leb(out, patch.len() as u64);
+    out.extend_from_slice(&super::xzblocks::write(&[(patch, dict)])?);
+    Ok(())
 }
