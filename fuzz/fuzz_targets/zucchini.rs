@@ -1,4 +1,4 @@
-//! Zucchini apply (`zucchini-xz` engine deltas) on hostile patches and hostile old files: never
+//! Zucchini apply (`zucchini-xz` and `zucchini-norm-xz` engine deltas) on hostile patches and hostile old files: never
 //! panics, never allocates past the declared sizes, and an accepted result has the signed size.
 //!
 //! Input: two bytes of split, one of size, then the old file and the patch. The target rewrites
@@ -20,8 +20,12 @@ fuzz_target!(|data: &[u8]| {
     let (old, patch) = data[3..].split_at(split);
     let new_size = u64::from(data[2]) * 997;
 
-    // The payload form as it comes from a package (magic, size, .xz stream).
+    // The payload forms as they come from a package (magic, size, .xz stream; for
+    // `zucchini-norm-xz` the normalisation set before the size, the old file normalised).
     if let Ok(out) = zucchini::apply_payload(old, patch, new_size) {
+        assert_eq!(out.len() as u64, new_size);
+    }
+    if let Ok(out) = zucchini::apply_norm_payload(&mut old.to_vec(), patch, new_size) {
         assert_eq!(out.len() as u64, new_size);
     }
 

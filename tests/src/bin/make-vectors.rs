@@ -332,14 +332,21 @@ fn size_vectors(out: &mut Out, k: &Key) {
     // element) edited: its header claims another output size; its element claims more of the
     // old file than there is; its payload claims a decoded patch past the bound. Refused by
     // apply (21), the machine unchanged (`--verify` checks the signature, not the patch body).
+    // Issue 22 step 4: the same lies in `zucchini-norm-xz` payloads (`norm`: the normalisation
+    // set after its magic), and a set of normalisations no stub knows.
     let zucchini = |name: &str,
                     edit: &dyn Fn(&mut Vec<u8>),
                     raw_size: Option<u64>,
+                    norm: Option<u8>,
                     msg: &str,
                     out: &mut Out| {
+        use iupack_stub::format::codecs::zucchini as z;
         let mut patch = zucchini::generate_raw(old, SCAN).expect("zucchini");
         edit(&mut patch);
-        let mut payload = iupack_stub::format::codecs::zucchini::PAYLOAD_MAGIC.to_vec();
+        let (mut payload, codec) = match norm {
+            Some(set) => ([&z::NORM_MAGIC[..], &[set]].concat(), "zucchini-norm-xz"),
+            None => (z::PAYLOAD_MAGIC.to_vec(), "zucchini-xz"),
+        };
         let mut n = raw_size.unwrap_or(patch.len() as u64);
         while n >= 0x80 {
             payload.push((n as u8 & 0x7f) | 0x80);
@@ -357,7 +364,7 @@ fn size_vectors(out: &mut Out, k: &Key) {
         ]));
         c["deltas"] = json!([{ "from": "1.0", "from_tree": base_tree, "codec": "zstd-prefix",
             "files": [{ "path": "bin/scan", "op": "patch", "from_sha256": sha256_hex(old),
-                        "patch_size": payload.len(), "codec": "zucchini-xz",
+                        "patch_size": payload.len(), "codec": codec,
                         "sha256": sha256_hex(SCAN), "size": SCAN.len(), "mode": 0o644 }] }]);
         let entry = PackageEntry {
             name: "delta/engine/1.0/bin/scan".into(),
@@ -374,25 +381,39 @@ fn size_vectors(out: &mut Out, k: &Key) {
         |at: usize, v: u32| move |p: &mut Vec<u8>| p[at..at + 4].copy_from_slice(&v.to_le_bytes());
     // Header: magic, versions, old size, old CRC, new size (offset 16), new CRC; then the
     // element count and the first element's old offset (28) and old length (32).
+    let all = iupack_stub::format::codecs::zucchini::elfnorm::ALL as u8;
+    for (prefix, norm) in [("zucchini", None), ("zucchini-norm", Some(all))] {
+        zucchini(
+            &format!("{prefix}-output-size-lie"),
+            &put(16, 1 << 30),
+            None,
+            norm,
+            "not the signed one",
+            out,
+        );
+        zucchini(
+            &format!("{prefix}-element-past-old-file"),
+            &put(32, old.len() as u32 + 4096),
+            None,
+            norm,
+            "outside its file",
+            out,
+        );
+        zucchini(
+            &format!("{prefix}-decoded-size-lie"),
+            &|_| {},
+            Some(1 << 40),
+            norm,
+            "out of bounds",
+            out,
+        );
+    }
     zucchini(
-        "zucchini-output-size-lie",
-        &put(16, 1 << 30),
-        None,
-        "not the signed one",
-        out,
-    );
-    zucchini(
-        "zucchini-element-past-old-file",
-        &put(32, old.len() as u32 + 4096),
-        None,
-        "outside its file",
-        out,
-    );
-    zucchini(
-        "zucchini-decoded-size-lie",
+        "zucchini-norm-unknown-normalisation",
         &|_| {},
-        Some(1 << 40),
-        "out of bounds",
+        None,
+        Some(all | 0x40),
+        "does not know",
         out,
     );
 }
