@@ -256,7 +256,8 @@ impl std::fmt::Debug for DeltaOptions<'_> {
 /// The patch of a changed file (SHA-256s `sha`: old, new), or `None` where no codec allowed
 /// makes one. With [`PatchCodecs::All`]: the smaller of the zstd patch and (for files of 16 KiB
 /// or more) the `bsdiff-lzma` patch, made side by side on two threads; programs get the smaller
-/// of the zstd patch and the `zucchini-xz` patch, side by side, and `bsdiff-lzma` only where
+/// of the zstd patch and the Zucchini patch (`zucchini-norm-xz` for ELF programs, `zucchini-xz`
+/// for others or where that makes none), side by side, and `bsdiff-lzma` only where
 /// Zucchini made none (on every engine pair of the corpus its patch is the smaller, by 7-40%,
 /// and bsdiff's run is what a 114 MB program's build would wait for: BENCHMARKS.md, issue 22).
 /// With [`PatchCodecs::NoZstd`] the `bsdiff-lzma` patch; with [`PatchCodecs::NoZstdExe`] the
