@@ -1,34 +1,45 @@
-//! `elfnorm IN OUT`: IN with every normalisation of the `zucchini-norm-xz` codec (the stub's
-//! own `elfnorm::forward`), after checking that `inverse` gives IN back; prints how many bytes
-//! each normalisation changed. For bench/run-elfnorm-probe.sh and for reading a program's tables.
+//! `elfnorm IN OUT [hdr,eh,cid,sym,add]`: IN with the named normalisations of the
+//! `zucchini-norm-xz` codec (all when none are named), made by the stub's own
+//! `elfnorm::forward`, after checking that `inverse` gives IN back; prints how many bytes each
+//! one changes alone. bench/run-elfnorm-probe.sh measures each one's gain with it.
 
 use iupack_stub::format::codecs::zucchini::elfnorm;
 
+const NAMES: [(&str, u64); 5] = [
+    ("hdr", elfnorm::HDR),
+    ("eh", elfnorm::EH),
+    ("cid", elfnorm::CID),
+    ("sym", elfnorm::SYM),
+    ("add", elfnorm::ADD),
+];
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    if a.len() != 3 {
-        eprintln!("usage: elfnorm IN OUT");
+    if a.len() != 3 && a.len() != 4 {
+        eprintln!("usage: elfnorm IN OUT [hdr,eh,cid,sym,add|none]");
         std::process::exit(2);
     }
+    let set = match a.get(3).map(String::as_str) {
+        None => elfnorm::ALL,
+        Some("none") => 0,
+        Some(list) => list.split(',').fold(0, |set, n| {
+            let bit = NAMES.iter().find(|(name, _)| *name == n);
+            set | bit.unwrap_or_else(|| panic!("no normalisation {n}")).1
+        }),
+    };
     let orig = std::fs::read(&a[1]).expect("cannot read IN");
-    for (name, bit) in [
-        ("hdr", elfnorm::HDR),
-        ("eh", elfnorm::EH),
-        ("cid", elfnorm::CID),
-        ("sym", elfnorm::SYM),
-        ("add", elfnorm::ADD),
-    ] {
+    for (name, bit) in NAMES {
         let mut img = orig.clone();
         elfnorm::forward(&mut img, bit);
         let changed = img.iter().zip(&orig).filter(|(x, y)| x != y).count();
         elfnorm::inverse(&mut img, bit);
         assert!(img == orig, "{name} does not come back");
-        println!("{name}: {changed} bytes changed");
+        eprintln!("{name}: {changed} bytes changed");
     }
     let mut img = orig.clone();
-    elfnorm::forward(&mut img, elfnorm::ALL);
+    elfnorm::forward(&mut img, set);
     let out = img.clone();
-    elfnorm::inverse(&mut img, elfnorm::ALL);
-    assert!(img == orig, "all together do not come back");
+    elfnorm::inverse(&mut img, set);
+    assert!(img == orig, "the set does not come back");
     std::fs::write(&a[2], out).expect("cannot write OUT");
 }
