@@ -199,7 +199,7 @@ def write(rows):
              f"re-measures just those), 2-core machine, last run {time.strftime('%Y-%m-%d')}. "
              f"iupack: delta-only package built with the defaults (`--delta-codec auto`, zstd level {LEVEL}): "
              "per file the smaller of a zstd patch-from and a bsdiff-lzma patch (programs: of a zstd patch-from "
-             "and a Zucchini patch, zucchini-norm-xz for ELF x86-64 and zucchini-xz otherwise, bsdiff-lzma "
+             "and a Zucchini patch, zucchini-norm-xz where it normalises the program and zucchini-xz otherwise, bsdiff-lzma "
              "where Zucchini makes none), or one whole-tree patch where "
              "that is smaller; payload = package bytes minus the stub. Tools: " + "; ".join(tool_versions()) +
              ". Tree pairs: each "

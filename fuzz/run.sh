@@ -17,12 +17,15 @@ if [ -z "$(ls corpus/zucchini 2>/dev/null)" ]; then
   IUPACK_FUZZ_SEEDS="$PWD/corpus/zucchini" cargo test --quiet --locked --manifest-path ../Cargo.toml \
     -p iupack-tests --test zucchini small_ >/dev/null || echo "zucchini: no seeds (test failed)"
 fi
-# Seed for `elfnorm`: a small ELF x86-64 program (every table it rewrites) with every set bit.
-if [ -z "$(ls corpus/elfnorm 2>/dev/null)" ] && command -v gcc >/dev/null; then
-  mkdir -p corpus/elfnorm
-  echo 'int f(int x) { return x + 1; } int (*p)(int) = f; int main(void) { return p(0); }' \
-    | gcc -O1 -fPIE -pie -x c - -o corpus/elfnorm/prog && { printf '\037'; cat corpus/elfnorm/prog; } \
-    > corpus/elfnorm/seed && rm corpus/elfnorm/prog
+# Seeds for `normalise`: small ELF and PE x86-64 programs (every table it rewrites), every bit.
+if [ -z "$(ls corpus/normalise 2>/dev/null)" ]; then
+  mkdir -p corpus/normalise
+  src='int f(int x) { return x + 1; } int (*p)(int) = f; int main(void) { return p(0); }'
+  for cc in gcc x86_64-w64-mingw32-gcc; do
+    command -v $cc >/dev/null || continue
+    echo "$src" | $cc -O1 -x c - -o corpus/normalise/prog \
+      && { printf '\077'; cat corpus/normalise/prog; } > "corpus/normalise/$cc" && rm corpus/normalise/prog
+  done
 fi
 run() {
   local t=$1
@@ -34,7 +37,7 @@ run() {
   local crashes; crashes=$(ls "artifacts/$t" 2>/dev/null | wc -l)
   echo "$t: exit $rc, ${execs:-?} executions in ${secs}s, $crashes artifacts"
 }
-targets=(manifest inventory version payload patch journal_keys share_index json zucchini elfnorm)
+targets=(manifest inventory version payload patch journal_keys share_index json zucchini normalise)
 par=${FUZZ_JOBS:-2}   # targets run side by side (each is one process)
 for ((i = 0; i < ${#targets[@]}; i += par)); do
   for t in "${targets[@]:i:par}"; do run "$t" & done

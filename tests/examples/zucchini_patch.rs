@@ -1,5 +1,5 @@
 //! `zucchini_patch OLD NEW PATCH`: the reference Zucchini patch from OLD to NEW (Chromium's
-//! generator through the `zucchini` crate, as the builder makes it), for bench/run-elfnorm-probe.sh.
+//! generator through the `zucchini` crate, as the builder makes it), for bench/run-norm-probe.sh.
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();

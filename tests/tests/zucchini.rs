@@ -141,11 +141,11 @@ fn small_programs_apply_byte_identical_to_the_reference() {
     );
 }
 
-/// Both files with every normalisation of `zucchini-norm-xz` (`elfnorm::forward`).
+/// Both files with every normalisation of `zucchini-norm-xz` (`normalise`).
 fn normalised(old: &[u8], new: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let (mut o, mut n) = (old.to_vec(), new.to_vec());
-    ours::elfnorm::forward(&mut o, ours::elfnorm::ALL);
-    ours::elfnorm::forward(&mut n, ours::elfnorm::ALL);
+    ours::normalise(&mut o, ours::NORM_ALL);
+    ours::normalise(&mut n, ours::NORM_ALL);
     (o, n)
 }
 
@@ -171,7 +171,7 @@ fn normalised_programs_apply_byte_identical_to_the_reference() {
         .expect("the stub applies");
     assert!(back == new, "the payload does not rebuild the new file");
     // A set of normalisations this stub does not know, or none, is refused.
-    for set in [0u8, 0x20, 0x7F] {
+    for set in [0u8, 0x40, 0x7F] {
         let mut p = payload.clone();
         p[ours::NORM_MAGIC.len()] = set;
         let e =
@@ -191,6 +191,16 @@ fn small_windows_programs_apply_byte_identical_to_the_reference() {
     let (old, new) = program_pair(c_program_pe, dir.path(), ".exe", INSERTED);
     check_pair(&old, &new, 600);
     check_pair(&new, &old, 200);
+    // Normalised (`.pdata` as differences), as `zucchini-norm-xz` diffs them, and its payload.
+    let (o, n) = normalised(&old, &new);
+    assert!(o != old && n != new, "the normalisation changed nothing");
+    check_pair(&o, &n, 200);
+    let payload = ours::encode_norm(&old, &new)
+        .expect("encode")
+        .expect("a payload");
+    let back = ours::apply_norm_payload(&mut old.clone(), &payload, new.len() as u64)
+        .expect("the stub applies");
+    assert!(back == new, "the payload does not rebuild the new file");
 }
 
 /// The offset of the reference deltas of `patch`'s first executable element, and their length.
@@ -259,7 +269,7 @@ fn a_patch_for_another_size_or_old_file_is_refused_before_it_is_applied() {
 
 /// Public engine pairs of `../shared/corpus` (P01 and P03 by default; fetched by its fetch.sh or
 /// tests/corpus/fetch-ruff.sh, which .ci/run runs before this): each patch applied by the stub byte for byte, and mutated patches alike;
-/// ELF pairs also with both files normalised, as `zucchini-norm-xz` diffs them.
+/// each also with both files normalised, as `zucchini-norm-xz` diffs them.
 #[test]
 #[ignore = "needs the corpus (bash ../shared/corpus/fetch.sh); .ci/run runs it"]
 fn corpus_pairs_apply_byte_identical_to_the_reference() {
@@ -285,10 +295,8 @@ fn corpus_pairs_apply_byte_identical_to_the_reference() {
         let new = std::fs::read(root.join(b)).unwrap_or_else(|e| panic!("{b}: {e}"));
         eprintln!("{a} -> {b}");
         check_pair(&old, &new, mutations);
-        if old.starts_with(b"\x7fELF") {
-            eprintln!("{a} -> {b}, normalised (zucchini-norm-xz)");
-            let (o, n) = normalised(&old, &new);
-            check_pair(&o, &n, mutations);
-        }
+        eprintln!("{a} -> {b}, normalised (zucchini-norm-xz)");
+        let (o, n) = normalised(&old, &new);
+        check_pair(&o, &n, mutations);
     }
 }

@@ -80,7 +80,7 @@ impl Encoding<'_> {
                 format!("zucchini-xz 1\0{old}\0{new}\0zucchini 0.1.1")
             }
             Encoding::ZucchiniNormXz { old, new } => {
-                let set = crate::format::codecs::zucchini::elfnorm::ALL;
+                let set = crate::format::codecs::zucchini::NORM_ALL;
                 format!("zucchini-norm-xz 1\0{old}\0{new}\0zucchini 0.1.1\0set {set}")
             }
             Encoding::ZstdTree { old, new, level } => {

@@ -256,8 +256,8 @@ impl std::fmt::Debug for DeltaOptions<'_> {
 /// The patch of a changed file (SHA-256s `sha`: old, new), or `None` where no codec allowed
 /// makes one. With [`PatchCodecs::All`]: the smaller of the zstd patch and (for files of 16 KiB
 /// or more) the `bsdiff-lzma` patch, made side by side on two threads; programs get the smaller
-/// of the zstd patch and the Zucchini patch (`zucchini-norm-xz` for ELF programs, `zucchini-xz`
-/// for others or where that makes none), side by side, and `bsdiff-lzma` only where
+/// of the zstd patch and the Zucchini patch (`zucchini-norm-xz`, or `zucchini-xz` where that
+/// makes none), side by side, and `bsdiff-lzma` only where
 /// Zucchini made none (on every engine pair of the corpus its patch is the smaller, by 7-40%,
 /// and bsdiff's run is what a 114 MB program's build would wait for: BENCHMARKS.md, issue 22).
 /// With [`PatchCodecs::NoZstd`] the `bsdiff-lzma` patch; with [`PatchCodecs::NoZstdExe`] the
@@ -298,8 +298,8 @@ fn smallest_patch(
         && new.len() >= BSDIFF_MIN_BYTES
         && is_program(old)
         && is_program(new);
-    // For an ELF x86-64 program, the patch between the normalised files first (smaller on
-    // every ELF pair of the corpus, BENCHMARKS.md); the plain one where that makes none.
+    // The patch between the normalised files first (smaller on every program pair of the
+    // corpus, BENCHMARKS.md); the plain one where that makes none (nothing to normalise).
     let normalised = || -> Option<(Vec<u8>, Option<String>)> {
         let enc = Encoding::ZucchiniNormXz {
             old: old_sha,
@@ -324,10 +324,7 @@ fn smallest_patch(
         .ok()
         .map(|z| (z, zucchini_codec()))
     };
-    let zucchini = || {
-        let elf = old.starts_with(b"\x7fELF") && new.starts_with(b"\x7fELF");
-        elf.then(normalised).flatten().or_else(plain)
-    };
+    let zucchini = || normalised().or_else(plain);
     // Zucchini's patch for a program, bsdiff-lzma where it makes none (or for anything else).
     let zucchini_or_bsdiff = || program.then(zucchini).flatten().or_else(|| bsdiff().ok());
     if how.codecs.no_zstd() {

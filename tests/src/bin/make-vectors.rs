@@ -381,7 +381,7 @@ fn size_vectors(out: &mut Out, k: &Key) {
         |at: usize, v: u32| move |p: &mut Vec<u8>| p[at..at + 4].copy_from_slice(&v.to_le_bytes());
     // Header: magic, versions, old size, old CRC, new size (offset 16), new CRC; then the
     // element count and the first element's old offset (28) and old length (32).
-    let all = iupack_stub::format::codecs::zucchini::elfnorm::ALL as u8;
+    let all = iupack_stub::format::codecs::zucchini::NORM_ALL as u8;
     for (prefix, norm) in [("zucchini", None), ("zucchini-norm", Some(all))] {
         zucchini(
             &format!("{prefix}-output-size-lie"),

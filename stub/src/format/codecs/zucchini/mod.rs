@@ -18,6 +18,7 @@ mod elf;
 pub mod elfnorm;
 mod image;
 mod pe;
+pub mod penorm;
 
 use crate::error::{Error, Result};
 use image::Ref;
@@ -628,9 +629,25 @@ fn max_patch(new_size: u64) -> u64 {
 }
 
 /// The `zucchini-norm-xz` payload: this magic, the set of normalisations (LEB128, bits of
-/// [`elfnorm::ALL`]), then the Zucchini patch between the normalised files as in `zucchini-xz`
+/// [`NORM_ALL`]), then the Zucchini patch between the normalised files as in `zucchini-xz`
 /// (its size, then one `.xz` stream).
 pub const NORM_MAGIC: &[u8; 8] = b"IUZUCN1\n";
+
+/// Every normalisation this stub knows: ELF ones (`elfnorm`) and PE ones (`penorm`); each
+/// module rewrites only its own kind of file.
+pub const NORM_ALL: u64 = elfnorm::ALL | penorm::ALL;
+
+/// Rewrites `img` with the normalisations in `set` (see [`NORM_ALL`]).
+pub fn normalise(img: &mut [u8], set: u64) {
+    elfnorm::forward(img, set);
+    penorm::forward(img, set);
+}
+
+/// Undoes [`normalise`] with the same `set`.
+pub fn denormalise(img: &mut [u8], set: u64) {
+    penorm::inverse(img, set);
+    elfnorm::inverse(img, set);
+}
 
 /// Rebuilds the new file from `old` and a `zucchini-xz` payload, for an output of the signed
 /// `new_size`.
@@ -649,12 +666,12 @@ pub fn apply_norm_payload(old: &mut [u8], payload: &[u8], new_size: u64) -> Resu
         .ok_or_else(|| bad("not a zucchini-norm-xz payload"))?;
     let mut at = 0;
     let set = super::bsdx::leb(rest, &mut at).ok_or_else(|| bad("a damaged normalisation set"))?;
-    if set == 0 || set & !elfnorm::ALL != 0 {
+    if set == 0 || set & !NORM_ALL != 0 {
         return Err(bad("normalisations this stub does not know"));
     }
-    elfnorm::forward(old, set);
+    normalise(old, set);
     let mut new = apply_coded(old, &rest[at..], new_size)?;
-    elfnorm::inverse(&mut new, set);
+    denormalise(&mut new, set);
     Ok(new)
 }
 
@@ -699,15 +716,15 @@ pub fn encode(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
 }
 
 /// The `zucchini-norm-xz` payload from `old` to `new` (builder only): the Zucchini patch between
-/// the files with every normalisation of [`elfnorm`], or `None` where they change neither file
-/// (not an ELF x86-64 program) or Zucchini makes no patch. Applied here with the stub's own code
-/// before it is used.
+/// the files with every normalisation ([`NORM_ALL`]), or `None` where they change neither file
+/// (not an ELF or PE x86-64 program) or Zucchini makes no patch. Applied here with the stub's
+/// own code before it is used.
 #[cfg(feature = "write")]
 pub fn encode_norm(old: &[u8], new: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-    let set = elfnorm::ALL;
+    let set = NORM_ALL;
     let (mut o, mut n) = (old.to_vec(), new.to_vec());
-    elfnorm::forward(&mut o, set);
-    elfnorm::forward(&mut n, set);
+    normalise(&mut o, set);
+    normalise(&mut n, set);
     if o == old && n == new {
         return Ok(None);
     }

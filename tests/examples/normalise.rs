@@ -1,26 +1,27 @@
-//! `elfnorm IN OUT [hdr,eh,cid,sym,add]`: IN with the named normalisations of the
-//! `zucchini-norm-xz` codec (all when none are named), made by the stub's own
-//! `elfnorm::forward`, after checking that `inverse` gives IN back; prints how many bytes each
-//! one changes alone. bench/run-elfnorm-probe.sh measures each one's gain with it.
+//! `normalise IN OUT [hdr,eh,cid,sym,add,pdata|all|none]`: IN with the named normalisations of
+//! the `zucchini-norm-xz` codec (all when none are named), made by the stub's own `normalise`,
+//! after checking that `denormalise` gives IN back; prints how many bytes each one changes
+//! alone. bench/run-norm-probe.sh measures each one's gain with it.
 
-use iupack_stub::format::codecs::zucchini::elfnorm;
+use iupack_stub::format::codecs::zucchini::{self as z, elfnorm, penorm};
 
-const NAMES: [(&str, u64); 5] = [
+const NAMES: [(&str, u64); 6] = [
     ("hdr", elfnorm::HDR),
     ("eh", elfnorm::EH),
     ("cid", elfnorm::CID),
     ("sym", elfnorm::SYM),
     ("add", elfnorm::ADD),
+    ("pdata", penorm::PDATA),
 ];
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() != 3 && a.len() != 4 {
-        eprintln!("usage: elfnorm IN OUT [hdr,eh,cid,sym,add|none]");
+        eprintln!("usage: normalise IN OUT [hdr,eh,cid,sym,add,pdata|all|none]");
         std::process::exit(2);
     }
     let set = match a.get(3).map(String::as_str) {
-        None => elfnorm::ALL,
+        None | Some("all") => z::NORM_ALL,
         Some("none") => 0,
         Some(list) => list.split(',').fold(0, |set, n| {
             let bit = NAMES.iter().find(|(name, _)| *name == n);
@@ -30,16 +31,16 @@ fn main() {
     let orig = std::fs::read(&a[1]).expect("cannot read IN");
     for (name, bit) in NAMES {
         let mut img = orig.clone();
-        elfnorm::forward(&mut img, bit);
+        z::normalise(&mut img, bit);
         let changed = img.iter().zip(&orig).filter(|(x, y)| x != y).count();
-        elfnorm::inverse(&mut img, bit);
+        z::denormalise(&mut img, bit);
         assert!(img == orig, "{name} does not come back");
         eprintln!("{name}: {changed} bytes changed");
     }
     let mut img = orig.clone();
-    elfnorm::forward(&mut img, set);
+    z::normalise(&mut img, set);
     let out = img.clone();
-    elfnorm::inverse(&mut img, set);
+    z::denormalise(&mut img, set);
     assert!(img == orig, "the set does not come back");
     std::fs::write(&a[2], out).expect("cannot write OUT");
 }
