@@ -106,6 +106,7 @@ const STUB: &[(&str, &str)] = &[
     ("help-rollback", "iupack-stub rollback --help"),
     ("help-rollback-with-arguments", "iupack-stub rollback acme-av engine --help"),
     ("help-recover", "iupack-stub recover --help"),
+    ("help-init", "iupack-stub init --help"),
     ("help-apply", "iupack-stub apply --help"),
     ("version", "iupack-stub --version"),
     ("package-help", "packages/pkg.run --help"),
@@ -159,6 +160,11 @@ const STUB: &[(&str, &str)] = &[
     ("apply-from-index-unsigned", "iupack-stub apply --from share-unsigned --inventory machines/old/inventory.json"),
     ("apply-from-with-verify", "iupack-stub apply --from share-unsigned --verify"),
     ("from-without-apply", "iupack-stub status --from share-unsigned"),
+    ("init-without-version", "iupack-stub init acme-av"),
+    ("init-key-id", "iupack-stub init acme-av 12.1 --key 0123456789ABCDEF --inventory machines/new/inventory.json"),
+    ("init-secret-key", "iupack-stub init acme-av 12.1 --key keys/vector.key --inventory machines/new/inventory.json"),
+    ("init-different-entry", "iupack-stub init acme-av 12.2 --key keys/vector.pub --inventory machines/old/inventory.json"),
+    ("init-flag-without-init", "iupack-stub status --component engine=acme/engine"),
 ];
 
 #[test]

@@ -353,7 +353,7 @@ fn choose_route(
 /// Each component must own its folder: no two may be the same or one inside the other, or
 /// swapping one would move the other. Checked across every product of the inventory: one
 /// vendor's package must never move another product's files.
-fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
+pub(crate) fn check_disjoint(inv: &InventoryFile, product: &Product) -> Result<()> {
     let all: Vec<(String, &str, PathBuf)> = inv
         .inventory
         .products

@@ -34,7 +34,8 @@ pub struct Hooks {
     pub timeout_secs: Option<u64>,
 }
 
-object!(Hooks, ignore, { validate: opt, after: opt, timeout_secs: opt });
+// Unknown fields refused: a misspelt hook would otherwise be a hook that silently never runs.
+object!(Hooks, deny, { validate: opt, after: opt, timeout_secs: opt });
 
 impl Hooks {
     /// The product's hooks from its inventory entry; a malformed entry is an error (a hook the

@@ -19,6 +19,8 @@ pub enum Command {
     Recover,
     #[cfg(feature = "client")]
     ApplyFrom(PathBuf),
+    #[cfg(feature = "client")]
+    Init,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +43,12 @@ pub struct Args {
     /// With --help in the client tool: the command it is asked about (`rollback --help`).
     pub topic: Option<String>,
     pub version: bool,
+    /// `init`'s product, version and flags (`--key`, `--component`, ...).
+    #[cfg(feature = "client")]
+    pub init: iupack_stub::client::InitSpec,
+    /// One of `init`'s flags was given (they go with init only).
+    #[cfg(feature = "client")]
+    pub init_flag: Option<&'static str>,
 }
 
 pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
@@ -91,6 +99,27 @@ pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
                 a.wait = Some(std::time::Duration::from_millis(ms));
             }
             "--allow-downgrade" => a.downgrades = Downgrades::Allow,
+            #[cfg(feature = "client")]
+            "--key" | "--name" | "--component" | "--keep-previous" | "--hooks" | "--force" => {
+                let flag = match arg.as_str() {
+                    "--key" => "--key",
+                    "--name" => "--name",
+                    "--component" => "--component",
+                    "--keep-previous" => "--keep-previous",
+                    "--hooks" => "--hooks",
+                    _ => "--force",
+                };
+                a.init_flag = Some(flag);
+                let text = |v: PathBuf| v.to_string_lossy().into_owned();
+                match flag {
+                    "--key" => a.init.keys.push(text(value(flag)?)),
+                    "--name" => a.init.name = Some(text(value(flag)?)),
+                    "--component" => a.init.components.push(text(value(flag)?)),
+                    "--keep-previous" => a.init.keep_previous = Some(text(value(flag)?)),
+                    "--hooks" => a.init.hooks = Some(value(flag)?),
+                    _ => a.init.force = true,
+                }
+            }
             "-h" | "--help" => a.help = true,
             "/?" if cfg!(windows) => a.help = true,
             "-V" | "--version" => a.version = true,
@@ -162,6 +191,16 @@ fn client_command(
             }
         }
         Some("status") => a.command = Command::Status,
+        Some("init") => {
+            let (Some(p), Some(v)) = (positional.next(), positional.next()) else {
+                return Err(Error::usage(
+                    "init needs the product id and its installed version: iupack-stub init PRODUCT VERSION --key FILE.pub [--component NAME=PATH]...",
+                ));
+            };
+            a.command = Command::Init;
+            a.init.product = p;
+            a.init.version = v;
+        }
         Some("recover") => a.command = Command::Recover,
         Some("rollback") => {
             let (Some(p), Some(c)) = (positional.next(), positional.next()) else {
@@ -173,15 +212,20 @@ fn client_command(
         }
         Some(other) => {
             return Err(Error::usage(format!("unknown command `{other}`")).hint(
-                "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | recover",
             ))
         }
         None if a.help || a.version => {}
         None => {
             return Err(Error::usage("this iupack-stub carries no package").hint(
-                "run a package file directly, or: iupack-stub apply PKG | status | rollback PRODUCT COMPONENT | recover",
+                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | recover",
             ))
         }
+    }
+    if let (Some(flag), false) = (a.init_flag, a.command == Command::Init) {
+        return Err(Error::usage(format!(
+            "{flag} goes with init: iupack-stub init PRODUCT VERSION --key FILE.pub ..."
+        )));
     }
     if let Command::ApplyFrom(_) = a.command {
         if !matches!(a.mode, None | Some(Mode::List | Mode::Check)) || a.pubkey.is_some() {
@@ -193,7 +237,7 @@ fn client_command(
         && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
     {
         return Err(Error::usage(
-            "status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log",
+            "init, status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log (and init its own flags)",
         ));
     }
     Ok(())

@@ -14,6 +14,8 @@ const CLIENT_USAGE: &str =
        iupack-stub apply --from SHARE    apply what an update share (index.json + packages)
                                          holds for this machine: the smallest route per
                                          component, in requires order (also --list, --check)
+       iupack-stub init PRODUCT VERSION --key FILE.pub [--component NAME=PATH]...
+                                         set up this machine's inventory for a product
        iupack-stub status [--json]       what is installed, from which package, when
        iupack-stub status --export FILE  write this machine's versions and tree digests for
                                          `iupack plan` (no keys, paths or personal data)
@@ -24,7 +26,7 @@ const CLIENT_USAGE: &str =
 
 #[cfg(not(feature = "client"))]
 const CLIENT_USAGE: &str =
-    "       (a package head: apply PKG, apply --from, status, rollback, recover
+    "       (a package head: apply PKG, apply --from, init, status, rollback, recover
        and -i are in the installed client tool, iupack-stub)
 ";
 
@@ -66,7 +68,24 @@ const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed
 
 /// The client tool's commands that are not package runs: their own pages.
 #[cfg(feature = "client")]
-const COMMANDS: [(&str, &str); 3] = [
+const COMMANDS: [(&str, &str); 4] = [
+    (
+        "init",
+        "Usage: iupack-stub init PRODUCT VERSION --key FILE.pub [--key ...] [OPTIONS]
+
+Sets up PRODUCT (installed at VERSION) in this machine's inventory, making the inventory and
+its folder when there is none: the publisher's public keys to trust, and its components.
+Every value is checked as a package run reads it; nothing is changed on a refusal.
+  --key FILE.pub        a publisher's minisign public key file (or its key line); repeatable
+  --component NAME=PATH a component and its folder (relative: to the inventory's folder);
+                        NAME@VERSION=PATH when that version is already there; repeatable
+  --name NAME           the product's display name
+  --keep-previous N     kept copies of each component for rollback (default 1)
+  --hooks FILE          the product's hooks, a JSON object (validate, after, timeout_secs)
+  --force               replace values the inventory's entry already has (without it, a
+                        different value is refused; components it lacks are added)
+",
+    ),
     (
         "status",
         "Usage: iupack-stub status [--json] [OPTIONS]

@@ -106,6 +106,8 @@ fn real_main() -> i32 {
         Command::Rollback(..) => ("rollback", PathBuf::new()),
         #[cfg(feature = "client")]
         Command::Recover => ("recover", PathBuf::new()),
+        #[cfg(feature = "client")]
+        Command::Init => ("init", PathBuf::new()),
     };
     let mut report = Report::new(mode_name, &pkg_path.display().to_string());
     let run = Run {
@@ -162,6 +164,8 @@ impl Run<'_> {
             }
             #[cfg(feature = "client")]
             Command::Recover => client::recover(self.inventory, self.wait, report),
+            #[cfg(feature = "client")]
+            Command::Init => client::init(self.inventory, &args.init, self.wait, report),
             #[cfg(feature = "client")]
             Command::ApplyFrom(share) => {
                 let opts = self.options(args, None, Interactive::No);

@@ -1,0 +1,293 @@
+//! `iupack-stub init` (issue 23): a machine set up from flags, with no hand-written JSON, takes
+//! its first package; every bad value is refused with what to type instead and changes nothing;
+//! an existing entry is extended, kept when the same, and replaced only with `--force`.
+
+use iupack_tests::*;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `iupack-stub init ARGS --inventory INV` (paths in ARGS relative to the world).
+fn init(w: &World, args: &[&str]) -> Output {
+    output(
+        Command::new(stub_path())
+            .current_dir(w.path(""))
+            .arg("init")
+            .args(args)
+            .arg("--inventory")
+            .arg(w.inventory_path()),
+    )
+}
+
+fn engine_spec(w: &World) -> std::path::PathBuf {
+    w.release(
+        "engine-3.7.71",
+        &[
+            ("bin/scan", b"#!/bin/sh\necho 3.7.71\n", true),
+            ("lib/core.tbl", b"core 71\n", false),
+        ],
+    );
+    w.spec(
+        "engine",
+        &format!(
+            "product = \"acme-av\"\n[targets]\nproduct_versions = \">=12.0, <13\"\nplatforms = [\"{}\"]\n\
+             [[components]]\nname = \"engine\"\nversion = \"3.7.71\"\ncontent = \"../releases/engine-3.7.71\"\n",
+            this_platform()
+        ),
+    )
+}
+
+#[test]
+fn a_machine_set_up_with_init_takes_its_first_package() {
+    let w = World::new();
+    let (key, _) = w.keygen("publisher");
+    let spec = engine_spec(&w);
+    let pkg = w.package(&spec, &key, "engine");
+    // No inventory, not even its folder.
+    assert!(!w.machine().exists());
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            "keys/publisher.pub",
+            "--name",
+            "Acme Antivirus",
+            "--component",
+            "engine=acme/engine",
+        ],
+    );
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("added acme-av 12.1 (engine)"),
+        "{}",
+        stdout(&o)
+    );
+    let inv = w.inventory();
+    let p = &inv["products"][0];
+    assert_eq!(p["id"], "acme-av");
+    assert_eq!(p["name"], "Acme Antivirus");
+    assert_eq!(p["trusted_keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(p["components"]["engine"]["path"], "acme/engine");
+    // The same again: nothing changes, not a byte.
+    let before = fs::read(w.inventory_path()).expect("inventory");
+    let o = init(&w, &["acme-av", "12.1", "--key", "keys/publisher.pub"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    assert_eq!(fs::read(w.inventory_path()).expect("inventory"), before);
+    // The package installs the engine byte for byte and the inventory records it.
+    let o = w.run(&pkg, &[]);
+    assert_code(&o, 0);
+    assert_tree_eq(
+        &w.path("releases/engine-3.7.71"),
+        &w.machine().join("acme/engine"),
+    );
+    assert_eq!(w.component("engine")["version"], "3.7.71");
+}
+
+#[test]
+fn bad_values_are_refused_with_what_to_give_and_change_nothing() {
+    let w = World::new();
+    let (_, pubkey) = w.keygen("publisher");
+    let key_id = "0123456789ABCDEF";
+    fs::write(w.path("hooks.json"), br#"{ "validate": [] }"#).expect("hooks");
+    fs::write(w.path("typo-hooks.json"), br#"{ "validat": ["true"] }"#).expect("hooks");
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["acme-av", "12.1"], 2, "needs the publisher's public key"),
+        (
+            &["acme-av", "12.1", "--key", key_id],
+            2,
+            "looks like a key id",
+        ),
+        (
+            &["acme-av", "12.1", "--key", "keys/publisher.key"],
+            2,
+            "not a minisign public key",
+        ),
+        (
+            &["acme-av", "12.1", "--key", "keys/missing.pub"],
+            2,
+            "cannot read it",
+        ),
+        (
+            &["Acme AV", "12.1", "--key", &pubkey],
+            2,
+            "not a product id",
+        ),
+        (&["acme-av", "twelve", "--key", &pubkey], 2, "not a version"),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--component", "engine"],
+            2,
+            "NAME=PATH",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--component",
+                "Engine=e",
+            ],
+            2,
+            "not a component name",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--component",
+                "engine@x.y!=e",
+            ],
+            2,
+            "not a version",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--component",
+                "e=a",
+                "--component",
+                "e=b",
+            ],
+            2,
+            "given twice",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--component",
+                "a=x",
+                "--component",
+                "b=x/y",
+            ],
+            1,
+            "overlap",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--keep-previous",
+                "many",
+            ],
+            2,
+            "--keep-previous",
+        ),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--hooks", "hooks.json"],
+            2,
+            "names no program",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--hooks",
+                "typo-hooks.json",
+            ],
+            2,
+            "unknown field `validat`",
+        ),
+        (
+            &["acme-av"],
+            2,
+            "init needs the product id and its installed version",
+        ),
+    ];
+    for (args, want, text) in cases {
+        let before = snapshot(&w.path(""));
+        let o = init(&w, args);
+        assert_err(&o, *want, text);
+        assert!(!w.inventory_path().exists(), "{args:?} wrote an inventory");
+        assert_same(&before, &snapshot(&w.path("")));
+    }
+    // init's flags go with init only.
+    let o = output(Command::new(stub_path()).args(["status", "--key", &pubkey]));
+    assert_err(&o, 2, "--key goes with init");
+}
+
+#[test]
+fn an_existing_entry_is_extended_kept_or_replaced_only_with_force() {
+    let w = World::new();
+    let (_, pubkey) = w.keygen("publisher");
+    let (_, other) = w.keygen("other");
+    w.install_inventory(&[&pubkey], &[("engine", Some("3.7.70"), "acme/engine")]);
+    // A component the entry lacks is added; the installed one keeps its record.
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            &pubkey,
+            "--component",
+            "definitions=acme/defs",
+        ],
+    );
+    assert_code(&o, 0);
+    assert_eq!(w.component("engine")["version"], "3.7.70");
+    assert_eq!(w.component("definitions")["path"], "acme/defs");
+    // Another version, key or folder is refused, naming each, and nothing changes.
+    let before = fs::read(w.inventory_path()).expect("inventory");
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.2",
+            "--key",
+            &other,
+            "--component",
+            "engine=elsewhere",
+        ],
+    );
+    assert_err(&o, 1, "version 12.1 (the flags say 12.2)");
+    for part in [
+        "trusted_keys",
+        "component engine at acme/engine@3.7.70",
+        "--force",
+    ] {
+        assert!(stderr(&o).contains(part), "{part}: {}", stderr(&o));
+    }
+    assert_eq!(fs::read(w.inventory_path()).expect("inventory"), before);
+    // With --force they are replaced; what the flags don't name stays.
+    let o = init(&w, &["acme-av", "12.2", "--key", &other, "--force"]);
+    assert_code(&o, 0);
+    let inv = w.inventory();
+    let p = &inv["products"][0];
+    assert_eq!(p["version"], "12.2");
+    assert_eq!(p["trusted_keys"], serde_json::json!([other]));
+    assert_eq!(w.component("engine")["version"], "3.7.70");
+    assert_eq!(
+        inv["machine"]["language"], "en",
+        "fields init does not set are kept"
+    );
+    // A second product beside it.
+    let o = init(
+        &w,
+        &[
+            "other-av",
+            "1.0",
+            "--key",
+            &other,
+            "--component",
+            "defs=other/defs",
+        ],
+    );
+    assert_code(&o, 0);
+    assert_eq!(w.inventory()["products"].as_array().map(Vec::len), Some(2));
+    assert!(Path::new(&w.inventory_path()).exists());
+}
