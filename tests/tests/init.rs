@@ -7,10 +7,13 @@ use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `iupack-stub init ARGS --inventory INV` (paths in ARGS relative to the world).
+/// Runs `iupack-stub init ARGS --inventory INV` (paths in ARGS relative to the world), with a
+/// umask of 0: what init creates must not be writable by others however it is started.
 fn init(w: &World, args: &[&str]) -> Output {
     output(
-        Command::new(stub_path())
+        Command::new("sh")
+            .args(["-c", "umask 0; exec \"$0\" \"$@\""])
+            .arg(stub_path())
             .current_dir(w.path(""))
             .arg("init")
             .args(args)
@@ -70,6 +73,15 @@ fn a_machine_set_up_with_init_takes_its_first_package() {
     assert_eq!(p["name"], "Acme Antivirus");
     assert_eq!(p["trusted_keys"].as_array().map(Vec::len), Some(1));
     assert_eq!(p["components"]["engine"]["path"], "acme/engine");
+    // The trust root is the owner's to change, whatever the umask (init ran with umask 0).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&w.inventory_path()), 0o644);
+    assert_eq!(
+        mode(&w.machine()) & 0o022,
+        0,
+        "the inventory's folder is not writable by others"
+    );
     // The same again: nothing changes, not a byte.
     let before = fs::read(w.inventory_path()).expect("inventory");
     let o = init(&w, &["acme-av", "12.1", "--key", "keys/publisher.pub"]);

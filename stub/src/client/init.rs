@@ -74,7 +74,11 @@ pub fn init(
         };
         crate::apply::plan::check_disjoint(&inv, &wanted)?;
         let dir = fsutil::parent_of(&inventory);
-        std::fs::create_dir_all(&dir).map_err(|e| {
+        let mut folders = std::fs::DirBuilder::new();
+        folders.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o755);
+        folders.create(&dir).map_err(|e| {
             Error::apply_io(format!("cannot make the folder {}", dir.display()), &e)
                 .hint("run as the user who may change the product (root or an administrator)")
         })?;

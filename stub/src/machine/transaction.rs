@@ -374,10 +374,12 @@ impl Transaction {
             fault::step("deferral recorded");
         }
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp)?;
+            let mut o = OpenOptions::new();
+            o.write(true).create_new(true);
+            // Nobody else may open it before it has the inventory's mode (as replace_file).
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            let mut f = o.open(&temp)?;
             fsutil::same_owner_and_mode(&f, &self.inventory)?;
             f.write_all(&inventory_bytes)?;
             f.sync_all()

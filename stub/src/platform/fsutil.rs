@@ -239,15 +239,22 @@ pub fn temp_beside(path: &Path, tag: &str) -> PathBuf {
 /// Gives a new file (the temp file that replaces the inventory `model`) the owner, group and
 /// permission bits `model` has (never setuid, setgid or sticky), so that replacing the inventory
 /// keeps who may read and change it. Only for the inventory: a file anyone could have planted
-/// (a report) must not hand its replacement to the planter. Nothing when `model` is missing.
+/// (a report) must not hand its replacement to the planter. When `model` is missing (a first
+/// inventory): mode 0644, whatever the umask.
 pub fn same_owner_and_mode(file: &fs::File, model: &Path) -> io::Result<()> {
     #[cfg(unix)]
-    if let Ok(m) = fs::metadata(model) {
+    {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        if std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid())).is_err() {
-            // Not ours to give away (a run that is not root): the caller's owner stays.
+        match fs::metadata(model) {
+            Ok(m) => {
+                if std::os::unix::fs::fchown(file, Some(m.uid()), Some(m.gid())).is_err() {
+                    // Not ours to give away (a run that is not root): the caller's owner stays.
+                }
+                file.set_permissions(fs::Permissions::from_mode(m.mode() & 0o777))?;
+            }
+            // A first inventory (`init`): writable by its owner only, whatever the umask.
+            Err(_) => file.set_permissions(fs::Permissions::from_mode(0o644))?,
         }
-        file.set_permissions(fs::Permissions::from_mode(m.mode() & 0o777))?;
     }
     let _ = (file, model);
     Ok(())
@@ -264,7 +271,16 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
 pub fn replace_file(path: &Path, data: &[u8], keep_owner: bool) -> io::Result<()> {
     let tmp = temp_beside(path, "tmp");
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut o = OpenOptions::new();
+        o.write(true).create_new(true);
+        // The inventory's: nobody else may open it before its mode is set (a umask of 0 would
+        // leave it 0666 for that moment, and a writer that opened it then could change it
+        // after the rename).
+        #[cfg(unix)]
+        if keep_owner {
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        }
+        let mut f = o.open(&tmp)?;
         if keep_owner {
             same_owner_and_mode(&f, path)?;
         }
