@@ -9,7 +9,8 @@ mkdir -p "$dir/dl"
 while read -r os platform ver sha; do
   exe=ruff; [ "$os" = win ] && exe=ruff.exe
   out="$dir/ruff-$os-$ver/$exe"
-  wheel() { ls "$dir"/dl/ruff-"$ver"-py3-none-"$platform"*.whl 2>/dev/null | head -n 1; }
+  # No wheel yet is an empty answer, not a failure (under pipefail it would be ls's exit 2).
+  wheel() { ls "$dir"/dl/ruff-"$ver"-py3-none-"$platform"*.whl 2>/dev/null | head -n 1 || true; }
   whl=$(wheel)
   [ -f "$out" ] && [ -n "$whl" ] && echo "$sha  $whl" | sha256sum -c --quiet && continue
   python3 -m pip download -q --no-deps --only-binary=:all: --platform "$platform" \

@@ -105,6 +105,14 @@ fn bad_values_are_refused_with_what_to_give_and_change_nothing() {
     let key_id = "0123456789ABCDEF";
     fs::write(w.path("hooks.json"), br#"{ "validate": [] }"#).expect("hooks");
     fs::write(w.path("typo-hooks.json"), br#"{ "validat": ["true"] }"#).expect("hooks");
+    let publisher = fs::read(w.path("keys/publisher.pub")).expect("pub");
+    fs::write(
+        w.path("keys/both.pub"),
+        [&publisher[..], &publisher[..]].concat(),
+    )
+    .expect("both");
+    // A component whose folder holds the inventory (a package's tree must not carry it).
+    let machine_comp = format!("e={}", w.machine().display());
     let cases: &[(&[&str], i32, &str)] = &[
         (&["acme-av", "12.1"], 2, "needs the publisher's public key"),
         (
@@ -219,6 +227,48 @@ fn bad_values_are_refused_with_what_to_give_and_change_nothing() {
             2,
             "init needs the product id and its installed version",
         ),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--component", "e=."],
+            2,
+            "not a plain folder path",
+        ),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--component", "e=../x"],
+            2,
+            "not a plain folder path",
+        ),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--component", "e=/"],
+            2,
+            "not a plain folder path",
+        ),
+        (
+            &[
+                "acme-av",
+                "12.1",
+                "--key",
+                &pubkey,
+                "--component",
+                &machine_comp,
+            ],
+            2,
+            "holds the inventory",
+        ),
+        (
+            &["acme-av", "12.1", "--key", "keys/both.pub"],
+            2,
+            "more than one key",
+        ),
+        (
+            &["acme-av", "12.1", "--key", "/dev/zero"],
+            2,
+            "not a regular file",
+        ),
+        (
+            &["acme-av", "12.1", "--key", &pubkey, "--hooks", "/dev/zero"],
+            2,
+            "not a regular file",
+        ),
     ];
     for (args, want, text) in cases {
         let before = snapshot(&w.path(""));
@@ -302,4 +352,125 @@ fn an_existing_entry_is_extended_kept_or_replaced_only_with_force() {
     assert_code(&o, 0);
     assert_eq!(w.inventory()["products"].as_array().map(Vec::len), Some(2));
     assert!(Path::new(&w.inventory_path()).exists());
+}
+
+#[test]
+fn force_keeps_the_floor_the_kept_copies_and_revocations() {
+    let w = World::new();
+    let (_, pubkey) = w.keygen("publisher");
+    let (_, revoked) = w.keygen("revoked");
+    w.install_inventory(&[&pubkey], &[("engine", Some("3.7.71"), "acme/engine")]);
+    let mut inv = w.inventory();
+    inv["products"][0]["revoked_keys"] = serde_json::json!([revoked]);
+    let engine = &mut inv["products"][0]["components"]["engine"];
+    engine["floor"] = serde_json::json!("3.7.70");
+    engine["previous"] =
+        serde_json::json!([{ "version": "3.7.70", "tree": null, "dir": "previous-1" }]);
+    fs::write(
+        w.inventory_path(),
+        serde_json::to_vec_pretty(&inv).expect("json"),
+    )
+    .expect("write");
+    let before = fs::read(w.inventory_path()).expect("inventory");
+    // A revoked key is never trusted again, --force or not; below the floor is refused.
+    let o = init(&w, &["acme-av", "12.1", "--key", &revoked, "--force"]);
+    assert_err(&o, 1, "is revoked");
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            &pubkey,
+            "--component",
+            "engine@3.7.0=acme/engine",
+            "--force",
+        ],
+    );
+    assert_err(&o, 1, "security floor");
+    assert_eq!(fs::read(w.inventory_path()).expect("inventory"), before);
+    // The same folder written another way is the same folder: nothing changes.
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            &pubkey,
+            "--component",
+            "engine=acme/engine/",
+        ],
+    );
+    assert_code(&o, 0);
+    assert_eq!(fs::read(w.inventory_path()).expect("inventory"), before);
+    // Another folder with --force: the record moves, its floor and kept copies stay.
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            &pubkey,
+            "--component",
+            "engine=acme/engine2",
+            "--force",
+        ],
+    );
+    assert_code(&o, 0);
+    let e = w.component("engine");
+    assert_eq!(e["path"], "acme/engine2");
+    assert_eq!(e["version"], "3.7.71");
+    assert_eq!(e["floor"], "3.7.70");
+    assert_eq!(e["previous"][0]["dir"], "previous-1");
+}
+
+/// As root (CI runs so): an inventory folder another user owns is refused with nothing
+/// written, and so is a planted inventory everyone may write.
+#[test]
+fn an_inventory_where_another_user_can_change_it_is_refused() {
+    if !is_root() {
+        eprintln!("skipped: needs root to play another user");
+        return;
+    }
+    let w = World::new();
+    let (_, pubkey) = w.keygen("publisher");
+    let shared = w.path("shared");
+    fs::create_dir(&shared).expect("mkdir");
+    let st = Command::new("chown")
+        .arg("65534:65534")
+        .arg(&shared)
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    let inv = shared.join("inventory.json");
+    let o = output(
+        Command::new(stub_path())
+            .args(["init", "acme-av", "12.1", "--key", &pubkey, "--inventory"])
+            .arg(&inv),
+    );
+    assert_err(&o, 30, "another user can change");
+    assert!(!inv.exists());
+    let mine = w.path("mine");
+    fs::create_dir(&mine).expect("mkdir");
+    fs::write(
+        mine.join("inventory.json"),
+        br#"{ "format": 1, "products": [] }"#,
+    )
+    .expect("write");
+    set_mode(&mine.join("inventory.json"), 0o666);
+    let before = fs::read(mine.join("inventory.json")).expect("read");
+    let o = output(
+        Command::new(stub_path())
+            .args(["init", "acme-av", "12.1", "--key", &pubkey, "--inventory"])
+            .arg(mine.join("inventory.json")),
+    );
+    assert_err(&o, 30, "writable by every user");
+    assert_eq!(fs::read(mine.join("inventory.json")).expect("read"), before);
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

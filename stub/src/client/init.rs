@@ -54,13 +54,17 @@ pub fn init(
     report.result = "initialised".into();
     let list = || {
         let names: Vec<&str> = wanted.components.iter().map(|(n, _)| n.as_str()).collect();
-        format!(
-            "added {} {} ({})",
-            wanted.id,
-            wanted.version,
-            names.join(", ")
-        )
+        match names.is_empty() {
+            true => format!("added {} {}", wanted.id, wanted.version),
+            false => format!(
+                "added {} {} ({})",
+                wanted.id,
+                wanted.version,
+                names.join(", ")
+            ),
+        }
     };
+    check_trust_root(&inventory)?;
     if !fsutil::exists(&inventory) {
         // Checked whole before its folder is made: a refusal leaves nothing behind.
         let inv = InventoryFile {
@@ -72,7 +76,7 @@ pub fn init(
                 extra: Default::default(),
             },
         };
-        crate::apply::plan::check_disjoint(&inv, &wanted)?;
+        check_components(&inv, &wanted)?;
         let dir = fsutil::parent_of(&inventory);
         let mut folders = std::fs::DirBuilder::new();
         folders.recursive(true);
@@ -82,6 +86,7 @@ pub fn init(
             Error::apply_io(format!("cannot make the folder {}", dir.display()), &e)
                 .hint("run as the user who may change the product (root or an administrator)")
         })?;
+        check_trust_root(&inventory)?;
         let _lock = InventoryLock::acquire(&inventory, wait)?;
         if !fsutil::exists(&inventory) {
             inv.save()?;
@@ -104,7 +109,7 @@ pub fn init(
         .product(&wanted.id)
         .cloned()
         .expect("added or merged above");
-    crate::apply::plan::check_disjoint(&inv, &product)?;
+    check_components(&inv, &product)?;
     if changes.is_empty() {
         report.message = format!(
             "{} is already set up in {}: nothing changed",
@@ -116,6 +121,67 @@ pub fn init(
     inv.save()?;
     report.message = format!("{} in {}", changes.join("; "), inventory.display());
     Ok(ExitCode::Success)
+}
+
+/// The trust root may be made or changed only where no other user can change it: the folder
+/// holding the inventory (of its target, when it is a symlink) and every folder above it
+/// (`safedir::walk`), and an existing inventory owned by this user or root and writable by no
+/// one else.
+fn check_trust_root(inventory: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Error::new(
+            ExitCode::ApplyFailed,
+            format!("{why}: the inventory, which says whom this machine trusts, must not be where another user can change it"),
+        )
+        .hint("use a folder only root (or the user who runs updates) can change, such as the default /var/lib/iupack; nothing was changed")
+    };
+    let target = std::fs::canonicalize(inventory).unwrap_or_else(|_| inventory.to_path_buf());
+    let (_, who) = crate::platform::safedir::walk(&fsutil::parent_of(&target))?;
+    if let Some(who) = who {
+        return Err(refuse(format!("another user can change {who}")));
+    }
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(&target) {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if m.uid() != me && m.uid() != 0 {
+            return Err(refuse(format!(
+                "{} belongs to another user (uid {})",
+                target.display(),
+                m.uid()
+            )));
+        }
+        if m.mode() & 0o002 != 0 {
+            return Err(refuse(format!(
+                "{} is writable by every user",
+                target.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Each component of `product` has a plain folder of its own (as a run requires), apart from
+/// every other component's and not holding the inventory (a package's tree must never carry
+/// the trust root).
+fn check_components(inv: &InventoryFile, product: &Product) -> Result<()> {
+    let home = inv.base_dir();
+    for (name, c) in product.components.iter() {
+        let dir = crate::machine::installed::component_dir(inv, name, c).map_err(|e| Error {
+            code: ExitCode::Usage,
+            message: format!("--component {name}={}: not a plain folder path", c.path),
+            ..e
+        })?;
+        if home.starts_with(&dir) {
+            return Err(Error::usage(format!(
+                "--component {name}={}: the folder {} holds the inventory",
+                c.path,
+                dir.display()
+            ))
+            .hint("give the component a folder of its own beside the inventory's, not above it"));
+        }
+    }
+    crate::apply::plan::check_disjoint(inv, product)
 }
 
 /// The product entry `spec` describes, every value checked.
@@ -194,7 +260,11 @@ fn key_of(given: &str) -> Result<String> {
         return Ok(given.to_string());
     }
     let path = Path::new(given);
-    match std::fs::read_to_string(path) {
+    match read_small(path) {
+        Ok(text) if text.lines().filter(|l| signature::is_public_key(l.trim())).count() > 1 => {
+            Err(Error::usage(format!("--key {given} holds more than one key"))
+                .hint("give each key with its own --key"))
+        }
         Ok(text) => signature::public_key_from_text(&text).map_err(|e| {
             Error::usage(format!("--key {given}: {}", e.message)).hint(
                 "give the .pub file that `iupack keygen` or `minisign -G` wrote (not the .key file)",
@@ -210,6 +280,19 @@ fn key_of(given: &str) -> Result<String> {
             "give the publisher's .pub file, or its key line (56 characters, RW...)",
         )),
     }
+}
+
+/// A small regular file's text (a key or hooks file: at most 1 MiB).
+fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fsutil::open_regular(path)?
+        .take(MAX_HOOKS_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_HOOKS_BYTES {
+        return Err(std::io::Error::other("larger than 1 MiB"));
+    }
+    Ok(text)
 }
 
 /// `NAME=PATH` or `NAME@VERSION=PATH`.
@@ -249,14 +332,9 @@ fn component_of(given: &str) -> Result<(String, InstalledComponent)> {
 /// The hooks in `file`, checked as a run checks them.
 fn hooks_of(file: &Path, product: &str) -> Result<Value> {
     let shown = file.display();
-    let meta = std::fs::metadata(file)
+    let text = read_small(file)
         .map_err(|e| Error::usage(format!("--hooks {shown}: cannot read it: {e}")))?;
-    if meta.len() > MAX_HOOKS_BYTES {
-        return Err(Error::usage(format!("--hooks {shown}: larger than 1 MiB")));
-    }
-    let bytes = std::fs::read(file)
-        .map_err(|e| Error::usage(format!("--hooks {shown}: cannot read it: {e}")))?;
-    let v: Value = json::from_slice(&bytes)
+    let v: Value = json::from_slice(text.as_bytes())
         .map_err(|e| Error::usage(format!("--hooks {shown} is not JSON: {e}")))?;
     Hooks::of(Some(&v), product).map_err(|e| Error {
         code: ExitCode::Usage,
@@ -303,11 +381,33 @@ fn merge(have: &mut Product, wanted: &Product, spec: &InitSpec) -> Result<Vec<St
         let hooks = |p: &Product| p.hooks.as_ref().map_or("(none)".into(), Value::to_compact);
         field("hooks", hooks(have), hooks(wanted));
     }
+    if let Some(k) = wanted
+        .trusted_keys
+        .iter()
+        .find(|k| have.revoked_keys.contains(k))
+    {
+        return Err(Error::other(format!(
+            "the key {k} is revoked for {} on this machine",
+            wanted.id
+        ))
+        .hint("a revoked key is never trusted again: give the publisher's current key; nothing was changed"));
+    }
+    let same_place = |h: &InstalledComponent, c: &InstalledComponent| {
+        Path::new(&h.path) == Path::new(&c.path) && (c.version.is_none() || h.version == c.version)
+    };
     let mut added = Vec::new();
     for (name, c) in wanted.components.iter() {
         match have.components.get(name) {
             None => added.push(name.clone()),
-            Some(h) if h.path == c.path && (c.version.is_none() || h.version == c.version) => {}
+            Some(h) if same_place(h, c) => {}
+            Some(h) if c.version.is_some() && h.floor.is_some() && c.version < h.floor => {
+                return Err(Error::other(format!(
+                    "component {name} may not be recorded at {}: its security floor on this machine is {}",
+                    c.version.as_ref().map_or(String::new(), ToString::to_string),
+                    h.floor.as_ref().map_or(String::new(), ToString::to_string)
+                ))
+                .hint("the floor is raised by signed packages and never lowered; nothing was changed"));
+            }
             Some(h) => {
                 let at = |c: &InstalledComponent| match &c.version {
                     Some(v) => format!("{}@{v}", c.path),
@@ -347,12 +447,23 @@ fn merge(have: &mut Product, wanted: &Product, spec: &InitSpec) -> Result<Vec<St
         }
     }
     for (name, c) in wanted.components.iter() {
-        let keep = have
-            .components
-            .get(name)
-            .is_some_and(|h| h.path == c.path && (c.version.is_none() || h.version == c.version));
-        if !keep {
-            have.components.insert(name.clone(), c.clone());
+        match have.components.get_mut(name) {
+            None => {
+                have.components.insert(name.clone(), c.clone());
+            }
+            Some(h) if same_place(h, c) => {}
+            // --force: the folder or version the flags say; the floor, kept copies and the
+            // rest of the record stay (a new folder or version is a fresh start there).
+            Some(h) => {
+                if Path::new(&h.path) != Path::new(&c.path) {
+                    h.path.clone_from(&c.path);
+                    h.tree = None;
+                }
+                if c.version.is_some() && h.version != c.version {
+                    h.version.clone_from(&c.version);
+                    h.tree = None;
+                }
+            }
         }
     }
     if !added.is_empty() {
