@@ -82,6 +82,26 @@ fn a_machine_set_up_with_init_takes_its_first_package() {
         0,
         "the inventory's folder is not writable by others"
     );
+    // So are the report and log a run writes (and the journal and lock, made the same way).
+    let (report, log) = (w.machine().join("r.json"), w.machine().join("log.jsonl"));
+    let (r, l) = (report.display().to_string(), log.display().to_string());
+    let o = init(
+        &w,
+        &[
+            "acme-av",
+            "12.1",
+            "--key",
+            "keys/publisher.pub",
+            "--report",
+            &r,
+            "--log",
+            &l,
+        ],
+    );
+    assert_code(&o, 0);
+    assert_eq!((mode(&report), mode(&log)), (0o644, 0o644));
+    fs::remove_file(&report).expect("rm");
+    fs::remove_file(&log).expect("rm");
     // The same again: nothing changes, not a byte.
     let before = fs::read(w.inventory_path()).expect("inventory");
     let o = init(&w, &["acme-av", "12.1", "--key", "keys/publisher.pub"]);

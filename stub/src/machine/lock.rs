@@ -37,6 +37,9 @@ impl InventoryLock {
         loop {
             let mut opts = OpenOptions::new();
             opts.read(true).write(true).create(true).truncate(false);
+            // Never writable by others, whatever the umask.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
             // A symlink planted as the lock file is refused, not followed (and truncated).
             crate::platform::fsutil::no_follow(&mut opts);
             let mut file = opts.open(&path).map_err(|e| {

@@ -273,13 +273,11 @@ pub fn replace_file(path: &Path, data: &[u8], keep_owner: bool) -> io::Result<()
     let result = (|| {
         let mut o = OpenOptions::new();
         o.write(true).create_new(true);
-        // The inventory's: nobody else may open it before its mode is set (a umask of 0 would
-        // leave it 0666 for that moment, and a writer that opened it then could change it
-        // after the rename).
+        // Never writable by others whatever the umask (a journal others could change would
+        // steer root's recovery), and the inventory's 0600 until it has its final mode: a
+        // writer that opened it before could change it after the rename.
         #[cfg(unix)]
-        if keep_owner {
-            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        }
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, if keep_owner { 0o600 } else { 0o644 });
         let mut f = o.open(&tmp)?;
         if keep_owner {
             same_owner_and_mode(&f, path)?;
@@ -313,6 +311,9 @@ pub fn open_log(path: &Path) -> io::Result<fs::File> {
     let mut o = OpenOptions::new();
     o.create(true).append(true);
     no_follow(&mut o);
+    // A new log is never writable by others, whatever the umask.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o644);
     let f = o.open(path)?;
     of_its_own(&f)?;
     Ok(f)
