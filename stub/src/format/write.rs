@@ -271,8 +271,7 @@ fn smallest_patch(
 ) -> io::Result<Option<(Vec<u8>, Option<String>)>> {
     let (old_sha, new_sha) = sha;
     let bsdiff_codec = || Some(crate::format::manifest::CODEC_BSDIFF_LZMA.to_string());
-    let zucchini_codec = || Some(crate::format::manifest::CODEC_ZUCCHINI_XZ.to_string());
-    let norm_codec = || Some(crate::format::manifest::CODEC_ZUCCHINI_NORM_XZ.to_string());
+    use crate::format::manifest::{CODEC_ZUCCHINI_NORM_XZ, CODEC_ZUCCHINI_XZ};
     let bsdiff = || {
         let enc = Encoding::BsdiffLzma {
             old: old_sha,
@@ -298,31 +297,33 @@ fn smallest_patch(
         && new.len() >= BSDIFF_MIN_BYTES
         && is_program(old)
         && is_program(new);
+    // One Zucchini codec's cached, proven payload (`None` where it makes none).
+    type Encoder = fn(&[u8], &[u8]) -> io::Result<Option<Vec<u8>>>;
+    let coded = |enc: Encoding<'_>, encode: Encoder, codec: &str| {
+        patch_cache::patch(how.cache, enc, old, new, || {
+            encode(old, new)?.ok_or_else(|| io::Error::other(format!("no {codec} patch")))
+        })
+        .ok()
+        .map(|z| (z, Some(codec.to_string())))
+    };
+    let (o, n) = (old_sha, new_sha);
     // The patch between the normalised files first (smaller on every program pair of the
     // corpus, BENCHMARKS.md); the plain one where that makes none (nothing to normalise).
-    let normalised = || -> Option<(Vec<u8>, Option<String>)> {
-        let enc = Encoding::ZucchiniNormXz {
-            old: old_sha,
-            new: new_sha,
-        };
-        patch_cache::patch(how.cache, enc, old, new, || {
-            crate::format::codecs::zucchini::encode_norm(old, new)?
-                .ok_or_else(|| io::Error::other("no zucchini-norm patch"))
-        })
-        .ok()
-        .map(|z| (z, norm_codec()))
+    let normalised = || {
+        let enc = Encoding::ZucchiniNormXz { old: o, new: n };
+        coded(
+            enc,
+            crate::format::codecs::zucchini::encode_norm,
+            CODEC_ZUCCHINI_NORM_XZ,
+        )
     };
-    let plain = || -> Option<(Vec<u8>, Option<String>)> {
-        let enc = Encoding::ZucchiniXz {
-            old: old_sha,
-            new: new_sha,
-        };
-        patch_cache::patch(how.cache, enc, old, new, || {
-            crate::format::codecs::zucchini::encode(old, new)?
-                .ok_or_else(|| io::Error::other("no zucchini patch"))
-        })
-        .ok()
-        .map(|z| (z, zucchini_codec()))
+    let plain = || {
+        let enc = Encoding::ZucchiniXz { old: o, new: n };
+        coded(
+            enc,
+            crate::format::codecs::zucchini::encode,
+            CODEC_ZUCCHINI_XZ,
+        )
     };
     let zucchini = || normalised().or_else(plain);
     // Zucchini's patch for a program, bsdiff-lzma where it makes none (or for anything else).
