@@ -8,9 +8,10 @@
 #   iupack-stub[.exe]       the installed client tool: every feature
 #   iupack-head[.exe]       a package head without the client commands and without zstd (xz and
 #                           deflate full packages, and deltas that hold no zstd patch)
-#   iupack-head-exe[.exe]   the same with zucchini-xz patches (engine deltas of programs)
-#   iupack-head-zstd[.exe]  a package head with zstd (the default full compression and patches)
-#                           and zucchini-xz
+#   iupack-head-exe[.exe]   the same with zucchini-xz patches (engine deltas of programs) and
+#                           the installer of the client tool a package carries (--install-client)
+#   iupack-head-zstd[.exe]  a package head with zstd (the default full compression and patches),
+#                           zucchini-xz and the client tool's installer
 # `iupack build` picks the smallest head that reads what the package holds.
 # Usage: bash stub/build-targets.sh [windows-x86_64] [linux-x86_64]   (default: both)
 # Installs the Debian packages it needs. Build products are cached in $IUPACK_CROSS_DIR
@@ -58,7 +59,7 @@ build() {
   local platform=$1 triple=$2 exe=$3
   local out=$platform
   local dir=$cache
-  local variants=("iupack-stub:" "iupack-head:--no-default-features" "iupack-head-exe:--no-default-features --features exe-delta" "iupack-head-zstd:--no-default-features --features zstd,exe-delta")
+  local variants=("iupack-stub:" "iupack-head:--no-default-features" "iupack-head-exe:--no-default-features --features exe-delta,install" "iupack-head-zstd:--no-default-features --features zstd,exe-delta,install")
   if [ -n "$features" ]; then out="$platform-faults"; variants=("iupack-stub:--features $features"); dir="$cache/faults"; fi
   local ext=${exe#iupack-stub}
   local v

@@ -31,6 +31,11 @@ expect() { # expect CODE CMD...
   [ "$rc" -eq "$want" ] || { cat "$work/out.txt"; fail "$* exited $rc, expected $want"; }
   echo "ok: exit $rc: ${*##*/}"
 }
+must() { # must CODE CMD...: as expect, without the line
+  local want=$1; shift
+  set +e; "$@" > "$work/out.txt" 2>&1; local rc=$?; set -e
+  [ "$rc" -eq "$want" ] || { cat "$work/out.txt"; fail "$* exited $rc, expected $want"; }
+}
 same_tree() { diff -r "$1" "$2" >/dev/null || fail "$1 differs from $2"; }
 # Issue 7's goal for the stub: the static linux-x86_64 head within 450,000 bytes (BENCHMARKS.md,
 # "Stub size per target"). The file grows in 4 KiB steps (page-aligned segments).
@@ -143,6 +148,82 @@ expect 0 win "$work/win/faults.exe" --inventory "$(inv "$work/w-busy")"
 grep -q "finished after the restart" "$work/out.txt" || { cat "$work/out.txt"; fail "the restart was not recorded"; }
 grep -q '"pending"' "$work/w-busy/inventory.json" && fail "pending stays after the restart"
 same_tree "$work/w-busy/acme/.engine.iupack/previous-3.7.70" samples/acme/releases/engine/3.7.70
+# The client tool's life (issue 23) under Wine: an empty machine gets the client tool from a
+# package (--install-client), is set up with init and applied to; a package with a newer client
+# tool replaces the running .exe first and the new one runs the rest; a fault at each step of
+# that leaves a client tool that runs and, once recovered, an inventory that names the one on
+# disk; a client tool signed by a key the machine does not trust replaces nothing. The "newer"
+# client tool is the same build with another version mark (what --version prints and the
+# builder signs as the component's version).
+patch_version() { # patch_version SRC DST VERSION
+  python3 - "$@" <<'PY'
+import sys
+src, dst, v = sys.argv[1:]
+d = open(src, "rb").read(); p = b"iupack-stub-version:"; i = d.index(p) + len(p)
+open(dst, "wb").write(d[:i] + v.encode().ljust(64 - len(p), b"\0") + d[i + 64 - len(p):])
+PY
+}
+client_pkg() { # client_pkg CLIENT OUT [KEY]
+  "$iupack" build samples/acme/specs/acme-av-2026.11.24.1.toml --key "${3:-keys/snakeoil.key}" \
+    --target windows-x86_64 --with-client "$1" --out "$2" --force >/dev/null
+}
+wc=$work/wc; mkdir -p "$wc" "$work/w-client"
+for v in 1.0.0 1.0.1; do
+  patch_version target/stubs/windows-x86_64/iupack-stub.exe "$wc/$v.exe" "$v"
+  patch_version target/stubs/windows-x86_64-faults/iupack-stub.exe "$wc/faults-$v.exe" "$v"
+done
+client_pkg "$wc/1.0.0.exe" "$work/win/c-old.exe"
+client_pkg "$wc/1.0.1.exe" "$work/win/c-new.exe"
+"$iupack" keygen --no-password -o "$wc/stranger" >/dev/null
+client_pkg "$wc/1.0.1.exe" "$work/win/c-stranger.exe" "$wc/stranger.key"
+cdir="$WINEPREFIX/drive_c/iupack-client"; cexe="$cdir/iupack-stub.exe"
+cinv=$(winepath -w "$work/w-client/inventory.json"); pub=$(winepath -w keys/snakeoil.pub)
+expect 2 win "$work/win/c-old.exe" --install-client 'C:\iupack-client' --inventory "$cinv"
+[ -e "$work/w-client/inventory.json" ] && fail "a refused --install-client made the inventory"
+expect 0 win "$work/win/c-old.exe" --install-client 'C:\iupack-client' --pubkey "$pub" --inventory "$cinv"
+cmp -s "$cexe" "$wc/1.0.0.exe" || fail "--install-client did not install the client tool byte for byte"
+expect 0 win "$cexe" init acme-av 12.1 --key "$pub" --component engine=acme/engine \
+  --component definitions=acme/defs --component config=acme/config --inventory "$cinv"
+expect 0 win "$cexe" apply "$(winepath -w "$work/win/c-old.exe")" --inventory "$cinv"
+same_tree "$work/w-client/acme/engine" samples/acme/releases/engine/3.7.71
+same_tree "$work/w-client/acme/config" samples/acme/releases/config/1.1
+cp -a "$work/w-client" "$wc/saved-machine"; cp -a "$cdir" "$wc/saved-client"
+expect 20 win "$cexe" apply "$(winepath -w "$work/win/c-stranger.exe")" --inventory "$cinv"
+cmp -s "$cexe" "$wc/1.0.0.exe" || fail "a client tool signed by an untrusted key replaced the installed one"
+expect 0 win "$cexe" apply "$(winepath -w "$work/win/c-new.exe")" --inventory "$cinv" \
+  --report "$(winepath -w "$wc/update.json")"
+cmp -s "$cexe" "$wc/1.0.1.exe" || fail "the self-update did not replace the client tool"
+cmp -s "$cdir/.iupack-stub.exe.iupack/previous.exe" "$wc/1.0.0.exe" || fail "the replaced client tool was not kept"
+grep -q '"tool": "iupack-stub 1.0.1"' "$wc/update.json" || { cat "$wc/update.json"; fail "the rest was not run by the new client tool"; }
+grep -q '"action": "updated"' "$wc/update.json" || fail "the report does not say the client tool was updated"
+expect 0 win "$cexe" --version
+grep -q "iupack-stub 1.0.1" "$work/out.txt" || fail "--version does not say 1.0.1"
+# The fault walk, with the fault-injection build as both client tools.
+client_pkg "$wc/faults-1.0.1.exe" "$work/win/c-faults.exe"
+rec_sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["client"]["sha256"])' "$work/w-client/inventory.json"; }
+steps=0
+for step in $(seq 1 40); do
+  rm -rf "$work/w-client" "$cdir"; cp -a "$wc/saved-machine" "$work/w-client"; cp -a "$wc/saved-client" "$cdir"
+  cp "$wc/faults-1.0.0.exe" "$cexe"
+  python3 - "$work/w-client/inventory.json" "$(sha256sum "$cexe" | cut -d' ' -f1)" <<'PY'
+import json, sys
+p, sha = sys.argv[1:]; d = json.load(open(p)); d["client"]["sha256"] = sha; json.dump(d, open(p, "w"), indent=2)
+PY
+  set +e; IUPACK_FAULT_STEP=$step win "$cexe" apply "$(winepath -w "$work/win/c-faults.exe")" --inventory "$cinv" >"$work/out.txt" 2>&1; rc=$?; set -e
+  [ "$rc" = 0 ] && break
+  [ "$rc" = 99 ] || { cat "$work/out.txt"; fail "fault step $step: exit $rc"; }
+  steps=$((steps + 1))
+  # A client tool runs: the live one, or (between Windows' two moves, the live name empty) the
+  # kept copy, which recovers.
+  runner=$cexe; [ -e "$cexe" ] || runner="$cdir/.iupack-stub.exe.iupack/previous.exe"
+  must 0 win "$runner" recover --inventory "$cinv"
+  [ -e "$cexe" ] || fail "fault step $step: no client tool at its place after recovery"
+  [ "$(rec_sha)" = "$(sha256sum "$cexe" | cut -d' ' -f1)" ] || fail "fault step $step: the inventory names another client tool"
+  must 0 win "$cexe" apply "$(winepath -w "$work/win/c-faults.exe")" --inventory "$cinv"
+  cmp -s "$cexe" "$wc/faults-1.0.1.exe" || fail "fault step $step: the run after recovery did not end on the new client tool"
+done
+[ "$steps" -gt 5 ] || fail "the self-update fault walk stopped only $steps times"
+echo "ok: self-update under Wine: fault walk of $steps steps, each recovered"
 # The xz package with the small head: full apply on a fresh machine.
 xz_package windows-x86_64 "$work/win/full-xz.exe"
 machine "$work/w-xz" windows-x86_64 fresh

@@ -24,6 +24,9 @@ pub struct Planned {
     pub base: PathBuf,
     /// A bare package (`STEM.iup`), else self-extracting.
     pub bare: bool,
+    /// It carries the client tool (when the build's options name one): the self-extracting
+    /// full package, for machines that have none yet.
+    pub client: bool,
 }
 
 impl Planned {
@@ -44,6 +47,7 @@ impl Planned {
             spec: full,
             base: base.to_path_buf(),
             bare,
+            client: !bare,
         }
     }
 }
@@ -84,6 +88,7 @@ impl ShareBuild<'_> {
                 out: self.dir.join(&file),
                 force: true,
                 bare: p.bare,
+                with_client: self.options.with_client.clone().filter(|_| p.client),
                 ..self.options.clone()
             };
             built.push(pipeline::run(&opts, &p.spec, &p.base)?);

@@ -140,6 +140,11 @@ impl Spec {
             if !is_valid_name(name) {
                 return Err(bad(format!("component `{name}` must be {NAME_RULE}")));
             }
+            if name == iupack_stub::format::manifest::CLIENT_COMPONENT {
+                return Err(bad(format!(
+                    "`{name}` is the client tool's component: iupack build --with-client adds it"
+                )));
+            }
             if name == "product" {
                 return Err(bad("`product` can't be a component's name: in `requires` it means the product's own version".into()));
             }

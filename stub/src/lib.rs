@@ -30,18 +30,54 @@ pub const FEATURES_PREFIX: &[u8] = b"iupack-stub-features:";
 
 /// This build's feature mark, kept in the binary by `main.rs` (`#[used]`). `format2`: it reads
 /// manifest format 2, and `bsdx2` layout 2 of `bsdiff-lzma` patches, which the builder writes (a
-/// head without both marks can't head its packages); `exe`: it applies `zucchini-xz` patches.
-pub const FEATURES_MARK: [u8; 56] = features_mark();
+/// head without both marks can't head its packages); `exe`: it applies `zucchini-xz` patches;
+/// `install`: it installs and updates the client tool a package carries.
+pub const FEATURES_MARK: [u8; 64] = features_mark();
+
+/// The text that starts a stub's version mark (`iupack-stub-version:0.1.0` then NUL padding):
+/// the builder reads a client tool's version from it (`stub_version`) to sign it as the
+/// `iupack-client` component's version, and `--version` prints it, so the two never disagree.
+pub const VERSION_PREFIX: &[u8] = b"iupack-stub-version:";
+
+/// This build's version mark, kept in the binary by `main.rs` (`#[used]`).
+pub const VERSION_MARK: [u8; 64] = version_mark();
+
+const fn version_mark() -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let v = env!("CARGO_PKG_VERSION").as_bytes();
+    let mut n = 0;
+    while n < VERSION_PREFIX.len() {
+        out[n] = VERSION_PREFIX[n];
+        n += 1;
+    }
+    let mut i = 0;
+    while i < v.len() {
+        out[n + i] = v[i];
+        i += 1;
+    }
+    out
+}
+
+/// The version a stub file says it is, from its mark; `None` for a file without one.
+pub fn stub_version(stub: &[u8]) -> Option<String> {
+    let at = stub
+        .windows(VERSION_PREFIX.len())
+        .position(|w| w == VERSION_PREFIX)?;
+    let rest = &stub[at + VERSION_PREFIX.len()..];
+    let rest = &rest[..rest.len().min(64 - VERSION_PREFIX.len())];
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+}
 
 /// Whether this build reads format-1 packages (and their two-entry layout): the client tool
 /// applies any package, old ones too; a package head reads only the package it heads, which the
 /// builder always writes in the current format (it takes only heads marked `format2`).
 pub(crate) const READS_FORMAT_1: bool = cfg!(feature = "client");
 
-const fn features_mark() -> [u8; 56] {
-    let mut out = [0u8; 56];
+const fn features_mark() -> [u8; 64] {
+    let mut out = [0u8; 64];
     let mut n = 0;
-    let parts: [&[u8]; 6] = [
+    let parts: [&[u8]; 7] = [
         FEATURES_PREFIX,
         b"format2,",
         b"bsdx2,",
@@ -57,6 +93,11 @@ const fn features_mark() -> [u8; 56] {
         },
         if cfg!(feature = "exe-delta") {
             b"exe,"
+        } else {
+            b""
+        },
+        if cfg!(feature = "install") {
+            b"install,"
         } else {
             b""
         },

@@ -722,3 +722,38 @@ fn c_program_by(dir: &Path, name: &str, extra: &str, functions: usize, cc: &[&st
     assert!(st.success(), "{} failed", cc[0]);
     fs::read(out).expect("read the program")
 }
+
+/// The client tool as a package carries it: this build's `iupack-stub` (fault points included)
+/// stripped of its debug information (2.6 MB instead of 60), with its version mark saying
+/// `version` (what its `--version` prints and `iupack build --with-client` signs), written to
+/// `out`. Two of these with different versions are an older and a newer client tool.
+pub fn client_tool(out: &Path, version: &str) -> PathBuf {
+    static STRIPPED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = STRIPPED.get_or_init(|| {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let copy = tmp.path().join("iupack-stub");
+        fs::copy(stub_path(), &copy).expect("copy the client tool");
+        require_tool("strip");
+        let ok = Command::new("strip")
+            .arg(&copy)
+            .status()
+            .expect("run strip");
+        assert!(ok.success(), "strip failed");
+        fs::read(&copy).expect("read stripped")
+    });
+    let prefix = b"iupack-stub-version:";
+    let at = bytes
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .expect("the client tool has a version mark")
+        + prefix.len();
+    let field = 64 - prefix.len();
+    assert!(version.len() < field, "version too long for the mark");
+    let mut patched = bytes.clone();
+    patched[at..at + field].fill(0);
+    patched[at..at + version.len()].copy_from_slice(version.as_bytes());
+    fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
+    fs::write(out, &patched).expect("write client tool");
+    set_mode(out, 0o755);
+    out.to_path_buf()
+}

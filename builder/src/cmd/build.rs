@@ -44,6 +44,11 @@ pub struct Args {
     /// see stub/build-targets.sh) and makes it the manifest's only platform.
     #[arg(long, value_name = "T")]
     target: Option<String>,
+    /// Carry the client tool too (component `iupack-client`): the `iupack-stub` built for the
+    /// target (found as the heads are), or PATH. `PKG --install-client` installs it on a machine
+    /// that has none; machines whose client tool came from this product's packages update to it.
+    #[arg(long, value_name = "PATH")]
+    with_client: Option<Option<PathBuf>>,
     /// Replace an existing package.
     #[arg(long)]
     force: bool,
@@ -77,6 +82,7 @@ pub fn run(a: Args) -> Result<(), Error> {
             force: a.force,
             bare: a.bare,
             store: a.store.as_deref(),
+            client: a.with_client.clone(),
         },
         Progress::new(a.json),
     );

@@ -46,7 +46,7 @@ pub struct Packing {
 /// The forms of package a share holds (`publish` and `plan` only): bare packages for machines
 /// with the client tool, and one self-extracting full package per product for machines without
 /// it.
-#[derive(Debug, Clone, Copy, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Forms {
     /// Every package self-extracting (`.run`/`.exe`), none bare: for machines that have no
     /// client tool. Bare packages are the default: kilobytes where a head is 450 KB or more.
@@ -56,12 +56,42 @@ pub struct Forms {
     /// installed client tool).
     #[arg(long)]
     no_self_extracting: bool,
+    /// Leave the client tool out of the self-extracting full package. By default it carries the
+    /// shipped iupack-stub for the target (`stubs/T/` beside iupack or in target/stubs/T/, as
+    /// stub/build-targets.sh builds it), which `PKG --install-client` installs.
+    #[arg(long)]
+    no_client: bool,
+    /// The client tool the self-extracting full package carries (default: the shipped one).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_client")]
+    client: Option<PathBuf>,
 }
 
 impl Forms {
     /// Whether the share's packages are bare (the default).
     pub fn bare(&self) -> bool {
         !self.no_bare
+    }
+
+    /// The client tool the self-extracting full package carries for `target` (default: this
+    /// machine's platform), as `pipeline::Options::with_client`: `--client`, else the shipped
+    /// one; when there is none, a warning says so and the package carries none.
+    pub fn client(&self, target: Option<&str>) -> Option<Option<PathBuf>> {
+        if self.no_client || !self.self_extracting_full() {
+            return None;
+        }
+        if let Some(p) = &self.client {
+            return Some(Some(p.clone()));
+        }
+        let target = target.map_or_else(iupack_stub::this_platform, str::to_string);
+        match pipeline::client::shipped(&target) {
+            Some(p) => Some(Some(p)),
+            None => {
+                crate::err_line(&format!(
+                    "iupack: warning: no client tool for {target} found (stubs/{target}/iupack-stub beside iupack or in target/stubs/): the self-extracting full package carries none, so a machine can't --install-client from it; build it with `bash stub/build-targets.sh {target}`, or name one with --client PATH (--no-client: none, without this warning)"
+                ));
+                None
+            }
+        }
     }
 
     /// Whether a self-extracting full package is added beside the bare ones (the default).
@@ -116,6 +146,8 @@ pub struct Target<'a> {
     pub bare: bool,
     /// The release store the packages are built from, if any (its delta cache is the default).
     pub store: Option<&'a Path>,
+    /// The client tool to carry (`pipeline::Options::with_client`).
+    pub client: Option<Option<PathBuf>>,
 }
 
 impl Packing {
@@ -148,6 +180,7 @@ impl Packing {
                 (None, Some(store)) => Some(store.join(crate::deltacache::STORE_FOLDER)),
                 (None, None) => None,
             },
+            with_client: t.client,
         }
     }
 }

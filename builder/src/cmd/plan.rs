@@ -113,6 +113,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 force: true,
                 bare: false,
                 store: Some(&a.store),
+                client: a.forms.client(a.target.as_deref()),
             },
             progress,
         ),
@@ -285,6 +286,7 @@ fn decide(
             spec,
             base: base.clone(),
             bare: a.forms.bare(),
+            client: false,
         });
         if a.packing.full() && a.forms.self_extracting_full() {
             // For a machine with no client tool yet (no inventory to plan from): listed after

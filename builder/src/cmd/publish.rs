@@ -61,7 +61,7 @@ pub fn run(a: Args) -> Result<(), Error> {
     }
     let mut planned = Vec::new();
     for p in &products {
-        planned.extend(packages(&store, p, &a.packing, a.forms)?);
+        planned.extend(packages(&store, p, &a.packing, &a.forms)?);
     }
     let out = share::ShareBuild {
         dir: &a.share,
@@ -74,6 +74,7 @@ pub fn run(a: Args) -> Result<(), Error> {
                 force: true,
                 bare: false,
                 store: Some(&a.store),
+                client: a.forms.client(a.target.as_deref()),
             },
             Progress::new(a.json || a.dry_run),
         ),
@@ -130,7 +131,7 @@ fn packages(
     store: &Store,
     product: &str,
     packing: &Packing,
-    forms: Forms,
+    forms: &Forms,
 ) -> Result<Vec<Planned>, Error> {
     let (all, base) = store.spec(product, packing.deltas(3), true)?;
     let mut out = Vec::new();
@@ -149,6 +150,7 @@ fn packages(
             },
             base: base.clone(),
             bare: forms.bare(),
+            client: false,
         });
     }
     if packing.full() && forms.self_extracting_full() {

@@ -116,6 +116,9 @@ pub fn package(
             let (path, stub) = heads.pick(
                 manifest::needs_zstd(&components),
                 manifest::needs_exe(&components),
+                components
+                    .iter()
+                    .any(|c| c.name == manifest::CLIENT_COMPONENT),
             )?;
             (Some(path), stub)
         }

@@ -232,9 +232,15 @@ impl Heads {
     }
 
     /// The first head that can decode what the package holds: one built without zstd only when
-    /// no content is zstd data. A head must be marked `format2` and `bsdx2` (it reads the
+    /// no content is zstd data; for a package that carries the client tool, one that installs it
+    /// (feature mark `install`: not `iupack-head`). A head must be marked `format2` and `bsdx2` (it reads the
     /// packages this builder writes); one without those marks is older and is never taken.
-    pub fn pick(self, needs_zstd: bool, needs_exe: bool) -> Result<(PathBuf, Vec<u8>), Error> {
+    pub fn pick(
+        self,
+        needs_zstd: bool,
+        needs_exe: bool,
+        needs_install: bool,
+    ) -> Result<(PathBuf, Vec<u8>), Error> {
         let shown: Vec<String> = self
             .found
             .iter()
@@ -252,8 +258,16 @@ impl Heads {
                 continue;
             }
             let exe_ok = !needs_exe || marked(&stub, "exe");
-            if (reads_zstd(&stub) || !needs_zstd) && exe_ok {
+            let install_ok = !needs_install || marked(&stub, "install");
+            if (reads_zstd(&stub) || !needs_zstd) && exe_ok && install_ok {
                 return Ok((path, stub));
+            }
+            if self.given && !install_ok {
+                return Err(Error::usage(format!(
+                    "{} can't install the client tool this package carries (it was built without feature install)",
+                    path.display()
+                ))
+                .hint("pass a head that can (stubs/T/iupack-head-exe, iupack-head-zstd or iupack-stub), or build without --with-client"));
             }
             if self.given && !exe_ok {
                 return Err(Error::usage(format!(

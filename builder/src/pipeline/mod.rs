@@ -10,6 +10,7 @@
 //! bars on a terminal aside).
 
 mod assemble;
+pub mod client;
 mod compress;
 mod deltas;
 mod heads;
@@ -56,6 +57,9 @@ pub struct Options {
     pub bare: bool,
     /// The folder patches are kept in between builds (`crate::deltacache`), or none.
     pub delta_cache: Option<PathBuf>,
+    /// Carry the client tool (`client`): `Some(None)` the one found for the target,
+    /// `Some(Some(PATH))` that file.
+    pub with_client: Option<Option<PathBuf>>,
 }
 
 /// A package just built and verified.
@@ -80,6 +84,20 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
         false => Some(heads::find(o.stub.as_deref(), &target, o.target.is_some())?),
     };
     let key = Signer::load(&o.key)?;
+    let client = match &o.with_client {
+        Some(given) => Some(client::content(given.as_deref(), &target)?),
+        None => None,
+    };
+    let with_client;
+    let spec = match &client {
+        Some(c) => {
+            let mut s = spec.clone();
+            s.components.push(c.component.clone());
+            with_client = s;
+            &with_client
+        }
+        None => spec,
+    };
     let cache = BuildCache::open(o.delta_cache.as_deref())?;
     let created = created();
     let progress = &o.progress;

@@ -15,6 +15,8 @@
 //! written undoes every rename done so far and removes staging, so a refused or failed run leaves
 //! the machine byte-for-byte as it was.
 
+#[cfg(feature = "install")]
+pub mod client_tool;
 mod commit;
 mod extract;
 mod outcome;
@@ -54,6 +56,8 @@ pub enum Mode {
     List,
     Verify,
     Extract(PathBuf),
+    /// `--install-client [DIR]`: the client tool the package carries, installed.
+    InstallClient(Option<PathBuf>),
 }
 
 impl Mode {
@@ -65,6 +69,7 @@ impl Mode {
             Mode::List => "list",
             Mode::Verify => "verify",
             Mode::Extract(_) => "extract",
+            Mode::InstallClient(_) => "install-client",
         }
     }
 }
@@ -83,6 +88,10 @@ pub struct Options {
     /// Apply only these components of the package (the others are skipped): `apply --from`
     /// picks per component which package brings it.
     pub only: Option<Vec<String>>,
+    /// After replacing the client tool (`client_tool`), stop with result `client-updated` so
+    /// that the new client tool runs the rest (the client tool re-runs itself); package heads
+    /// go on, being the package's own code.
+    pub stop_after_client: bool,
 }
 
 /// Whether an apply asks a person first (see `interactive`).
@@ -118,6 +127,15 @@ pub fn run(
     prompt: &mut dyn Prompt,
     report: &mut Report,
 ) -> Result<ExitCode> {
+    if let Mode::InstallClient(_dir) = &opts.mode {
+        #[cfg(feature = "install")]
+        return client_tool::install_client(pkg, opts, _dir.as_deref(), report);
+        #[cfg(not(feature = "install"))]
+        return Err(Error::not_applicable(
+            "this package carries no client tool to install",
+        )
+        .hint("use a package built with iupack build --with-client (iupack publish's self-extracting full packages carry it)"));
+    }
     let claimed = pkg.claimed()?;
     report.product = Some(claimed.product.clone());
     report.package_id = Some(claimed.id.clone());
@@ -175,6 +193,23 @@ pub fn run(
         vp.verify_stub()?;
     }
 
+    // The client tool first: it is the updater. A newer one the package carries for the product
+    // the inventory binds it to replaces it before anything else, in its own transaction. (A
+    // head without `install` heads no package that carries one: the builder sees to that.)
+    #[cfg(feature = "install")]
+    let client = client_tool::plan(&vp, inv, &product.id, opts.downgrades, report);
+    #[cfg(feature = "install")]
+    if client == client_tool::Plan::Update && opts.mode == Mode::Apply {
+        client_tool::update(&mut vp, inv, report)?;
+        if opts.stop_after_client {
+            report.result = "client-updated".into();
+            report.message = "client tool updated; the new one runs the rest".into();
+            return Ok(ExitCode::Success);
+        }
+        session.inv = InventoryFile::load(&session.inv.path)?;
+    }
+    let inv = &session.inv;
+
     // 3, 4. The plan, and what a person picks from it.
     let mut steps = plan::plan(&vp, inv, &product, opts.downgrades)?;
     if let Some(only) = &opts.only {
@@ -182,6 +217,18 @@ pub fn run(
     }
     report.components = steps.iter().map(|s| s.report(false)).collect();
     let mut verdict = plan::verdict(&steps, !steps.iter().any(|s| s.install().is_some()));
+    #[cfg(feature = "install")]
+    if steps.is_empty() && client != client_tool::Plan::Absent {
+        // A package of the client tool alone.
+        verdict = (
+            Verdict::Current,
+            "no component to install besides the client tool".into(),
+        );
+    }
+    #[cfg(feature = "install")]
+    if client == client_tool::Plan::Update && opts.mode == Mode::Check {
+        verdict.0 = Verdict::Proceed;
+    }
     if session.interrupted && opts.mode == Mode::Check && verdict.0 == Verdict::Current {
         // Half an update may be on disk: only the next package run can say it is current.
         verdict.0 = Verdict::Proceed;

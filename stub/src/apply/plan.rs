@@ -211,6 +211,9 @@ pub fn plan(
     check_disjoint(inv, product)?;
     let mut steps = Vec::new();
     for c in &vp.manifest.components {
+        if c.name == crate::format::manifest::CLIENT_COMPONENT {
+            continue; // the machine's client tool, not a product's component: `client_tool`
+        }
         let (from, action) = match product.components.get(&c.name) {
             None => (None, Action::NotConfigured),
             Some(installed) => {

@@ -31,6 +31,23 @@ pub struct Report {
     pub recovered: Option<String>,
     /// Things that went wrong without failing the run (an `after` hook that failed).
     pub warnings: Vec<String>,
+    /// The client tool the package carries, when the run installed, updated or weighed it
+    /// (builds with `install` only).
+    #[cfg(feature = "install")]
+    pub client: Option<ClientReport>,
+    /// The tool that wrote this report: `iupack-stub VERSION` (after a self-update, the new one).
+    pub tool: String,
+}
+
+/// What a run did with the client tool a package carries (`apply::client_tool`).
+#[derive(Debug, Clone)]
+pub struct ClientReport {
+    pub path: String,
+    pub from: Option<String>,
+    pub to: String,
+    /// installed, updated, would-update, current, newer-installed, downgrade-refused,
+    /// below-floor
+    pub action: String,
 }
 
 #[derive(Debug, Clone)]
@@ -46,11 +63,20 @@ pub struct ComponentReport {
     pub bytes: u64,
 }
 
+#[cfg(feature = "install")]
 object!(Report, ignore, {
     schema: req, mode: req, package_file: req, package_id: null, product: null, signed_by: null,
     started: req, duration_ms: req, exit_code: req, result: req, message: req,
     restart_needed: req, bytes: req, components: req, recovered: null, warnings: req,
+    client: opt, tool: req,
 });
+#[cfg(not(feature = "install"))]
+object!(Report, ignore, {
+    schema: req, mode: req, package_file: req, package_id: null, product: null, signed_by: null,
+    started: req, duration_ms: req, exit_code: req, result: req, message: req,
+    restart_needed: req, bytes: req, components: req, recovered: null, warnings: req, tool: req,
+});
+object!(ClientReport, ignore, { path: req, from: null, to: req, action: req });
 object!(ComponentReport, ignore, { name: req, from: null, to: req, route: null, action: req, bytes: req });
 
 impl Report {
@@ -60,6 +86,7 @@ impl Report {
             mode: mode.into(),
             package_file: package_file.into(),
             started: crate::platform::time::rfc3339(crate::platform::time::unix_now()),
+            tool: concat!("iupack-stub ", env!("CARGO_PKG_VERSION")).into(),
             ..Report::default()
         }
     }

@@ -13,7 +13,9 @@ use crate::format::signature;
 use crate::format::version::Version;
 use crate::json::{self, FromJson, Value};
 use crate::machine::hooks::Hooks;
-use crate::machine::inventory::{InstalledComponent, Inventory, InventoryFile, Product, FORMAT};
+use crate::machine::inventory::{
+    check_trust_root, make_folder, InstalledComponent, Inventory, InventoryFile, Product, FORMAT,
+};
 use crate::machine::lock::InventoryLock;
 use crate::machine::session::{self, Access};
 use crate::platform::fsutil::{self, absolute};
@@ -73,20 +75,13 @@ pub fn init(
                 format: FORMAT,
                 machine: Default::default(),
                 products: vec![wanted.clone()],
+                #[cfg(feature = "install")]
+                client: None,
                 extra: Default::default(),
             },
         };
         check_components(&inv, &wanted)?;
-        let dir = fsutil::parent_of(&inventory);
-        let mut folders = std::fs::DirBuilder::new();
-        folders.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o755);
-        folders.create(&dir).map_err(|e| {
-            Error::apply_io(format!("cannot make the folder {}", dir.display()), &e)
-                .hint("run as the user who may change the product (root or an administrator)")
-        })?;
-        check_trust_root(&inventory)?;
+        make_folder(&inventory)?;
         let _lock = InventoryLock::acquire(&inventory, wait)?;
         if !fsutil::exists(&inventory) {
             inv.save()?;
@@ -121,44 +116,6 @@ pub fn init(
     inv.save()?;
     report.message = format!("{} in {}", changes.join("; "), inventory.display());
     Ok(ExitCode::Success)
-}
-
-/// The trust root may be made or changed only where no other user can change it: the folder
-/// holding the inventory (of its target, when it is a symlink) and every folder above it
-/// (`safedir::walk`), and an existing inventory owned by this user or root and writable by no
-/// one else.
-fn check_trust_root(inventory: &Path) -> Result<()> {
-    let refuse = |why: String| {
-        Error::new(
-            ExitCode::ApplyFailed,
-            format!("{why}: the inventory, which says whom this machine trusts, must not be where another user can change it"),
-        )
-        .hint("use a folder only root (or the user who runs updates) can change, such as the default /var/lib/iupack; nothing was changed")
-    };
-    let target = std::fs::canonicalize(inventory).unwrap_or_else(|_| inventory.to_path_buf());
-    let (_, who) = crate::platform::safedir::walk(&fsutil::parent_of(&target))?;
-    if let Some(who) = who {
-        return Err(refuse(format!("another user can change {who}")));
-    }
-    #[cfg(unix)]
-    if let Ok(m) = std::fs::metadata(&target) {
-        use std::os::unix::fs::MetadataExt;
-        let me = rustix::process::geteuid().as_raw();
-        if m.uid() != me && m.uid() != 0 {
-            return Err(refuse(format!(
-                "{} belongs to another user (uid {})",
-                target.display(),
-                m.uid()
-            )));
-        }
-        if m.mode() & 0o002 != 0 {
-            return Err(refuse(format!(
-                "{} is writable by every user",
-                target.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Each component of `product` has a plain folder of its own (as a run requires), apart from

@@ -316,6 +316,28 @@ fn schedule(product: &Product, mut routes: Vec<(String, Vec<Step>, Vec<String>)>
     runs
 }
 
+/// The share's package that carries the newest client tool, when it is newer than the one the
+/// inventory records and that one is kept by packages of the package's product.
+#[cfg(feature = "install")]
+fn client_update<'a>(index: &'a Index, inv: &InventoryFile) -> Option<&'a IndexPackage> {
+    use crate::format::manifest::CLIENT_COMPONENT;
+    let rec = inv.inventory.client.as_ref()?;
+    let carried = |p: &IndexPackage| {
+        p.components
+            .iter()
+            .find(|c| c.name == CLIENT_COMPONENT && c.full.is_some())
+            .map(|c| c.version.clone())
+    };
+    index
+        .packages
+        .iter()
+        .filter(|p| p.product == rec.product)
+        .filter_map(|p| carried(p).map(|v| (v, p)))
+        .filter(|(v, _)| *v > rec.version)
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, p)| p)
+}
+
 /// `iupack-stub apply --from SHARE` (mode Apply, List or Check). `prompt` is passed to each
 /// package's run.
 pub fn apply_from(
@@ -328,6 +350,42 @@ pub fn apply_from(
     let inv = InventoryFile::load(&crate::platform::fsutil::absolute(&opts.inventory))?;
     let whose = format!("this machine's inventory ({})", opts.inventory.display());
     let picks = picks_for(share, &index, &bytes, &sig, &inv, &whose, report)?;
+    #[cfg(feature = "install")]
+    if let Some(entry) = client_update(&index, &inv) {
+        // The client tool first (issue 23): it is the updater. The package that brings the
+        // newest one runs alone (its components are left for the new client tool), which then
+        // starts the share run again.
+        match opts.mode {
+            apply::Mode::List | apply::Mode::Check if picks.is_empty() => {
+                report.result = if opts.mode == apply::Mode::List {
+                    "listed".into()
+                } else {
+                    "needed".into()
+                };
+                report.message = format!("would update the client tool from {}", entry.file);
+                return Ok(if opts.mode == apply::Mode::List {
+                    ExitCode::Success
+                } else {
+                    ExitCode::Error
+                });
+            }
+            apply::Mode::Apply => {
+                let files = open_chosen(share, &[entry])?;
+                let one = Options {
+                    only: Some(Vec::new()),
+                    interactive: Interactive::No,
+                    ..opts.clone()
+                };
+                report.package_id = Some(entry.id.clone());
+                let pkg = listed_package(share, &files[0].1, entry)?;
+                let code = apply::run(pkg, &one, prompt, report)?;
+                if report.result == "client-updated" {
+                    return Ok(code);
+                }
+            }
+            _ => {}
+        }
+    }
     let describe = |p: &Pick| {
         let routes: Vec<String> = p
             .routes
@@ -390,6 +448,9 @@ pub fn apply_from(
         let one = Options {
             only: Some(pick.components.clone()),
             interactive: Interactive::No,
+            // One run goes through every package of the share: a client tool one of them
+            // brings is replaced, and this run goes on.
+            stop_after_client: false,
             ..opts.clone()
         };
         let mut sub = Report::new("apply", &path.display().to_string());

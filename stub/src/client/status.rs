@@ -1,5 +1,5 @@
 //! `status` and `status --export`: what is installed on this machine, from which package and
-//! when, what is kept and what waits for a restart; the export is what `iupack plan` needs (the
+//! when, what is kept and what waits for a restart, and the client tool the inventory records; the export is what `iupack plan` needs (the
 //! versions and tree digests, no keys, paths or personal data). Read only: takes no lock and
 //! changes nothing.
 
@@ -47,12 +47,35 @@ pub fn status(inventory: &Path) -> Result<Value> {
                 .build()
         })
         .collect();
+    #[cfg(not(feature = "install"))]
+    let client: Option<Value> = None;
+    #[cfg(feature = "install")]
+    let client = inv.inventory.client.as_ref().map(|c| {
+        // Whether the binary is the one recorded, checked now.
+        let on_disk = match fsutil::open_regular(Path::new(&c.path)) {
+            Err(_) => "missing",
+            Ok(f) => match crate::format::digest::hash_reader(f) {
+                Ok((_, d)) if d == c.sha256 => "as recorded",
+                _ => "changed",
+            },
+        };
+        Obj::new()
+            .put("path", &c.path)
+            .put("version", &c.version)
+            .put("product", &c.product)
+            .put("package", &c.package)
+            .put("installed", &c.installed)
+            .put("kept", &c.previous)
+            .put("on_disk", on_disk)
+            .build()
+    });
     Ok(Obj::new()
         .put("inventory", &inventory)
         .put(
             "interrupted_update",
             fsutil::exists(&journal::journal_path(&inventory)),
         )
+        .put("client", client)
         .put("products", products)
         .build())
 }

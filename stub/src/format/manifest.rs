@@ -29,6 +29,21 @@ pub const SIGNATURE_ENTRY: &str = "iupack/manifest.json.minisig";
 pub const MODE_FILE: u32 = 0o644;
 pub const MODE_EXEC: u32 = 0o755;
 
+/// The component that carries the client tool (issue 23): full content only, one file named
+/// [`client_file_name`] for the package's platform. Its version is the client tool's. A stub
+/// never installs it as a product's component (`apply::client_tool` does, into the place the
+/// inventory's `client` names); older stubs see an unconfigured component and leave it.
+pub const CLIENT_COMPONENT: &str = "iupack-client";
+
+/// The client tool's file name on `platform` (`iupack-stub`, `iupack-stub.exe`).
+pub fn client_file_name(platform: &str) -> &'static str {
+    if platform.starts_with("windows-") {
+        "iupack-stub.exe"
+    } else {
+        "iupack-stub"
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Manifest {
     pub format: u32,

@@ -23,6 +23,29 @@ pub struct Inventory {
     pub format: u32,
     pub machine: Machine,
     pub products: Vec<Product>,
+    /// The installed client tool (issue 23), when a package's `--install-client` put it here.
+    /// Builds without `install` (the smallest head) keep it unread, in `extra`.
+    #[cfg(feature = "install")]
+    pub client: Option<ClientRecord>,
+    pub extra: Extra,
+}
+
+/// The installed client tool: where it is, which release it is, and whose packages may replace
+/// it (docs/design.md §5). Packages of `product` that carry a newer client tool update it first
+/// (`apply::client_tool`); no other product's can.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    /// The binary, an absolute path.
+    pub path: String,
+    pub version: Version,
+    pub sha256: String,
+    pub product: String,
+    pub package: Option<String>,
+    pub installed: Option<String>,
+    /// The highest security floor a package said for the client tool.
+    pub floor: Option<Version>,
+    /// The version of the kept copy of the client tool replaced last (`.NAME.iupack/previous`).
+    pub previous: Option<Version>,
     pub extra: Extra,
 }
 
@@ -49,7 +72,15 @@ pub struct Product {
     pub extra: Extra,
 }
 
+#[cfg(feature = "install")]
+object!(Inventory, keep(extra), { format: req, machine: dflt, products: dflt, client: opt });
+#[cfg(not(feature = "install"))]
 object!(Inventory, keep(extra), { format: req, machine: dflt, products: dflt });
+#[cfg(feature = "install")]
+object!(ClientRecord, keep(extra), {
+    path: req, version: req, sha256: req, product: req, package: opt, installed: opt, floor: opt,
+    previous: opt,
+});
 object!(Machine, keep(extra), { platform: opt, language: opt });
 object!(InstalledComponent, keep(extra), {
     version: opt, path: req, tree: opt, package: opt, installed: opt, floor: opt, requires: list,
@@ -359,6 +390,59 @@ impl InventoryFile {
             .clone()
             .unwrap_or_else(crate::this_platform)
     }
+}
+
+/// The trust root may be made or changed only where no other user can change it: the folder
+/// holding the inventory (of its target, when it is a symlink) and every folder above it
+/// (`safedir::walk`), and an existing inventory owned by this user or root and writable by no
+/// one else.
+pub fn check_trust_root(inventory: &Path) -> Result<()> {
+    let refuse = |why: String| {
+        Error::new(
+            ExitCode::ApplyFailed,
+            format!("{why}: the inventory, which says whom this machine trusts, must not be where another user can change it"),
+        )
+        .hint("use a folder only root (or the user who runs updates) can change, such as the default /var/lib/iupack; nothing was changed")
+    };
+    let target = std::fs::canonicalize(inventory).unwrap_or_else(|_| inventory.to_path_buf());
+    let (_, who) = crate::platform::safedir::walk(&fsutil::parent_of(&target))?;
+    if let Some(who) = who {
+        return Err(refuse(format!("another user can change {who}")));
+    }
+    #[cfg(unix)]
+    if let Ok(m) = std::fs::metadata(&target) {
+        use std::os::unix::fs::MetadataExt;
+        let me = rustix::process::geteuid().as_raw();
+        if m.uid() != me && m.uid() != 0 {
+            return Err(refuse(format!(
+                "{} belongs to another user (uid {})",
+                target.display(),
+                m.uid()
+            )));
+        }
+        if m.mode() & 0o002 != 0 {
+            return Err(refuse(format!(
+                "{} is writable by every user",
+                target.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the folder an inventory is to be created in (and those above it), 0755 whatever the
+/// umask, then checks it as `check_trust_root` does.
+pub fn make_folder(inventory: &Path) -> Result<()> {
+    let dir = fsutil::parent_of(inventory);
+    let mut folders = std::fs::DirBuilder::new();
+    folders.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folders, 0o755);
+    folders.create(&dir).map_err(|e| {
+        Error::apply_io(format!("cannot make the folder {}", dir.display()), &e)
+            .hint("run as the user who may change the product (root or an administrator)")
+    })?;
+    check_trust_root(inventory)
 }
 
 /// A file of the inventory's own beside it: `inventory.json` → `inventory.json.SUFFIX` (its

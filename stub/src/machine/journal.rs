@@ -23,6 +23,9 @@ use crate::json::{self, object, FromJson, JsonError, ToJson, Value};
 use std::path::{Path, PathBuf};
 
 pub const FORMAT: u32 = 1;
+/// The format of a journal that replaces the client tool (`client`): a stub that reads only
+/// format 1 refuses it (exit 1, nothing changed) rather than undo half of it.
+pub const FORMAT_CLIENT: u32 = 2;
 pub(super) const MAX_JOURNAL_BYTES: u64 = 16 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,14 +84,40 @@ pub struct Journal {
     /// inventory was edited after the crash (so its bytes are neither the old nor the new ones).
     pub product: Option<String>,
     pub trees: json::sorted::SortedMap<String>,
+    /// The client tool this transaction replaces (format 2), swapped after the renames and
+    /// before the inventory is written. Builds without `install` refuse such a journal.
+    #[cfg(feature = "install")]
+    pub client: Option<ClientSwap>,
+}
+
+/// A client tool's swap (`machine::transaction`): `new` (written and synced in a staging
+/// folder) takes the place of `live`; the binary that was there is kept at `kept` (a hard link
+/// made before the swap on Unix, so that `live` is never missing; moved aside on Windows, where a
+/// running program can't be replaced, only renamed). `kept` is `None` when nothing was there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSwap {
+    pub live: PathBuf,
+    pub new: PathBuf,
+    pub kept: Option<PathBuf>,
+    /// SHA-256 of the new binary: how recovery tells the new one from the old.
+    pub sha256: String,
 }
 
 object!(Rename, ignore, { from: req, to: req, group: opt });
+#[cfg(feature = "install")]
+object!(Journal, ignore, {
+    format: req, action: req, pid: req, phase: req, stages: dflt, made: dflt, renames: dflt,
+    inventory_new: null, inventory_temp: null, remove_after: dflt, remove_if_empty: dflt,
+    reboot_moves: list, product: opt, trees: list, client: opt,
+});
+#[cfg(not(feature = "install"))]
 object!(Journal, ignore, {
     format: req, action: req, pid: req, phase: req, stages: dflt, made: dflt, renames: dflt,
     inventory_new: null, inventory_temp: null, remove_after: dflt, remove_if_empty: dflt,
     reboot_moves: list, product: opt, trees: list,
 });
+#[cfg(feature = "install")]
+object!(ClientSwap, ignore, { live: req, new: req, kept: opt, sha256: req });
 
 impl FromJson for Phase {
     fn from_json(v: &Value) -> std::result::Result<Self, JsonError> {
@@ -114,6 +143,12 @@ impl Journal {
     /// Every path the journal records, to check they can be written as JSON text.
     pub(super) fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         let renames = self.renames.iter().chain(&self.reboot_moves);
+        #[cfg(feature = "install")]
+        let client = (self.client.iter())
+            .flat_map(|c| [Some(&c.live), Some(&c.new), c.kept.as_ref()])
+            .flatten();
+        #[cfg(not(feature = "install"))]
+        let client = std::iter::empty::<&PathBuf>();
         self.stages
             .iter()
             .chain(&self.made)
@@ -121,6 +156,7 @@ impl Journal {
             .chain(&self.inventory_temp)
             .chain(&self.remove_after)
             .chain(&self.remove_if_empty)
+            .chain(client)
     }
 }
 

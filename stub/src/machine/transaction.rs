@@ -5,7 +5,11 @@
 //! finishes or undoes what a killed run left. Works only through the folder handles of `dirs`
 //! (`platform::safedir`); never reads a package.
 
-use super::journal::{journal_path, CommitPlan, Journal, Phase, Rename, FORMAT, MAX_JOURNAL_BYTES};
+#[cfg(feature = "install")]
+use super::journal::ClientSwap;
+use super::journal::{
+    journal_path, CommitPlan, Journal, Phase, Rename, FORMAT, FORMAT_CLIENT, MAX_JOURNAL_BYTES,
+};
 use crate::error::{Error, ExitCode, Result};
 use crate::format::digest::hex;
 use crate::json::{self, ToJson};
@@ -71,10 +75,20 @@ fn remove_stale_temps(inventory: &Path, journal: &Path) {
 /// restart): the update committed, and someone (config management) edited the inventory since.
 /// Undoing it then would leave the inventory naming trees that are gone.
 fn records_new_trees(journal: &Journal, inventory: &Path) -> bool {
-    let (Some(product), false) = (&journal.product, journal.trees.is_empty()) else {
+    let Ok(inv) = crate::machine::inventory::InventoryFile::load(inventory) else {
         return false;
     };
-    let Ok(inv) = crate::machine::inventory::InventoryFile::load(inventory) else {
+    #[cfg(feature = "install")]
+    if let Some(swap) = &journal.client {
+        let recorded = inv.inventory.client.as_ref();
+        if recorded.is_none_or(|c| c.sha256 != swap.sha256) {
+            return false;
+        }
+        if journal.trees.is_empty() {
+            return true;
+        }
+    }
+    let (Some(product), false) = (&journal.product, journal.trees.is_empty()) else {
         return false;
     };
     let Some(p) = inv.product(product) else {
@@ -118,7 +132,17 @@ pub fn recover(inventory: &Path) -> Result<Option<Recovered>> {
     }
     let bytes = fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
     let journal: Journal = json::from_slice(&bytes).map_err(unreadable)?;
-    if journal.format != FORMAT {
+    if journal.format == FORMAT_CLIENT && !cfg!(feature = "install") {
+        return Err(Error::new(
+            ExitCode::Error,
+            format!(
+                "the journal {} is of an interrupted update of the client tool, which this package's head does not finish",
+                path.display()
+            ),
+        )
+        .hint("run `iupack-stub recover` (the client tool, or its kept copy in .iupack-stub.iupack/), or a package that carries the client tool; nothing was changed"));
+    }
+    if journal.format != FORMAT && journal.format != FORMAT_CLIENT {
         return Err(unreadable(format!(
             "format {} is not {FORMAT}",
             journal.format
@@ -189,6 +213,8 @@ impl Transaction {
                 reboot_moves: Vec::new(),
                 product: None,
                 trees: Default::default(),
+                #[cfg(feature = "install")]
+                client: None,
             },
             path: journal_path(inventory),
             inventory: inventory.to_path_buf(),
@@ -223,7 +249,14 @@ impl Transaction {
         self.write()?;
         fault::step("staging recorded");
         for d in made.iter().filter(|d| !safedir::is_side(d)) {
-            fs::create_dir(d).map_err(io_err(format!("cannot create {}", d.display())))?;
+            // 0755 whatever the umask: a folder that will hold a component (or the client
+            // tool) must not be one another user can change.
+            let mut folder = fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o755);
+            folder
+                .create(d)
+                .map_err(io_err(format!("cannot create {}", d.display())))?;
         }
         for stage in stages {
             let (side, name) = safedir::split(stage);
@@ -237,6 +270,14 @@ impl Transaction {
             self.dirs.add(dir);
         }
         Ok(())
+    }
+
+    /// Makes this transaction replace the client tool too (`ClientSwap`): done at the commit,
+    /// after the renames, before the inventory.
+    #[cfg(feature = "install")]
+    pub fn replace_client(&mut self, swap: ClientSwap) {
+        self.journal.format = FORMAT_CLIENT;
+        self.journal.client = Some(swap);
     }
 
     /// Records that once committed, `component` of `product` is at `tree` (see `Journal::trees`).
@@ -361,6 +402,10 @@ impl Transaction {
             self.sync_parents(&r.from, &r.to)?;
             fault::step("renamed and synced");
         }
+        #[cfg(feature = "install")]
+        if let Some(swap) = self.journal.client.clone() {
+            self.swap_client(&swap)?;
+        }
         if !deferred.is_empty() {
             let in_deferred = |r: &Rename| r.group.as_ref().is_some_and(|g| deferred.contains(g));
             let (bytes, remove_after) = plan(&deferred);
@@ -443,6 +488,10 @@ impl Transaction {
     /// Undoes every rename that was done, in reverse, then removes staging, made folders, the
     /// inventory temp file and the journal.
     fn undo(&mut self) -> Result<()> {
+        #[cfg(feature = "install")]
+        if let Some(swap) = self.journal.client.clone() {
+            self.unswap_client(&swap)?;
+        }
         for r in self.journal.renames.clone().iter().rev() {
             let into_side = safedir::is_side(&fsutil::parent_of(&r.to));
             if into_side && self.dirs.exists(&r.from) && self.dirs.exists(&r.to) {
@@ -548,6 +597,71 @@ impl Transaction {
             return Ok(Err(fsutil::in_use_error()));
         }
         self.dirs.rename(from, to)
+    }
+}
+
+#[cfg(feature = "install")]
+impl Transaction {
+    /// Puts the new client tool in place: the old binary kept first (a hard link on Unix, so the
+    /// live name always holds a client that runs; renamed aside on Windows, where a running
+    /// program can only be moved), then the new one renamed over the live name (atomic).
+    fn swap_client(&mut self, s: &ClientSwap) -> Result<()> {
+        if let Some(kept) = &s.kept {
+            #[cfg(unix)]
+            let kept_now = fs::hard_link(&s.live, kept);
+            #[cfg(not(unix))]
+            let kept_now = fsutil::rename(&s.live, kept);
+            kept_now.map_err(io_err(format!(
+                "cannot keep the client tool {} as {}",
+                s.live.display(),
+                kept.display()
+            )))?;
+            fault::step("client kept");
+        }
+        fsutil::rename(&s.new, &s.live).map_err(io_err(format!(
+            "cannot put the new client tool in place of {}",
+            s.live.display()
+        )))?;
+        fault::step("client replaced");
+        for dir in s.kept.iter().chain([&s.live]).map(|p| fsutil::parent_of(p)) {
+            sync_dir(&dir).map_err(io_err(format!("cannot sync {}", dir.display())))?;
+        }
+        fault::step("client synced");
+        Ok(())
+    }
+
+    /// Undoes `swap_client`, whatever part of it was done. The new binary left the staging
+    /// folder only by the swap's rename, so its absence there says the swap was made.
+    fn unswap_client(&mut self, s: &ClientSwap) -> Result<()> {
+        let swapped = !fsutil::exists(&s.new);
+        let back = |e: std::io::Error| {
+            Error::apply_io(
+                format!("cannot put the client tool {} back", s.live.display()),
+                &e,
+            )
+            .hint("fix the cause, then run `iupack-stub recover` (or the package again) to finish undoing the interrupted update")
+        };
+        match &s.kept {
+            Some(kept) if fsutil::exists(kept) => {
+                if swapped || !fsutil::exists(&s.live) {
+                    // The old binary goes back over the new one (or into the empty name).
+                    fsutil::rename(kept, &s.live).map_err(back)?;
+                } else {
+                    // Only the link was made (Unix): the live name still holds the old binary.
+                    fs::remove_file(kept).map_err(back)?;
+                }
+                let _ = sync_dir(&fsutil::parent_of(&s.live));
+                fault::step("client swap undone");
+            }
+            None if swapped && sha256_file(&s.live).as_ref() == Some(&s.sha256) => {
+                // A first install: nothing was there before.
+                fs::remove_file(&s.live).map_err(back)?;
+                let _ = sync_dir(&fsutil::parent_of(&s.live));
+                fault::step("client swap undone");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 

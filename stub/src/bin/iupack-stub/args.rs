@@ -58,7 +58,7 @@ pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
     let set_mode = |a: &mut Args, m: Mode| -> Result<(), Error> {
         if a.mode.replace(m).is_some() {
             return Err(Error::usage(
-                "give only one of --list, --check, --verify, --dry-run, --extract",
+                "give only one of --list, --check, --verify, --dry-run, --extract, --install-client",
             ));
         }
         Ok(())
@@ -77,6 +77,15 @@ pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "--extract" => {
                 let dir = value("--extract")?;
                 set_mode(&mut a, Mode::Extract(dir))?
+            }
+            "--install-client" => {
+                // An optional folder: the next argument unless it is an option.
+                let dir = it.as_slice().first().filter(|v| !v.starts_with('-'));
+                let dir = dir.map(PathBuf::from);
+                if dir.is_some() {
+                    it.next();
+                }
+                set_mode(&mut a, Mode::InstallClient(dir))?
             }
             "-q" | "--quiet" => a.quiet = true,
             "-i" | "--interactive" => a.interactive = true,
@@ -151,8 +160,15 @@ pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
             "-i (interactive) asks a person what to install: it does not go with -q, --json, --list, --check, --verify, --dry-run, --extract or the client commands",
         ));
     }
-    if a.pubkey.is_some() && !matches!(a.mode, Some(Mode::Verify | Mode::Extract(_))) {
-        return Err(Error::usage("--pubkey goes with --verify or --extract"));
+    if a.pubkey.is_some()
+        && !matches!(
+            a.mode,
+            Some(Mode::Verify | Mode::Extract(_) | Mode::InstallClient(_))
+        )
+    {
+        return Err(Error::usage(
+            "--pubkey goes with --verify, --extract or --install-client",
+        ));
     }
     Ok(a)
 }

@@ -16,7 +16,8 @@ const CLIENT_USAGE: &str =
                                          component, in requires order (also --list, --check)
        iupack-stub init PRODUCT VERSION --key FILE.pub [--component NAME=PATH]...
                                          set up this machine's inventory for a product
-       iupack-stub status [--json]       what is installed, from which package, when
+       iupack-stub status [--json]       what is installed, from which package, when, and
+                                         the client tool's version
        iupack-stub status --export FILE  write this machine's versions and tree digests for
                                          `iupack plan` (no keys, paths or personal data)
        iupack-stub rollback PRODUCT COMPONENT
@@ -50,9 +51,20 @@ Options:
   --verify            check the signature and all content; change nothing
   --dry-run           stage and verify everything, then discard it; change nothing
   --extract DIR       write the verified full content into DIR (new or empty)
-  --pubkey FILE       with --verify or --extract: trust this minisign public key instead of
-                      the inventory's keys
+  --pubkey FILE       with --verify, --extract or --install-client: trust this minisign
+                      public key instead of the inventory's keys
 ";
+
+/// `--install-client`, in the builds that install the client tool a package carries.
+#[cfg(feature = "install")]
+const INSTALL: &str = "  --install-client [DIR]
+                      install the client tool the package carries (iupack-stub) in DIR
+                      (default /usr/local/bin; %ProgramFiles%\\iupack on Windows) and record it
+                      in the inventory, made if missing (then give --pubkey FILE)
+";
+
+#[cfg(not(feature = "install"))]
+const INSTALL: &str = "";
 
 const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed version with this older one
   --wait SECS         wait this long for another update's lock before exit 40 (default 5)
@@ -141,8 +153,8 @@ pub fn print(topic: Option<&str>) {
         .map(|(_, usage)| format!("{usage}{COMMAND_OPTIONS}"));
     #[cfg(not(feature = "client"))]
     let page: Option<String> = topic.and(None);
-    let page =
-        page.unwrap_or_else(|| format!("{USAGE}{CLIENT_USAGE}{HELP}{INTERACTIVE}{HELP_REST}"));
+    let page = page
+        .unwrap_or_else(|| format!("{USAGE}{CLIENT_USAGE}{HELP}{INSTALL}{INTERACTIVE}{HELP_REST}"));
     let mut text = format!("{page}\nExit codes:");
     for (_, code, _, meaning) in EXIT_CODES {
         text += &format!("\n  {code:<5}{meaning}");

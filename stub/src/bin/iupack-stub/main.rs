@@ -15,6 +15,8 @@ macro_rules! say {
     ($($t:tt)*) => { crate::print::say_line(&format!($($t)*)) };
 }
 mod print;
+#[cfg(feature = "client")]
+mod self_update;
 
 use args::{parse_args, Args, Command};
 use iupack_stub::apply::report::Report;
@@ -30,7 +32,20 @@ use std::time::{Duration, Instant};
 
 /// What this head can decode, for the builder (`iupack_stub::stub_features`).
 #[used]
-static FEATURES: [u8; 56] = iupack_stub::FEATURES_MARK;
+static FEATURES: [u8; 64] = iupack_stub::FEATURES_MARK;
+
+/// Which release the client tool is (`iupack_stub::stub_version`): what `--version` and every
+/// report say, read from the mark at run time, so that the mark the builder signs as the
+/// `iupack-client` component's version is what the binary says. (Heads say the crate's version.)
+#[cfg(feature = "client")]
+#[used]
+static VERSION: [u8; 64] = iupack_stub::VERSION_MARK;
+
+#[cfg(feature = "client")]
+fn own_version() -> String {
+    iupack_stub::stub_version(std::hint::black_box(&VERSION))
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").into())
+}
 
 fn main() {
     std::process::exit(real_main());
@@ -73,6 +88,9 @@ fn real_main() -> i32 {
         return 0;
     }
     if args.version {
+        #[cfg(feature = "client")]
+        print::out(&format!("iupack-stub {}", own_version()));
+        #[cfg(not(feature = "client"))]
         print::out(concat!("iupack-stub ", env!("CARGO_PKG_VERSION")));
         return 0;
     }
@@ -110,6 +128,10 @@ fn real_main() -> i32 {
         Command::Init => ("init", PathBuf::new()),
     };
     let mut report = Report::new(mode_name, &pkg_path.display().to_string());
+    #[cfg(feature = "client")]
+    {
+        report.tool = format!("iupack-stub {}", own_version());
+    }
     let run = Run {
         mode: &mode,
         inventory: &inventory_path,
@@ -118,6 +140,10 @@ fn real_main() -> i32 {
     let result = run
         .command(&args, own_pkg, &pkg_path, &mut report)
         .map_err(|e| mistyped(e, args.inventory.is_some()));
+    #[cfg(feature = "client")]
+    if let Some(code) = self_update::after(&result, &mut report, &argv) {
+        return code;
+    }
     report.duration_ms = started.elapsed().as_millis() as u64;
     print::finish(result, &mut report, &args, &mode)
 }
@@ -208,6 +234,8 @@ impl Run<'_> {
             wait: self.wait,
             interactive,
             only: None,
+            // The client tool re-runs itself once it is replaced (`self_update`).
+            stop_after_client: cfg!(feature = "client"),
         }
     }
 }

@@ -187,6 +187,18 @@ pub fn print_human(r: &Report, mode: &Mode) {
             c.action
         );
     }
+    #[cfg(feature = "install")]
+    if let Some(c) = &r.client {
+        say!(
+            "  {:<14} {:>14} -> {:<14} {:<24} {:>9}  {}",
+            "client tool",
+            c.from.as_deref().unwrap_or("(none)"),
+            c.to,
+            c.path,
+            "",
+            c.action
+        );
+    }
     say!("{}", r.message);
 }
 
@@ -229,6 +241,19 @@ pub fn status(inventory: &Path, json: bool, given: bool) -> i32 {
     say!("inventory {}", s(&st["inventory"]));
     if st["interrupted_update"].as_bool() == Some(true) {
         say!("  an update was interrupted: run `iupack-stub recover` (any package run also does)");
+    }
+    let c = &st["client"];
+    if !c.is_null() {
+        say!(
+            "client tool {} at {}, installed {} by {} (kept: {}); updated by {} packages; on disk: {}",
+            s(&c["version"]),
+            s(&c["path"]),
+            s(&c["installed"]),
+            s(&c["package"]),
+            s(&c["kept"]),
+            s(&c["product"]),
+            s(&c["on_disk"])
+        );
     }
     for p in st["products"].as_array().into_iter().flatten() {
         say!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
