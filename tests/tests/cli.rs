@@ -107,6 +107,7 @@ const STUB: &[(&str, &str)] = &[
     ("help-rollback-with-arguments", "iupack-stub rollback acme-av engine --help"),
     ("help-recover", "iupack-stub recover --help"),
     ("help-init", "iupack-stub init --help"),
+    ("help-forget", "iupack-stub forget --help"),
     ("help-apply", "iupack-stub apply --help"),
     ("version", "iupack-stub --version"),
     ("package-help", "packages/pkg.run --help"),
@@ -165,6 +166,10 @@ const STUB: &[(&str, &str)] = &[
     ("init-secret-key", "iupack-stub init acme-av 12.1 --key keys/vector.key --inventory machines/new/inventory.json"),
     ("init-different-entry", "iupack-stub init acme-av 12.2 --key keys/vector.pub --inventory machines/old/inventory.json"),
     ("init-flag-without-init", "iupack-stub status --component engine=acme/engine"),
+    ("forget-without-product", "iupack-stub forget"),
+    ("forget-unknown-product", "iupack-stub forget acme --inventory machines/old/inventory.json"),
+    ("install-client-no-client", "packages/pkg.run --install-client --inventory machines/old/inventory.json"),
+    ("install-client-no-key", "packages/pkg.run --install-client --inventory machines/none/inventory.json"),
 ];
 
 #[test]

@@ -1,13 +1,16 @@
 //! The installed client tool's own commands (the stub with no payload attached, feature
 //! `client`): `init PRODUCT VERSION` (sets up the inventory), `status` and `status --export`
-//! (read only), `rollback PRODUCT COMPONENT`, `recover` and `apply --from SHARE`. Each opens the machine through `machine::session` (lock,
-//! recover, settle) where it may change anything; none prints (the binary does).
+//! (read only), `rollback PRODUCT COMPONENT`, `forget PRODUCT [--delete]`, `recover` and
+//! `apply --from SHARE`. Each opens the machine through `machine::session` (lock, recover,
+//! settle) where it may change anything; none prints (the binary does).
 
+mod forget;
 pub mod init;
 mod rollback;
 pub mod share;
 mod status;
 
+pub use forget::forget;
 pub use init::{init, InitSpec};
 pub use rollback::rollback;
 pub use status::{export, status};

@@ -251,9 +251,13 @@ impl Transaction {
         for d in made.iter().filter(|d| !safedir::is_side(d)) {
             // 0755 whatever the umask: a folder that will hold a component (or the client
             // tool) must not be one another user can change.
-            let mut folder = fs::DirBuilder::new();
+            let folder = fs::DirBuilder::new();
             #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o755);
+            let folder = {
+                let mut f = folder;
+                std::os::unix::fs::DirBuilderExt::mode(&mut f, 0o755);
+                f
+            };
             folder
                 .create(d)
                 .map_err(io_err(format!("cannot create {}", d.display())))?;

@@ -21,6 +21,8 @@ pub enum Command {
     ApplyFrom(PathBuf),
     #[cfg(feature = "client")]
     Init,
+    #[cfg(feature = "client")]
+    Forget(String),
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +51,9 @@ pub struct Args {
     /// One of `init`'s flags was given (they go with init only).
     #[cfg(feature = "client")]
     pub init_flag: Option<&'static str>,
+    /// `forget --delete`: the product's folders and kept copies too.
+    #[cfg(feature = "client")]
+    pub delete: bool,
 }
 
 pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
@@ -108,6 +113,8 @@ pub fn parse_args(argv: &[String], has_payload: bool) -> Result<Args, Error> {
                 a.wait = Some(std::time::Duration::from_millis(ms));
             }
             "--allow-downgrade" => a.downgrades = Downgrades::Allow,
+            #[cfg(feature = "client")]
+            "--delete" => a.delete = true,
             #[cfg(feature = "client")]
             "--key" | "--name" | "--component" | "--keep-previous" | "--hooks" | "--force" => {
                 let flag = match arg.as_str() {
@@ -218,6 +225,14 @@ fn client_command(
             a.init.version = v;
         }
         Some("recover") => a.command = Command::Recover,
+        Some("forget") => {
+            let Some(p) = positional.next() else {
+                return Err(Error::usage(
+                    "forget needs the product: iupack-stub forget PRODUCT [--delete]",
+                ));
+            };
+            a.command = Command::Forget(p);
+        }
         Some("rollback") => {
             let (Some(p), Some(c)) = (positional.next(), positional.next()) else {
                 return Err(Error::usage(
@@ -228,15 +243,20 @@ fn client_command(
         }
         Some(other) => {
             return Err(Error::usage(format!("unknown command `{other}`")).hint(
-                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | recover",
+                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | forget PRODUCT | recover",
             ))
         }
         None if a.help || a.version => {}
         None => {
             return Err(Error::usage("this iupack-stub carries no package").hint(
-                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | recover",
+                "run a package file directly, or: iupack-stub apply PKG | init PRODUCT VERSION | status | rollback PRODUCT COMPONENT | forget PRODUCT | recover",
             ))
         }
+    }
+    if a.delete && !matches!(a.command, Command::Forget(_)) {
+        return Err(Error::usage(
+            "--delete goes with forget: iupack-stub forget PRODUCT --delete",
+        ));
     }
     if let (Some(flag), false) = (a.init_flag, a.command == Command::Init) {
         return Err(Error::usage(format!(
@@ -253,7 +273,7 @@ fn client_command(
         && (a.mode.is_some() || a.pubkey.is_some() || a.downgrades == Downgrades::Allow)
     {
         return Err(Error::usage(
-            "init, status, rollback and recover take only --inventory, --wait, --json, -q, --report and --log (and init its own flags)",
+            "init, status, rollback, forget and recover take only --inventory, --wait, --json, -q, --report and --log (and init and forget their own flags)",
         ));
     }
     Ok(())

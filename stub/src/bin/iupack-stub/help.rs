@@ -22,6 +22,9 @@ const CLIENT_USAGE: &str =
                                          `iupack plan` (no keys, paths or personal data)
        iupack-stub rollback PRODUCT COMPONENT
                                          put the kept previous version of COMPONENT back
+       iupack-stub forget PRODUCT [--delete]
+                                         take PRODUCT off this machine's inventory (and with
+                                         --delete its folders and kept copies)
        iupack-stub recover               finish or undo an update that was interrupted
 ";
 
@@ -80,7 +83,7 @@ const HELP_REST: &str = "  --allow-downgrade   allow replacing a newer installed
 
 /// The client tool's commands that are not package runs: their own pages.
 #[cfg(feature = "client")]
-const COMMANDS: [(&str, &str); 4] = [
+const COMMANDS: [(&str, &str); 5] = [
     (
         "init",
         "Usage: iupack-stub init PRODUCT VERSION --key FILE.pub [--key ...] [OPTIONS]
@@ -117,6 +120,18 @@ Puts the newest kept copy of COMPONENT back in place, crash-safe like an update,
 that the copy is unchanged, not below the component's security floor, and that what the other
 components require still holds. The version it replaces is removed (a package brings it
 back).
+",
+    ),
+    (
+        "forget",
+        "Usage: iupack-stub forget PRODUCT [--delete] [OPTIONS]
+
+Takes PRODUCT off this machine's inventory: no package of it applies here again (exit 10), and
+status no longer lists it. Its folders are left as they are, unless:
+  --delete              also delete its component folders and their kept copies
+                        (.NAME.iupack beside each), through the journal: a run killed
+                        midway is finished or undone by the next one
+Runs no hooks. The client tool stays installed.
 ",
     ),
     (

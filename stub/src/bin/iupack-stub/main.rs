@@ -126,6 +126,8 @@ fn real_main() -> i32 {
         Command::Recover => ("recover", PathBuf::new()),
         #[cfg(feature = "client")]
         Command::Init => ("init", PathBuf::new()),
+        #[cfg(feature = "client")]
+        Command::Forget(_) => ("forget", PathBuf::new()),
     };
     let mut report = Report::new(mode_name, &pkg_path.display().to_string());
     #[cfg(feature = "client")]
@@ -192,6 +194,10 @@ impl Run<'_> {
             Command::Recover => client::recover(self.inventory, self.wait, report),
             #[cfg(feature = "client")]
             Command::Init => client::init(self.inventory, &args.init, self.wait, report),
+            #[cfg(feature = "client")]
+            Command::Forget(product) => {
+                client::forget(self.inventory, product, args.delete, self.wait, report)
+            }
             #[cfg(feature = "client")]
             Command::ApplyFrom(share) => {
                 let opts = self.options(args, None, Interactive::No);

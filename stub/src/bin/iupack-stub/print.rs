@@ -161,7 +161,7 @@ pub fn print_human(r: &Report, mode: &Mode) {
     for w in &r.warnings {
         say!("warning: {w}");
     }
-    if r.mode == "recover" || r.mode == "rollback" || r.mode == "init" {
+    if ["recover", "rollback", "init", "forget"].contains(&r.mode.as_str()) {
         if r.recovered.as_deref() != Some(r.message.as_str()) {
             say!("{}", r.message);
         }
