@@ -140,6 +140,22 @@ for c in engine:engine/3.7.71 defs:definitions/2026.11.24.1 config:config/1.1; d
 done
 expect 0 "$client" apply --from "$work/share" --inventory "$machine2/inventory.json"
 
+step "A third machine, from nothing: the package installs the client tool it carries, init sets the product up, the same package applies"
+fresh="$work/machine3"
+rm -rf "$fresh" && mkdir -p "$fresh"
+expect 0 "$iupack" build "$here/acme/specs/acme-av-2026.11.24.1.toml" --key keys/snakeoil.key \
+  --with-client "$client" --out "$pkgs/acme-av-2026.11.24.1-with-client.run" --force "${heads[@]+"${heads[@]}"}"
+expect 0 "$pkgs/acme-av-2026.11.24.1-with-client.run" --install-client "$fresh/bin" \
+  --pubkey keys/snakeoil.pub --inventory "$fresh/inventory.json"
+expect 0 "$fresh/bin/iupack-stub" init acme-av 12.1 --key keys/snakeoil.pub --name "Acme Antivirus" \
+  --component engine=acme/engine --component definitions=acme/defs --component config=acme/config \
+  --inventory "$fresh/inventory.json"
+expect 0 "$fresh/bin/iupack-stub" apply "$pkgs/acme-av-2026.11.24.1-with-client.run" --inventory "$fresh/inventory.json"
+expect 0 "$fresh/bin/iupack-stub" status --inventory "$fresh/inventory.json"
+for c in engine:engine/3.7.71 defs:definitions/2026.11.24.1 config:config/1.1; do
+  diff -r "$fresh/acme/${c%%:*}" "$here/acme/releases/${c#*:}" && echo "machine3 acme/${c%%:*} is byte-identical to release ${c#*:}"
+done
+
 step "Done"
 echo "report of the full apply: $work/report.json"
 echo "scratch machine and packages: $work"

@@ -412,7 +412,7 @@ fn the_builder_carries_only_a_client_tool() {
     // A file that is no client tool (a head has no client commands; this has no mark at all).
     let not = w.path("tools/not/iupack-stub");
     fs::create_dir_all(not.parent().expect("parent")).expect("mkdir");
-    fs::write(&not, b"#!/bin/sh\n").expect("write");
+    fs::write(&not, b"\x7fELF, but no client tool\n").expect("write");
     w.release("e", &[("a", b"a", false)]);
     let spec = w.spec(
         "e",
@@ -432,6 +432,28 @@ fn the_builder_carries_only_a_client_tool() {
     );
     let (o, _) = w.build(&spec, &key, "c");
     assert_err(&o, 2, "is the client tool's component");
+    // A package that carries the client tool is for the one platform it runs on, whatever the
+    // spec allows (here any).
+    let tool = client_tool(&w.path("tools/0.1.0/iupack-stub"), "0.1.0");
+    let spec = w.spec(
+        "any",
+        "product = \"acme-av\"\n[targets]\n[[components]]\nname = \"engine\"\nversion = \"1\"\ncontent = \"../releases/e\"\n",
+    );
+    let (o, pkg) = w.build_with(
+        &spec,
+        &key,
+        "any",
+        &["--with-client", &tool.display().to_string()],
+    );
+    assert_code(&o, 0);
+    let o = output(iupack().args(["inspect", "--json"]).arg(&pkg));
+    assert_code(&o, 0);
+    let m: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("inspect");
+    assert_eq!(
+        m["manifest"]["targets"]["platforms"],
+        serde_json::json!([this_platform()]),
+        "{m}"
+    );
 }
 
 /// A share whose self-extracting full package carries a newer client tool (`publish --client`):
@@ -498,4 +520,55 @@ fn a_share_with_a_newer_client_tool_updates_it_first() {
     let o = run_client(&w, &["apply", "--from", &share.display().to_string()]);
     assert_code(&o, 0);
     assert!(stdout(&o).contains("already current"), "{}", stdout(&o));
+}
+
+/// The client tool's version rules hold whatever the command line says (an attack review's
+/// findings): `--install-client` into another folder is no way around a downgrade refusal, a
+/// run's `--allow-downgrade` (meant for components) never downgrades the client tool, a
+/// client tool in a component's folder is refused, and a record with a relative path is left
+/// alone with a warning, the run going on.
+#[test]
+fn the_client_tools_version_rules_hold_however_it_is_asked() {
+    let w = World::new();
+    let key = set_up(&w);
+    let old = w.path("tools/0.1.0/iupack-stub");
+    let new = client_tool(&w.path("tools/0.1.1/iupack-stub"), "0.1.1");
+    let pkg = engine_package(&w, &key, "3.7.72", &new);
+    assert_code(&run_client(&w, &["apply", &pkg.display().to_string()]), 0);
+    let older = engine_package(&w, &key, "3.7.73", &old);
+    let before = snapshot(&w.path(""));
+    let other = w.path("bin2").display().to_string();
+    let o = w.run(&older, &["--install-client", &other]);
+    assert_err(&o, 12, "refusing to downgrade");
+    assert_same(&before, &snapshot(&w.path("")));
+    // A run's --allow-downgrade is for components: the client tool stays 0.1.1.
+    let o = run_client(
+        &w,
+        &[
+            "apply",
+            &older.display().to_string(),
+            "--allow-downgrade",
+            "--json",
+        ],
+    );
+    assert_code(&o, 0);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert_eq!(r["client"]["action"], "downgrade-refused", "{r}");
+    assert_eq!(sha(&client(&w)), sha(&new));
+    // Not in a component's folder.
+    let engine = w.machine().join("acme/engine").display().to_string();
+    let newest = client_tool(&w.path("tools/0.2.0/iupack-stub"), "0.2.0");
+    let pkg2 = engine_package(&w, &key, "3.7.74", &newest);
+    let o = w.run(&pkg2, &["--install-client", &engine]);
+    assert_err(&o, 2, "inside the folder of acme-av's component engine");
+    // A record with a relative path: the package's client tool is left, the rest applies.
+    let mut inv = w.inventory();
+    inv["client"]["path"] = serde_json::json!("iupack-stub");
+    fs::write(w.inventory_path(), inv.to_string()).expect("write");
+    let o = run_client(&w, &["apply", &pkg2.display().to_string(), "--json"]);
+    assert_code(&o, 0);
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("report");
+    assert!(r["warnings"].to_string().contains("not absolute"), "{r}");
+    assert_eq!(w.component("engine")["version"], "3.7.74");
+    assert_eq!(sha(&client(&w)), sha(&new));
 }

@@ -494,3 +494,42 @@ fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// Hooks a run would refuse (a misspelt field, from a hand-edited inventory) are named by
+/// `status` before a package finds them.
+#[test]
+fn status_names_hooks_a_run_would_refuse() {
+    let w = World::new();
+    let (_, pubkey) = w.keygen("publisher");
+    w.install_inventory(&[&pubkey], &[("engine", None, "acme/engine")]);
+    let mut inv = w.inventory();
+    inv["products"][0]["hooks"] = serde_json::json!({ "validat": ["true"] });
+    fs::write(w.inventory_path(), inv.to_string()).expect("write");
+    let status = |json: bool| {
+        let mut c = Command::new(stub_path());
+        c.arg("status").arg("--inventory").arg(w.inventory_path());
+        if json {
+            c.arg("--json");
+        }
+        output(&mut c)
+    };
+    let o = status(false);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("warning:") && stdout(&o).contains("validat"),
+        "{}",
+        stdout(&o)
+    );
+    let st: serde_json::Value = serde_json::from_str(&stdout(&status(true))).expect("json");
+    assert!(
+        st["products"][0]["hooks_problem"]
+            .as_str()
+            .is_some_and(|m| m.contains("validat")),
+        "{st}"
+    );
+    // Fixed, the warning goes.
+    inv["products"][0]["hooks"] = serde_json::json!({ "validate": ["true"] });
+    fs::write(w.inventory_path(), inv.to_string()).expect("write");
+    let st: serde_json::Value = serde_json::from_str(&stdout(&status(true))).expect("json");
+    assert!(st["products"][0]["hooks_problem"].is_null(), "{st}");
+}

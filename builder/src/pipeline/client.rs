@@ -73,6 +73,8 @@ pub fn content(given: Option<&Path>, target: &str) -> Result<ClientContent, Erro
     let shown = path.display();
     let bytes = std::fs::read(&path)
         .map_err(|e| Error::usage(format!("cannot read the client tool {shown}: {e}")))?;
+    // A program for the target (PE for Windows, ELF elsewhere), as a head must be.
+    super::heads::check_format(&bytes, &path, target)?;
     let features = iupack_stub::stub_features(&bytes).unwrap_or_default();
     if !features.iter().any(|f| f == "client") {
         return Err(Error::usage(format!(

@@ -310,7 +310,7 @@ fn older_head(path: &Path) -> Error {
 
 /// A stub for Windows must be a PE executable, one for anything else an ELF one: a package with
 /// the wrong head would not start on the machines it is for.
-fn check_format(stub: &[u8], path: &Path, target: &str) -> Result<(), Error> {
+pub(super) fn check_format(stub: &[u8], path: &Path, target: &str) -> Result<(), Error> {
     let want: &[u8] = if target.starts_with("windows-") {
         b"MZ"
     } else if target.starts_with("linux-") {

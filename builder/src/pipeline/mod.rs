@@ -78,7 +78,11 @@ pub fn run(o: &Options, spec: &Spec, base: &Path) -> Result<Built, Error> {
     outpath::check_overwrite(&o.out, o.force)?;
     outpath::check_overwrite(&sig_path, o.force)?;
     let target = o.target.clone().unwrap_or_else(iupack_stub::this_platform);
-    let platforms = heads::platforms(&spec.targets.platforms, o.target.as_deref())?;
+    // A package that carries the client tool is for the one platform that binary runs on.
+    let platforms = match o.with_client {
+        Some(_) => heads::platforms(&spec.targets.platforms, Some(&target))?,
+        None => heads::platforms(&spec.targets.platforms, o.target.as_deref())?,
+    };
     let heads = match o.bare {
         true => None,
         false => Some(heads::find(o.stub.as_deref(), &target, o.target.is_some())?),

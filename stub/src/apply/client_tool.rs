@@ -54,23 +54,29 @@ fn carried(vp: &VerifiedPackage) -> Option<&Component> {
 }
 
 /// What a package run does with the package's client tool: only a client tool the inventory
-/// records, kept by packages of `product`, is replaced, and only by a newer one (or any other
-/// with `--allow-downgrade`) at or above its floor.
+/// records, kept by packages of `product`, is replaced, and only by a newer one at or above its
+/// floor (a run's `--allow-downgrade` is for components; only `--install-client` downgrades the
+/// client tool). One that does not fit (not this platform's file, a record with a relative
+/// path) is left, with a warning: it never stops the run.
 #[inline(never)]
-pub fn plan(
-    vp: &VerifiedPackage,
-    inv: &InventoryFile,
-    product: &str,
-    downgrades: Downgrades,
-    report: &mut Report,
-) -> Plan {
+pub fn plan(vp: &VerifiedPackage, inv: &InventoryFile, product: &str, report: &mut Report) -> Plan {
     let (Some(c), Some(rec)) = (carried(vp), inv.inventory.client.as_ref()) else {
         return Plan::Absent;
     };
     if rec.product != product || c.full.is_none() {
         return Plan::Absent;
     }
-    let (plan, action) = decide(c, rec, downgrades);
+    let name = client_file_name(&inv.platform());
+    let fits = matches!(c.full.as_deref(), Some([f]) if f.path.as_str() == name);
+    if !fits || !Path::new(&rec.path).is_absolute() {
+        report.warnings.push(if fits {
+            format!("the inventory's client tool path {} is not absolute: the client tool the package carries was not installed", rec.path)
+        } else {
+            format!("the package's client tool is not one file named {name}, as on this platform: it was not installed")
+        });
+        return Plan::Absent;
+    }
+    let (plan, action) = decide(c, rec, Downgrades::Refuse);
     report.client = Some(ClientReport {
         path: rec.path.clone(),
         from: Some(rec.version.to_string()),
@@ -143,6 +149,13 @@ fn install(
             .hint("build the package again with iupack build --with-client for this platform"))
         }
     };
+    if !live.is_absolute() {
+        return Err(Error::other(format!(
+            "the inventory's client tool path {} is not absolute",
+            live.display()
+        ))
+        .hint("give it as a full path (or install it again: --install-client DIR); nothing was changed"));
+    }
     let live_text = live
         .to_str()
         .ok_or_else(|| Error::usage(format!("the path {} is not UTF-8", live.display())))?;
@@ -228,6 +241,35 @@ fn install(
         to: c.version.to_string(),
         action: "installed".into(),
     });
+    Ok(())
+}
+
+/// The client tool must not be inside a component's folder (a package's tree would replace it,
+/// a swap move it, `forget --delete` delete it) nor be the inventory's folder.
+fn check_place(inv: &InventoryFile, live: &Path) -> Result<()> {
+    let dir = fsutil::parent_of(live);
+    let inside = |folder: &Path| live.starts_with(folder) || folder.starts_with(live);
+    for p in &inv.inventory.products {
+        for (name, c) in p.components.iter() {
+            let folder = crate::machine::installed::component_dir(inv, name, c)?;
+            if inside(&folder) {
+                return Err(Error::usage(format!(
+                    "{} is inside the folder of {}'s component {name} ({}), which its packages replace",
+                    live.display(),
+                    p.id,
+                    folder.display()
+                ))
+                .hint("install the client tool in a folder of its own, such as the default /usr/local/bin; nothing was changed"));
+            }
+        }
+    }
+    if dir == inv.base_dir() {
+        return Err(Error::usage(format!(
+            "{} is the inventory's folder: the client tool goes in a folder of its own",
+            dir.display()
+        ))
+        .hint("such as the default /usr/local/bin; nothing was changed"));
+    }
     Ok(())
 }
 
@@ -339,15 +381,18 @@ pub fn install_client(
         (None, Some(r)) => PathBuf::from(&r.path),
         (None, None) => default_dir().join(client_file_name(&platform)),
     };
-    if let Some(r) = rec.as_ref().filter(|r| Path::new(&r.path) == live) {
+    // The version rules hold whatever folder is named: a client tool installed elsewhere is no
+    // way around the downgrade refusal or the floor.
+    if let Some(r) = rec.as_ref() {
         let (_, action) = decide(&c, r, opts.downgrades);
+        let same_place = Path::new(&r.path) == live;
         // A recorded client tool that is missing or changed on disk is put back, same version.
         let intact = fsutil::open_regular(&live)
             .ok()
             .and_then(|f| crate::format::digest::hash_reader(f).ok())
             .is_some_and(|(_, d)| d == r.sha256);
         let refusal = match action {
-            "current" if intact => None,
+            "current" if intact && same_place => None,
             "current" | "would-update" => Some(None),
             "below-floor" => Some(Some(format!(
                 "the client tool {} is below this machine's security floor for it; it is never installed again, not even with --allow-downgrade",
@@ -377,15 +422,22 @@ pub fn install_client(
             Some(None) => {}
         }
     }
+    check_place(&session.inv, &live)?;
     let result = install(&mut vp, &session.inv, &live, &claimed.product, report);
     drop(session);
     result?;
     report.result = "installed".into();
     report.message = format!("client tool {} installed as {}", c.version, live.display());
-    if let Some(r) = rec.filter(|r| Path::new(&r.path) != live) {
+    if let Some(r) = rec.as_ref().filter(|r| Path::new(&r.path) != live) {
         report.warnings.push(format!(
             "the client tool recorded before, {}, was left where it is",
             r.path
+        ));
+    }
+    if let Some(r) = rec.filter(|r| r.product != claimed.product) {
+        report.warnings.push(format!(
+            "the client tool was updated by {}'s packages; from now on it is by {}'s",
+            r.product, claimed.product
         ));
     }
     Ok(ExitCode::Success)

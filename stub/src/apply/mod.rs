@@ -197,7 +197,7 @@ pub fn run(
     // the inventory binds it to replaces it before anything else, in its own transaction. (A
     // head without `install` heads no package that carries one: the builder sees to that.)
     #[cfg(feature = "install")]
-    let client = client_tool::plan(&vp, inv, &product.id, opts.downgrades, report);
+    let client = client_tool::plan(&vp, inv, &product.id, report);
     #[cfg(feature = "install")]
     if client == client_tool::Plan::Update && opts.mode == Mode::Apply {
         client_tool::update(&mut vp, inv, report)?;

@@ -1,9 +1,10 @@
 //! `forget PRODUCT [--delete]` (issue 23): takes a product off this machine's inventory, so that
 //! no package of it applies here again (10, not installed) and `status` no longer lists it; with
 //! `--delete`, also its component folders and their kept copies (the `.NAME.iupack` folders
-//! beside them), through the journal: each live folder is moved aside (into its side folder as
-//! `retired-PID`, or, when it has none, to that name), the inventory without the product is
-//! written (the commit point), then the side folders are removed. Killed before the commit
+//! beside them), through the journal: each live folder is moved into its side folder (checked,
+//! or made 0700) as `retired-PID`, the inventory without the product is written (the commit
+//! point), then what the side folder holds of the product (the retired tree, the kept copies
+//! the inventory records) is removed through its handle, and the side folder if then empty. Killed before the commit
 //! point, the folders go back; after it, the removals finish. Refuses before anything changes
 //! what it could not do whole: a folder another user can change, a component waiting for a
 //! restart. Runs no hooks (they are the product's, which is going).
@@ -18,6 +19,11 @@ use crate::machine::transaction::Transaction;
 use crate::platform::fsutil::absolute;
 use std::path::Path;
 use std::time::Duration;
+
+/// A kept copy's folder name as the inventory records it, if it is a plain name in the side folder.
+fn plain(dir: &str) -> bool {
+    !dir.is_empty() && !dir.contains(['/', '\\']) && !dir.starts_with('.')
+}
 
 /// `forget PRODUCT`: the product's entry removed from the inventory; with `delete`, its folders
 /// and kept copies too.
@@ -59,40 +65,66 @@ pub fn forget(
         .hint("restart the machine first; nothing was changed"));
     }
     let mut txn = Transaction::new(&inventory, format!("forget {product_id}"));
-    let (mut renames, mut remove) = (Vec::new(), Vec::new());
+    let (mut renames, mut remove, mut sides) = (Vec::new(), Vec::new(), Vec::new());
     let mut folders = Vec::new();
     if delete {
         let pid = std::process::id();
+        let mut stages = Vec::new();
         for (name, c) in product.components.iter() {
             let dir = component_dir(inv, name, c)?;
             crate::apply::stage::check_parent(&dir, name, c, &mut txn.dirs, &mut report.warnings)?;
+            if !txn.dirs.exists(&dir) {
+                continue;
+            }
+            // Everything goes through the side folder, checked (made 0700, or one a run made:
+            // one another user planted is refused) and held open: only what is in it is removed,
+            // by its handle, never a name in the component's parent (which, with
+            // allow_writable_parent, another user could swap).
             let side = side_dir(&dir);
-            let aside = if txn.dirs.exists(&side) {
-                // Checked as every run checks a side folder: one another user planted is refused.
-                txn.dirs.get(&side, false)?;
-                side.join(format!("retired-{pid}"))
-            } else {
-                side.clone()
-            };
-            if txn.dirs.exists(&dir) {
-                txn.dirs
-                    .remove_quietly(&side.join(format!("retired-{pid}")));
-                renames.push(Rename {
-                    from: dir.clone(),
-                    to: aside,
-                    group: Some(name.clone()),
+            stages.push(side.join(format!("stage-{pid}")));
+            let retired = side.join(format!("retired-{pid}"));
+            renames.push(Rename {
+                from: dir.clone(),
+                to: retired.clone(),
+                group: Some(name.clone()),
+            });
+            remove.push(retired);
+            // Kept copies: those the inventory records and any a run of iupack left there
+            // (previous-*, retired-*, stage-*), but never `displaced-*`, which a run found in
+            // a live folder's place and keeps (it may be anyone's).
+            let kept = c
+                .previous
+                .iter()
+                .filter(|p| plain(&p.dir))
+                .map(|p| p.dir.clone());
+            let left = std::fs::read_dir(&side).into_iter().flatten().flatten();
+            let left = left
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| {
+                    ["previous-", "retired-", "stage-"]
+                        .iter()
+                        .any(|p| n.starts_with(p))
                 });
-                folders.push(dir.display().to_string());
-            }
-            if txn.dirs.exists(&side) || renames.last().is_some_and(|r| r.to == side) {
-                remove.push(side);
-            }
+            let mut names: Vec<String> = kept.chain(left).collect();
+            names.sort();
+            names.dedup();
+            remove.extend(names.iter().map(|n| side.join(n)));
+            sides.push(side);
+            folders.push(dir.display().to_string());
+        }
+        // Journaled like a run's staging: a side folder this makes is removed again if the
+        // forget is undone; the staging folders themselves go once it commits.
+        txn.stage(&stages)?;
+        for (s, side) in stages.iter().zip(&sides) {
+            txn.dirs
+                .remove_quietly(&side.join(format!("retired-{pid}")));
+            remove.push(s.clone());
         }
     }
     let mut next = inv.clone();
     next.inventory.products.retain(|p| p.id != product_id);
     let bytes = next.to_bytes();
-    txn.commit(renames, &|_| (bytes.clone(), remove.clone()), Vec::new())?;
+    txn.commit(renames, &|_| (bytes.clone(), remove.clone()), sides)?;
     report.warnings.append(&mut txn.warnings);
     #[cfg(feature = "install")]
     if let Some(c) = inv

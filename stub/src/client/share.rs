@@ -322,6 +322,7 @@ fn schedule(product: &Product, mut routes: Vec<(String, Vec<Step>, Vec<String>)>
 fn client_update<'a>(index: &'a Index, inv: &InventoryFile) -> Option<&'a IndexPackage> {
     use crate::format::manifest::CLIENT_COMPONENT;
     let rec = inv.inventory.client.as_ref()?;
+    inv.product(&rec.product)?;
     let carried = |p: &IndexPackage| {
         p.components
             .iter()
@@ -370,17 +371,31 @@ pub fn apply_from(
                 });
             }
             apply::Mode::Apply => {
-                let files = open_chosen(share, &[entry])?;
                 let one = Options {
                     only: Some(Vec::new()),
                     interactive: Interactive::No,
                     ..opts.clone()
                 };
-                report.package_id = Some(entry.id.clone());
-                let pkg = listed_package(share, &files[0].1, entry)?;
-                let code = apply::run(pkg, &one, prompt, report)?;
-                if report.result == "client-updated" {
-                    return Ok(code);
+                // Never fatal: a client tool that can't be updated now leaves the share's
+                // updates to the one there is.
+                let mut sub = Report::new("apply", &share.join(&entry.file).display().to_string());
+                let ran = open_chosen(share, &[entry])
+                    .and_then(|files| listed_package(share, &files[0].1, entry))
+                    .and_then(|pkg| apply::run(pkg, &one, prompt, &mut sub));
+                match ran {
+                    Ok(code) if sub.result == "client-updated" => {
+                        report.package_id = Some(entry.id.clone());
+                        report.result = sub.result;
+                        report.message = sub.message;
+                        report.client = sub.client;
+                        report.recovered = sub.recovered;
+                        return Ok(code);
+                    }
+                    Ok(_) => report.warnings.append(&mut sub.warnings),
+                    Err(e) => report.warnings.push(format!(
+                        "the client tool was not updated from {}: {}",
+                        entry.file, e.message
+                    )),
                 }
             }
             _ => {}

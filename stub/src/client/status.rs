@@ -38,12 +38,18 @@ pub fn status(inventory: &Path) -> Result<Value> {
                         .build()
                 })
                 .collect();
+            // Hooks a run would refuse (an unknown field: every apply of the product is exit 1
+            // until they are fixed): said here, before a package finds it.
+            let hooks_problem = crate::machine::hooks::Hooks::of(p.hooks.as_ref(), &p.id)
+                .err()
+                .map(|e| e.message);
             Obj::new()
                 .put("id", &p.id)
                 .put("name", &p.name)
                 .put("version", &p.version)
                 .put("trusted_keys", p.trusted_keys.len())
                 .put("components", components)
+                .put("hooks_problem", hooks_problem)
                 .build()
         })
         .collect();

@@ -80,8 +80,12 @@ fn records_new_trees(journal: &Journal, inventory: &Path) -> bool {
     };
     #[cfg(feature = "install")]
     if let Some(swap) = &journal.client {
+        // The record names the new binary, and the new binary is what is there (a reinstall of
+        // the same version over a damaged file has the record's digest before it commits).
         let recorded = inv.inventory.client.as_ref();
-        if recorded.is_none_or(|c| c.sha256 != swap.sha256) {
+        if recorded.is_none_or(|c| c.sha256 != swap.sha256)
+            || sha256_file(&swap.live).as_ref() != Some(&swap.sha256)
+        {
             return false;
         }
         if journal.trees.is_empty() {
@@ -648,7 +652,15 @@ impl Transaction {
         match &s.kept {
             Some(kept) if fsutil::exists(kept) => {
                 if swapped || !fsutil::exists(&s.live) {
-                    // The old binary goes back over the new one (or into the empty name).
+                    // Windows: a running program (the new one may be this recovery) can be
+                    // moved but not replaced: back into its staging folder first.
+                    #[cfg(not(unix))]
+                    if swapped && fsutil::exists(&s.live) {
+                        fsutil::rename(&s.live, &s.new).map_err(back)?;
+                        fault::step("new client moved back");
+                    }
+                    // The old binary goes back over the new one (Unix, atomic) or into the
+                    // empty name.
                     fsutil::rename(kept, &s.live).map_err(back)?;
                 } else {
                     // Only the link was made (Unix): the live name still holds the old binary.
@@ -658,8 +670,9 @@ impl Transaction {
                 fault::step("client swap undone");
             }
             None if swapped && sha256_file(&s.live).as_ref() == Some(&s.sha256) => {
-                // A first install: nothing was there before.
-                fs::remove_file(&s.live).map_err(back)?;
+                // A first install: nothing was there before. Moved (a running program can't be
+                // removed on Windows) back into staging, which undoing removes.
+                fsutil::rename(&s.live, &s.new).map_err(back)?;
                 let _ = sync_dir(&fsutil::parent_of(&s.live));
                 fault::step("client swap undone");
             }

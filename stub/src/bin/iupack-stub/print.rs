@@ -257,6 +257,12 @@ pub fn status(inventory: &Path, json: bool, given: bool) -> i32 {
     }
     for p in st["products"].as_array().into_iter().flatten() {
         say!("{} {} ({})", s(&p["id"]), s(&p["version"]), s(&p["name"]));
+        if !p["hooks_problem"].is_null() {
+            say!(
+                "  warning: {}; every package run of it fails until that is fixed",
+                s(&p["hooks_problem"])
+            );
+        }
         for c in p["components"].as_array().into_iter().flatten() {
             let kept: Vec<String> = c["kept"].as_array().into_iter().flatten().map(s).collect();
             // A component put there by hand (before iupack) has no package and no time.

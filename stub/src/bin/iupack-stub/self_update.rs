@@ -21,23 +21,26 @@ pub fn after(
     report: &mut Report,
     argv: &[String],
 ) -> Option<i32> {
-    if let Ok(v) = std::env::var(UPDATED) {
-        let mut lines = v.lines().map(str::to_string);
-        let (from, to, path) = (lines.next(), lines.next(), lines.next());
-        if let (Some(to), Some(path)) = (to, path) {
+    let updated = result.is_ok() && report.result == "client-updated";
+    let Some(client) = report.client.as_ref().filter(|_| updated) else {
+        // A second step (or any other run): say what the first step did.
+        if let Some((from, to, path)) = std::env::var(UPDATED).ok().and_then(|v| {
+            let mut l = v
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+                .into_iter();
+            Some((l.next()?, l.next()?, l.next()?))
+        }) {
             report.client = Some(ClientReport {
                 path,
-                from: from.filter(|f| !f.is_empty()),
+                from: Some(from).filter(|f| !f.is_empty()),
                 to,
                 action: "updated".into(),
             });
         }
         return None;
-    }
-    let client = report.client.as_ref()?;
-    if result.is_err() || report.result != "client-updated" {
-        return None;
-    }
+    };
     let mut cmd = Command::new(&client.path);
     let handed = format!(
         "{}\n{}\n{}",
