@@ -926,6 +926,10 @@ fn publish_with(store: &Path, share: &Path, key: &Path, extra: &[&str]) -> std::
             .arg(key)
             .arg("--stub")
             .arg(stub_path())
+            // The same share whether or not target/stubs/ holds a shipped client tool (which the
+            // self-extracting full package would carry by default; tests/tests/client_tool.rs
+            // publishes one with --client).
+            .arg("--no-client")
             .args(extra),
     )
 }
@@ -950,6 +954,7 @@ fn plan_with(
         .arg(key)
         .arg("--stub")
         .arg(stub_path())
+        .arg("--no-client") // as publish_with
         .args(extra);
     output(&mut cmd)
 }

@@ -113,7 +113,10 @@ pub fn run(a: Args) -> Result<(), Error> {
                 force: true,
                 bare: false,
                 store: Some(&a.store),
-                client: a.forms.client(a.target.as_deref()),
+                // A dry run reads no stub, nor the client tool: nothing to look for or warn about.
+                client: (!a.dry_run)
+                    .then(|| a.forms.client(a.target.as_deref()))
+                    .flatten(),
             },
             progress,
         ),
