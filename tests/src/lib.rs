@@ -723,6 +723,19 @@ fn c_program_by(dir: &Path, name: &str, extra: &str, functions: usize, cc: &[&st
     fs::read(out).expect("read the program")
 }
 
+/// `cp -a FROM TO` (owners, modes, links and all), TO removed first: a machine saved and put
+/// back between the steps of a fault walk.
+pub fn cp_a(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(ok.success(), "cp -a {} {}", from.display(), to.display());
+}
+
 /// The client tool as a package carries it: this build's `iupack-stub` (fault points included)
 /// stripped of its debug information (2.6 MB instead of 60), with its version mark saying
 /// `version` (what its `--version` prints and `iupack build --with-client` signs), written to

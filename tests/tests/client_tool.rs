@@ -266,28 +266,16 @@ fn a_client_tool_signed_by_a_key_the_machine_does_not_trust_replaces_nothing() {
     assert_same(&machine, &snapshot(&w.machine()));
 }
 
-/// `cp -a FROM TO`, TO removed first.
-fn cp(from: &Path, to: &Path) {
-    let _ = fs::remove_dir_all(to);
-    let ok = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("cp");
-    assert!(ok.success());
-}
-
 /// Keeps the machine and the client tool's folder as they are, for `restore`.
 fn save(w: &World) {
     fs::create_dir_all(w.path("saved")).expect("mkdir");
-    cp(&w.machine(), &w.path("saved/machine"));
-    cp(&w.path("bin"), &w.path("saved/bin"));
+    cp_a(&w.machine(), &w.path("saved/machine"));
+    cp_a(&w.path("bin"), &w.path("saved/bin"));
 }
 
 fn restore(w: &World) {
-    cp(&w.path("saved/machine"), &w.machine());
-    cp(&w.path("saved/bin"), &w.path("bin"));
+    cp_a(&w.path("saved/machine"), &w.machine());
+    cp_a(&w.path("saved/bin"), &w.path("bin"));
 }
 
 /// Every step of a self-update, in the run that replaces the client tool and in the new one it

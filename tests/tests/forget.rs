@@ -5,7 +5,6 @@
 
 use iupack_tests::*;
 use std::fs;
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn client(w: &World, args: &[&str]) -> Output {
@@ -149,17 +148,7 @@ fn a_forget_stopped_at_any_step_leaves_the_product_whole_or_gone() {
     let w = World::new();
     machine(&w);
     let saved = w.path("saved");
-    let cp = |from: &Path, to: &Path| {
-        let _ = fs::remove_dir_all(to);
-        let ok = Command::new("cp")
-            .arg("-a")
-            .arg(from)
-            .arg(to)
-            .status()
-            .expect("cp");
-        assert!(ok.success());
-    };
-    cp(&w.machine(), &saved);
+    cp_a(&w.machine(), &saved);
     let whole = snapshot(&w.machine().join("acme"));
     let mut stopped = 0;
     for step in 1.. {
@@ -185,7 +174,7 @@ fn a_forget_stopped_at_any_step_leaves_the_product_whole_or_gone() {
                 "step {step}"
             );
         }
-        cp(&saved, &w.machine());
+        cp_a(&saved, &w.machine());
     }
     assert!(stopped >= 4, "only {stopped} steps");
     assert_eq!(products(&w), vec!["other-av"]);

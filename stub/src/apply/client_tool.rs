@@ -40,8 +40,8 @@ pub fn default_dir() -> PathBuf {
 pub enum Plan {
     /// The package carries none, or the inventory records none this product's packages keep.
     Absent,
-    /// The package's is the one installed, or not newer (`action` says which).
-    Leave { action: &'static str },
+    /// The package's is the one installed, or not newer (the report's action says which).
+    Leave,
     /// The package's replaces the installed one.
     Update,
 }
@@ -89,24 +89,14 @@ pub fn plan(vp: &VerifiedPackage, inv: &InventoryFile, product: &str, report: &m
 fn decide(c: &Component, rec: &ClientRecord, downgrades: Downgrades) -> (Plan, &'static str) {
     let floor = super::plan::security_floor(rec.floor.as_ref(), c.floor.as_ref());
     if floor.is_some_and(|f| c.version < f) {
-        return (
-            Plan::Leave {
-                action: "below-floor",
-            },
-            "below-floor",
-        );
+        return (Plan::Leave, "below-floor");
     }
     if c.version > rec.version || (c.version < rec.version && downgrades == Downgrades::Allow) {
         return (Plan::Update, "would-update");
     }
     match c.version == rec.version {
-        true => (Plan::Leave { action: "current" }, "current"),
-        false => (
-            Plan::Leave {
-                action: "downgrade-refused",
-            },
-            "downgrade-refused",
-        ),
+        true => (Plan::Leave, "current"),
+        false => (Plan::Leave, "downgrade-refused"),
     }
 }
 
@@ -387,10 +377,7 @@ pub fn install_client(
         let (_, action) = decide(&c, r, opts.downgrades);
         let same_place = Path::new(&r.path) == live;
         // A recorded client tool that is missing or changed on disk is put back, same version.
-        let intact = fsutil::open_regular(&live)
-            .ok()
-            .and_then(|f| crate::format::digest::hash_reader(f).ok())
-            .is_some_and(|(_, d)| d == r.sha256);
+        let intact = r.on_disk() == Some(true);
         let refusal = match action {
             "current" if intact && same_place => None,
             "current" | "would-update" => Some(None),

@@ -20,11 +20,6 @@ use crate::platform::fsutil::absolute;
 use std::path::Path;
 use std::time::Duration;
 
-/// A kept copy's folder name as the inventory records it, if it is a plain name in the side folder.
-fn plain(dir: &str) -> bool {
-    !dir.is_empty() && !dir.contains(['/', '\\']) && !dir.starts_with('.')
-}
-
 /// `forget PRODUCT`: the product's entry removed from the inventory; with `delete`, its folders
 /// and kept copies too.
 pub fn forget(
@@ -95,7 +90,7 @@ pub fn forget(
             let kept = c
                 .previous
                 .iter()
-                .filter(|p| plain(&p.dir))
+                .filter(|p| p.dir_is_plain())
                 .map(|p| p.dir.clone());
             let left = std::fs::read_dir(&side).into_iter().flatten().flatten();
             let left = left

@@ -118,7 +118,7 @@ fn kept_copy(
         .as_ref()
         .map_or_else(|| "(unversioned)".to_string(), ToString::to_string);
     let side = side_dir(dir);
-    if prev.dir.is_empty() || prev.dir.contains(['/', '\\']) || prev.dir.starts_with('.') {
+    if !prev.dir_is_plain() {
         return Err(Error::other(format!(
             "the inventory names the kept copy of {component} `{}`, which is not a plain folder name",
             prev.dir.escape_debug()

@@ -58,12 +58,10 @@ pub fn status(inventory: &Path) -> Result<Value> {
     #[cfg(feature = "install")]
     let client = inv.inventory.client.as_ref().map(|c| {
         // Whether the binary is the one recorded, checked now.
-        let on_disk = match fsutil::open_regular(Path::new(&c.path)) {
-            Err(_) => "missing",
-            Ok(f) => match crate::format::digest::hash_reader(f) {
-                Ok((_, d)) if d == c.sha256 => "as recorded",
-                _ => "changed",
-            },
+        let on_disk = match c.on_disk() {
+            None => "missing",
+            Some(true) => "as recorded",
+            Some(false) => "changed",
         };
         Obj::new()
             .put("path", &c.path)

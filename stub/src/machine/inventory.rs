@@ -257,6 +257,15 @@ impl InstalledComponent {
     }
 }
 
+impl PreviousCopy {
+    /// Whether `dir` is a plain folder name in the side folder (iupack names them
+    /// `previous-VERSION`): a hand-edited `../x` or `.` never leads out of it.
+    pub fn dir_is_plain(&self) -> bool {
+        let d = &self.dir;
+        !d.is_empty() && !d.contains(['/', '\\']) && !d.starts_with('.')
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousCopy {
     pub version: Option<Version>,
@@ -269,6 +278,17 @@ pub struct PreviousCopy {
     pub requires: SortedMap<String>,
     pub exec: Vec<String>,
     pub extra: Extra,
+}
+
+#[cfg(feature = "install")]
+impl ClientRecord {
+    /// Whether the file at `path` is the recorded binary, hashed now: `None` when it can't be
+    /// read (missing, not a plain file).
+    pub fn on_disk(&self) -> Option<bool> {
+        let f = fsutil::open_regular(Path::new(&self.path)).ok()?;
+        let (_, digest) = crate::format::digest::hash_reader(f).ok()?;
+        Some(digest == self.sha256)
+    }
 }
 
 /// An inventory loaded from a file, with the folder its relative paths resolve against.
